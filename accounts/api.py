@@ -1,0 +1,211 @@
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle
+from rest_framework.views import APIView
+
+from accounts import services
+from accounts.models import AuthSession, User
+from accounts.permissions import IsAuthenticatedPendingMfa
+from accounts.selectors import physician_with_credentials
+from audit.models import AuditAction
+from audit.services import audit_record
+from config.api import StrictSerializer, error_responses
+
+
+class RegisterThrottle(AnonRateThrottle):
+    scope = "register"
+
+
+class CredentialsIn(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class TokensOut(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    access_expires_at = serializers.DateTimeField()
+    refresh_expires_at = serializers.DateTimeField()
+    mfa = serializers.ChoiceField(choices=["not_required", "required", "enrolment_required", "verified"])
+
+
+def _mfa_state(session: AuthSession) -> str:
+    if not session.mfa_required:
+        return "not_required"
+    if session.mfa_verified_at:
+        return "verified"
+    enrolled = hasattr(session.user, "totp_device") and session.user.totp_device.confirmed_at
+    return "required" if enrolled else "enrolment_required"
+
+
+def _tokens_response(tokens: services.IssuedTokens, status_code: int = 200) -> Response:
+    session = tokens.session
+    body = {
+        "access_token": tokens.access_token,
+        "refresh_token": tokens.refresh_token,
+        "access_expires_at": session.access_expires_at,
+        "refresh_expires_at": session.refresh_expires_at,
+        "mfa": _mfa_state(session),
+    }
+    return Response(TokensOut(body).data, status=status_code, headers={"Cache-Control": "no-store"})
+
+
+class RegisterView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(
+        request=CredentialsIn,
+        responses={201: TokensOut, **error_responses(400, 409, 413, 429)},
+        summary="Register as a patient and sign in",
+    )
+    def post(self, request: Request) -> Response:
+        data = CredentialsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.patient_register(**data.validated_data)
+        return _tokens_response(services.auth_login(**data.validated_data), status.HTTP_201_CREATED)
+
+
+class LoginView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=CredentialsIn,
+        responses={200: TokensOut, **error_responses(400, 401, 413, 429)},
+        summary="Sign in; staff then verify (or enrol) MFA before the token works",
+    )
+    def post(self, request: Request) -> Response:
+        data = CredentialsIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _tokens_response(services.auth_login(**data.validated_data))
+
+
+class RefreshIn(StrictSerializer):
+    refresh_token = serializers.CharField(max_length=128)
+
+
+class RefreshView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=RefreshIn, responses={200: TokensOut, **error_responses(400, 401)},
+                   summary="Exchange a refresh token for a new token pair (the old pair stops working)")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = RefreshIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        return _tokens_response(services.auth_refresh(**data.validated_data))
+
+
+class LogoutView(APIView):
+    permission_classes = [IsAuthenticatedPendingMfa]
+
+    @extend_schema(request=None, responses={204: None, **error_responses(401)},
+                   summary="Revoke this session's tokens")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        services.auth_logout(session=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EnrolOut(serializers.Serializer):
+    secret = serializers.CharField()
+    provisioning_uri = serializers.CharField(help_text="otpauth:// URI to render as a QR code")
+
+
+class MfaEnrolView(APIView):
+    permission_classes = [IsAuthenticatedPendingMfa]
+
+    @extend_schema(request=None, responses={201: EnrolOut, **error_responses(401, 409)},
+                   summary="Start TOTP enrolment")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        # Someone with a session that has not passed MFA must not replace a confirmed device;
+        # the service refuses once a device is confirmed.
+        secret, uri = services.mfa_enrol_start(user=request.user)
+        return Response(EnrolOut({"secret": secret, "provisioning_uri": uri}).data,
+                        status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})  # fmt: skip
+
+
+class CodeIn(StrictSerializer):
+    code = serializers.CharField(max_length=32)
+
+
+class MfaConfirmView(APIView):
+    permission_classes = [IsAuthenticatedPendingMfa]
+
+    @extend_schema(
+        request=CodeIn,
+        responses={200: inline_serializer("RecoveryCodes", {"recovery_codes": serializers.ListField(
+            child=serializers.CharField())}), **error_responses(400, 401, 409, 429)},
+        summary="Confirm TOTP enrolment with a first code; returns one-time recovery codes",
+    )  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = CodeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = services.mfa_enrol_confirm(session=request.auth, code=data.validated_data["code"])
+        return Response({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
+
+
+class MfaVerifyView(APIView):
+    permission_classes = [IsAuthenticatedPendingMfa]
+
+    @extend_schema(request=CodeIn, responses={204: None, **error_responses(400, 401, 409, 429)},
+                   summary="Verify a TOTP or recovery code for this session")  # fmt: skip
+    def post(self, request: Request) -> Response:
+        data = CodeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.mfa_verify(session=request.auth, code=data.validated_data["code"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LicenceOut(serializers.Serializer):
+    state = serializers.CharField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    expires_on = serializers.DateField()
+
+
+class DeaOut(serializers.Serializer):
+    number = serializers.CharField()
+    state = serializers.CharField()
+    schedules = serializers.ListField(child=serializers.CharField())
+    expires_on = serializers.DateField()
+    verification = serializers.CharField()
+
+
+class PhysicianOut(serializers.Serializer):
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    npi = serializers.CharField()
+    licenses = LicenceOut(many=True)
+    dea_registrations = DeaOut(many=True)
+
+
+class MeOut(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    date_joined = serializers.DateTimeField()
+
+
+class MeDocumented(MeOut):
+    physician = PhysicianOut(required=False, help_text="Present for physicians only.")
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: MeDocumented, **error_responses(401, 403)}, summary="The signed-in user")
+    def get(self, request: Request) -> Response:
+        user: User = request.user
+        body: dict[str, Any] = MeOut(user).data
+        if user.role == "physician":
+            body["physician"] = PhysicianOut(physician_with_credentials(user.pk)).data
+        audit_record(actor=user, action=AuditAction.READ, object_type="accounts.user",
+                     object_id=str(user.public_id))  # fmt: skip
+        return Response(body)

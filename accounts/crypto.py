@@ -1,0 +1,51 @@
+"""Field encryption at rest with rotatable keys, and keyed hashes for lookups.
+
+FIELD_ENCRYPTION_KEYS is a comma-separated list of Fernet keys, newest first: new values
+are written with the first, every listed key can read. Rotate by prepending a key and
+re-encrypting (`manage.py rotate_phi_keys`, added with the patient record).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+from typing import Any
+
+from cryptography.fernet import Fernet, MultiFernet
+from django.conf import settings
+from django.db import models
+
+
+@functools.cache
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS])
+
+
+def encrypt(value: str) -> str:
+    return _fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    return _fernet().decrypt(token.encode()).decode()
+
+
+def rotate(token: str) -> str:
+    return _fernet().rotate(token.encode()).decode()
+
+
+def keyed_hash(value: str, *, purpose: str) -> str:
+    """Deterministic HMAC-SHA256 for equality lookups on secret values (phones, codes)."""
+    key = hashlib.sha256(f"{purpose}:{settings.LOOKUP_HASH_KEY}".encode()).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """Text stored as a Fernet token; the database never sees the plaintext."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        return None if value is None else decrypt(value)
+
+    def get_prep_value(self, value: Any) -> str | None:
+        value = super().get_prep_value(value)
+        return None if value is None else encrypt(str(value))

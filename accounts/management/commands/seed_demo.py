@@ -1,0 +1,64 @@
+"""Demo data for `make run`: safe to run again (finds what exists, creates what is missing)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import services
+from accounts.models import PhysicianProfile, Role, User
+from patients.geography import county_time_zone
+from patients.models import Patient
+
+DEMO_PASSWORD = "demo-password-2026"
+OPS_EMAIL = "ops@demo.example"
+PATIENT_EMAIL = "patient@demo.example"
+# (email, first, last, NPI, {state: (licence, DEA number)}); DEA check digits are valid.
+PHYSICIANS = [
+    ("dr.rivera@demo.example", "Elena", "Rivera", "1234567893", {"FL": ("ME123456", "AR1234563")}),
+    ("dr.nguyen@demo.example", "Thomas", "Nguyen", "1245319599",
+     {"FL": ("ME654321", "AN2345672"), "NJ": ("25MA0987654", "BN7654329")}),
+]  # fmt: skip
+
+
+class Command(BaseCommand):
+    help = "Create the demo ops admin, physicians and patient (idempotent)."
+
+    @transaction.atomic
+    def handle(self, *args: Any, **options: Any) -> None:
+        expires = timezone.localdate() + dt.timedelta(days=730)
+        if not User.objects.filter(email=OPS_EMAIL).exists():
+            User.objects.create_user(OPS_EMAIL, DEMO_PASSWORD, role=Role.OPS_ADMIN, is_staff=True)
+        for email, first, last, npi, states in PHYSICIANS:
+            profile = PhysicianProfile.objects.filter(user__email=email).first()
+            if profile is None:
+                profile = services.physician_create(
+                    email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, npi=npi
+                )
+            for state, (licence, dea) in states.items():
+                services.license_set(physician=profile, state=state, number=licence, expires_on=expires)
+                services.dea_registration_set(physician=profile, state=state, number=dea,
+                                              expires_on=expires, schedules=["II", "III", "IV", "V"])  # fmt: skip
+                if state == "NJ":
+                    services.cds_registration_set(physician=profile, state="NJ", number="CDS-D12345",
+                                                  expires_on=expires)  # fmt: skip
+        patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
+        if patient_user is None:
+            patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
+        Patient.objects.get_or_create(
+            user=patient_user,
+            defaults={"state": "FL", "county": "Escambia",
+                      "time_zone": county_time_zone("FL", "Escambia")},
+        )  # fmt: skip
+        self.stdout.write(
+            "Demo logins (password for all: %s)\n"
+            "  ops admin:  %s  (MFA enrolment on first login)\n"
+            "  physician:  %s  (FL)\n"
+            "  physician:  %s  (FL, NJ)\n"
+            "  patient:    %s  (Escambia County, FL, Central time)"
+            % (DEMO_PASSWORD, OPS_EMAIL, PHYSICIANS[0][0], PHYSICIANS[1][0], PATIENT_EMAIL)
+        )

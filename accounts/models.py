@@ -1,0 +1,206 @@
+from __future__ import annotations
+
+import uuid
+from typing import Any, ClassVar
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from accounts.crypto import EncryptedTextField
+
+
+class Role(models.TextChoices):
+    PATIENT = "patient"
+    PHYSICIAN = "physician"
+    OPS_ADMIN = "ops_admin"
+
+
+STAFF_ROLES = frozenset({Role.PHYSICIAN, Role.OPS_ADMIN})
+
+
+class State(models.TextChoices):
+    FL = "FL", "Florida"
+    NJ = "NJ", "New Jersey"
+
+
+class UserManager(BaseUserManager["User"]):
+    def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **fields: Any) -> User:
+        fields.update(role=Role.OPS_ADMIN, is_staff=True, is_superuser=True)
+        return self.create_user(email, password, **fields)
+
+
+class User(AbstractBaseUser):
+    """One person, one login (no shared accounts). URLs name users by `public_id`."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    email = models.EmailField(max_length=254, unique=True)
+    role = models.CharField(max_length=16, choices=Role.choices)
+    is_active = models.BooleanField(default=True)
+    # Django admin access (ops admins only); superusers exist for break-fix by engineers.
+    is_staff = models.BooleanField(default=False)
+    is_superuser = models.BooleanField(default=False)
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        constraints = [
+            # Stored lower-case, so the unique index is case-insensitive.
+            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.public_id}"
+
+    @property
+    def is_staff_role(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    # Django admin asks these; ops admins may manage what the admin exposes.
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return self.is_active and (self.is_superuser or self.role == Role.OPS_ADMIN)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return self.is_active and (self.is_superuser or self.role == Role.OPS_ADMIN)
+
+
+class PhysicianProfile(models.Model):
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="physician")
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    npi = models.CharField(max_length=10, unique=True)
+    practice_address = models.CharField(max_length=300, blank=True)
+
+    def __str__(self) -> str:
+        return f"Dr. {self.first_name} {self.last_name}"
+
+
+class LicenseStatus(models.TextChoices):
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+
+class StateLicense(models.Model):
+    physician = models.ForeignKey(PhysicianProfile, on_delete=models.CASCADE, related_name="licenses")
+    state = models.CharField(max_length=2, choices=State.choices)
+    number = models.CharField(max_length=32)
+    status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+    expires_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["physician", "state"], name="one_license_per_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.state} {self.number}"
+
+
+class VerificationStatus(models.TextChoices):
+    VERIFIED = "verified"
+    NEEDS_MANUAL_VERIFICATION = "needs_manual_verification"
+    REJECTED = "rejected"
+
+
+class DeaRegistration(models.Model):
+    """A DEA registration is per state; a failing check is held, never accepted as valid."""
+
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, related_name="dea_registrations"
+    )
+    number = models.CharField(max_length=9)
+    state = models.CharField(max_length=2, choices=State.choices)
+    schedules = ArrayField(models.CharField(max_length=4), default=list)
+    expires_on = models.DateField()
+    verification = models.CharField(max_length=32, choices=VerificationStatus.choices)
+    verification_problems = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["physician", "state"], name="one_dea_per_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"DEA {self.number} ({self.state})"
+
+
+class CdsRegistration(models.Model):
+    """A state controlled-dangerous-substance registration (New Jersey requires one)."""
+
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, related_name="cds_registrations"
+    )
+    state = models.CharField(max_length=2, choices=State.choices)
+    number = models.CharField(max_length=32)
+    expires_on = models.DateField()
+    status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["physician", "state"], name="one_cds_per_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"CDS {self.state} {self.number}"
+
+
+class AuthSession(models.Model):
+    """One login: an access token and a refresh token, stored only as SHA-256 digests."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="auth_sessions")
+    access_digest = models.CharField(max_length=64, unique=True)
+    refresh_digest = models.CharField(max_length=64, unique=True)
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField()
+    mfa_required = models.BooleanField(default=False)
+    mfa_verified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "revoked_at"], name="authsession_user_idx")]
+
+    def __str__(self) -> str:
+        return f"session {self.public_id}"
+
+
+class TotpDevice(models.Model):
+    """A TOTP secret; usable for login only once `confirmed_at` is set."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="totp_device")
+    secret = EncryptedTextField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # Refuse a code whose time step was already used (replay inside the 30 s window).
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"totp for {self.user_id}"
+
+
+class RecoveryCode(models.Model):
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=128)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk}"

@@ -1,0 +1,28 @@
+"""Who is asking, from where: set per request by the middleware, read by audit services."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    request_id: str = ""
+    ip: str | None = None
+    user_agent: str = ""
+
+
+_current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())
+
+
+def current() -> RequestContext:
+    return _current.get()
+
+
+def activate(context: RequestContext) -> object:
+    return _current.set(context)
+
+
+def reset(token: object) -> None:
+    _current.reset(token)  # type: ignore[arg-type]

@@ -1,0 +1,180 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import connection, models, transaction
+
+from audit import context
+from audit.models import AuditAction, AuditEvent, AuditOutcome
+
+if TYPE_CHECKING:
+    from accounts.models import User
+
+GENESIS_HASH = "0" * 64
+_SEAL_LOCK_KEY = 0x41554454  # "AUDT": one sealer at a time across all workers
+
+
+def _event(
+    *,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_id: str,
+    patient_id: uuid.UUID | None,
+    outcome: str,
+    detail: dict[str, Any] | None,
+) -> AuditEvent:
+    ctx = context.current()
+    return AuditEvent(
+        actor=actor,
+        actor_role=getattr(actor, "role", "") or "",
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        request_id=ctx.request_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        outcome=outcome,
+        detail=detail or {},
+    )
+
+
+def audit_record(
+    *,
+    actor: User | None,
+    action: str,
+    object_type: str = "",
+    object_id: str = "",
+    patient_id: uuid.UUID | None = None,
+    outcome: str = AuditOutcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append one event. A plain INSERT: no lock, no read of the chain."""
+    _event(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        patient_id=patient_id,
+        outcome=outcome,
+        detail=detail,
+    ).save(force_insert=True)
+
+
+def audit_phi_read(
+    *, actor: User, objects: Iterable[models.Model], patient_id_of: Any = None
+) -> None:
+    """Record that `actor` read each of `objects` (one INSERT for any number of rows).
+
+    An object is named by its `public_id` (never a sequential id); `patient_id_of(obj)`
+    names the patient whose data it is, when the model cannot say so itself.
+    """
+    events = [
+        _event(
+            actor=actor,
+            action=AuditAction.READ,
+            object_type=obj._meta.label_lower,
+            object_id=str(getattr(obj, "public_id", obj.pk)),
+            patient_id=patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
+            outcome=AuditOutcome.SUCCESS,
+            detail=None,
+        )
+        for obj in objects
+    ]
+    AuditEvent.objects.bulk_create(events)
+
+
+def _row_digest(prev_hash: str, event: AuditEvent) -> str:
+    payload = {
+        "seq": event.seq,
+        "id": event.pk,
+        "occurred_at": event.occurred_at.isoformat(),
+        "actor_id": event.actor_id,
+        "actor_role": event.actor_role,
+        "action": event.action,
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "patient_id": str(event.patient_id) if event.patient_id else None,
+        "request_id": event.request_id,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "outcome": event.outcome,
+        "detail": event.detail,
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+
+
+def audit_seal_chain(*, batch_size: int | None = None) -> int:
+    """Seal every committed unsealed event, oldest id first; returns how many were sealed.
+
+    An event whose transaction commits late is simply sealed in a later batch with a
+    later `seq`, so the chain never has holes and inserts never wait for it.
+    """
+    batch_size = batch_size or settings.AUDIT_SEAL_BATCH_SIZE
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [_SEAL_LOCK_KEY])
+                if not cursor.fetchone()[0]:
+                    return sealed
+            last = (
+                AuditEvent.objects.filter(seq__isnull=False)
+                .order_by("-seq")
+                .values_list("seq", "hash")
+                .first()
+            )
+            seq, prev_hash = last if last else (0, GENESIS_HASH)
+            batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch_size])
+            for event in batch:
+                seq += 1
+                event.seq = seq
+                event.prev_hash = prev_hash
+                event.hash = prev_hash = _row_digest(prev_hash, event)
+            AuditEvent.objects.bulk_update(batch, ["seq", "prev_hash", "hash"], batch_size=1000)
+        sealed += len(batch)
+        if len(batch) < batch_size:
+            return sealed
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    sealed: int
+    unsealed: int
+    first_broken_seq: int | None
+    first_broken_id: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_broken_seq is None
+
+
+def audit_verify_chain() -> ChainReport:
+    """Walk the sealed chain in seq order; report the first row whose hash does not follow."""
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    for event in AuditEvent.objects.filter(seq__isnull=False).order_by("seq").iterator(2000):
+        intact = (
+            event.seq == expected_seq
+            and event.prev_hash == prev_hash
+            and event.hash == _row_digest(prev_hash, event)
+        )
+        if not intact:
+            return ChainReport(checked, _unsealed_count(), event.seq, event.pk)
+        prev_hash = event.hash
+        expected_seq += 1
+        checked += 1
+    return ChainReport(checked, _unsealed_count(), None, None)
+
+
+def _unsealed_count() -> int:
+    return AuditEvent.objects.filter(seq__isnull=True).count()

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from audit.services import audit_seal_chain
+
+
+@shared_task(ignore_result=True)
+def seal_audit_chain() -> int:
+    return audit_seal_chain()

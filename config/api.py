@@ -1,0 +1,128 @@
+"""API conventions shared by every app: error format, strict input, pagination."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
+from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import ApplicationError
+
+NON_FIELD = "non_field_errors"
+
+
+def _flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
+    """DRF's nested error detail as {"field.sub.0": ["reason", ...]}."""
+    if isinstance(detail, Mapping):
+        fields: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            fields.update(_flatten(value, f"{path}.{key}" if path else str(key)))
+        return fields
+    if isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
+        fields = {}
+        for index, item in enumerate(detail):
+            fields.update(_flatten(item, f"{path}.{index}" if path else str(index)))
+        return fields
+    messages = detail if isinstance(detail, list) else [detail]
+    return {path or NON_FIELD: [str(message) for message in messages]}
+
+
+def _error(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None,
+           headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+    body = {"error": {"code": code, "message": message, "fields": fields or {}}}
+    return Response(body, status=status, headers=headers)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Every 4xx leaves the API as {"error": {"code", "message", "fields"}}."""
+    if isinstance(exc, ApplicationError):
+        return _error(exc.status_code, exc.code, exc.message, exc.fields, exc.headers)
+    if isinstance(exc, RequestDataTooBig):
+        return _error(413, "payload_too_large", "The request body is too large.")
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = drf_exception_handler(exc, context)
+    if response is None or not isinstance(exc, exceptions.APIException):
+        return response
+    if isinstance(exc, exceptions.ValidationError):
+        return _error(400, "invalid", "Some fields are invalid.", _flatten(exc.detail))
+    codes = exc.get_codes()
+    code = codes if isinstance(codes, str) else exc.default_code
+    return _error(response.status_code, str(code), str(exc.detail), None, response.headers)
+
+
+def _json_error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message, "fields": {}}}, status=status)
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(404, "not_found", "Not found.")
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    if isinstance(exception, RequestDataTooBig):
+        return _json_error(413, "payload_too_large", "The request body is too large.")
+    return _json_error(400, "bad_request", "The request could not be understood.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    return _json_error(403, "permission_denied", "You do not have permission to do this.")
+
+
+def server_error(request: HttpRequest) -> JsonResponse:
+    return _json_error(500, "server_error", "Something went wrong on our side.")
+
+
+class StrictSerializer(serializers.Serializer):
+    """Input serializer that refuses fields it does not know, so typos never pass silently."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorBodySerializer()
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input; `error.fields` names each field and the reason.",
+    401: "Missing, expired or revoked access token.",
+    403: "Authenticated but not allowed (role, or MFA not completed).",
+    404: "Not found, or not visible to the caller.",
+    409: "Conflicts with the current state.",
+    413: "Request body too large.",
+    429: "Too many attempts; see the Retry-After header.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """OpenAPI entries for the error statuses an endpoint can answer."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=_ERROR_DESCRIPTIONS[status])
+        for status in statuses
+    }

@@ -1,0 +1,65 @@
+"""The people in the tests: one fixture per actor, and a signed-in API client for each."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import AuthSession, CdsRegistration, PhysicianProfile, User
+from accounts.services import _issue_tokens
+from tests.factories import DeaFactory, LicenseFactory, PatientFactory, PhysicianFactory, far_future
+
+__all__ = [
+    "client_for",
+    "ops_admin",
+    "other_patient",
+    "patient",
+    "physician",
+    "unlicensed_physician",
+]
+
+
+def client_for(user: User) -> APIClient:
+    """An API client holding a fresh access token for `user`, MFA already satisfied."""
+    tokens = _issue_tokens(
+        AuthSession(user=user, mfa_required=user.is_staff_role, mfa_verified_at=timezone.now())
+    )
+    tokens.session.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
+    return client
+
+
+@pytest.fixture
+def patient() -> User:
+    return PatientFactory().user
+
+
+@pytest.fixture
+def other_patient() -> User:
+    return PatientFactory(county="Bergen", state="NJ", time_zone="America/New_York").user
+
+
+@pytest.fixture
+def physician() -> PhysicianProfile:
+    """Licensed in FL and NJ, DEA in both, NJ CDS registration."""
+    doctor = PhysicianFactory(last_name="Byrd")
+    for state in ("FL", "NJ"):
+        LicenseFactory(physician=doctor, state=state)
+        DeaFactory(physician=doctor, state=state)
+    CdsRegistration.objects.create(physician=doctor, state="NJ", number="CDS-1",
+                                   expires_on=far_future())  # fmt: skip
+    return doctor
+
+
+@pytest.fixture
+def unlicensed_physician() -> PhysicianProfile:
+    return PhysicianFactory(last_name="Nolan")
+
+
+@pytest.fixture
+def ops_admin() -> User:
+    from tests.factories import UserFactory
+
+    return UserFactory(role="ops_admin", is_staff=True)

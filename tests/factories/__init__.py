@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import datetime as dt
+import functools
+
+import factory
+from django.contrib.auth.hashers import make_password
+from django.utils import timezone
+
+from accounts.models import (
+    DeaRegistration,
+    LicenseStatus,
+    PhysicianProfile,
+    Role,
+    StateLicense,
+    User,
+    VerificationStatus,
+)
+from patients.models import Patient
+
+PASSWORD = "correct horse battery staple"
+
+
+@functools.cache
+def _password_hash() -> str:
+    return make_password(PASSWORD)  # one Argon2 hash shared by every factory user
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+
+    email = factory.Sequence(lambda n: f"user{n}@example.test")
+    role = Role.PATIENT
+    password = factory.LazyFunction(_password_hash)
+
+
+class PatientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Patient
+
+    user = factory.SubFactory(UserFactory, role=Role.PATIENT)
+    state = "FL"
+    county = "Escambia"
+    time_zone = "America/Chicago"
+
+
+class PhysicianFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = PhysicianProfile
+
+    user = factory.SubFactory(UserFactory, role=Role.PHYSICIAN)
+    first_name = "Ada"
+    last_name = "Byrd"
+    npi = factory.Sequence(lambda n: _npi_for(100000000 + n))
+
+
+def _npi_for(base: int) -> str:
+    from accounts.validators import npi_is_valid
+
+    stem = f"{base:09d}"
+    return next(stem + str(d) for d in range(10) if npi_is_valid(stem + str(d)))
+
+
+def far_future() -> dt.date:
+    return timezone.localdate() + dt.timedelta(days=365)
+
+
+class LicenseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = StateLicense
+
+    physician = factory.SubFactory(PhysicianFactory)
+    state = "FL"
+    number = factory.Sequence(lambda n: f"ME{n:06d}")
+    status = LicenseStatus.ACTIVE
+    expires_on = factory.LazyFunction(far_future)
+
+
+class DeaFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeaRegistration
+
+    physician = factory.SubFactory(PhysicianFactory)
+    number = "BB1234563"
+    state = "FL"
+    schedules = ["II", "III", "IV", "V"]
+    expires_on = factory.LazyFunction(far_future)
+    verification = VerificationStatus.VERIFIED
