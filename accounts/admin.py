@@ -41,13 +41,19 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
             raise
         user = self.get_user()
         if not services.mfa_code_valid(user=user, code=cleaned.get("otp_code", "")):
-            audit_record(actor=user, action=AuditAction.MFA_FAILED, outcome=AuditOutcome.DENIED,
-                         object_type="admin", detail={"surface": "admin"})  # fmt: skip
-            raise forms.ValidationError(
-                "Enter a valid authenticator code. Set up MFA through the API first if you have not."
+            audit_record(
+                actor=user,
+                action=AuditAction.MFA_FAILED,
+                outcome=AuditOutcome.DENIED,
+                object_type="admin",
+                detail={"surface": "admin"},
             )
-        audit_record(actor=user, action=AuditAction.LOGIN, object_type="admin",
-                     detail={"surface": "admin"})  # fmt: skip
+            raise forms.ValidationError(
+                "Enter a valid authenticator code (set up MFA through the API first)."
+            )
+        audit_record(
+            actor=user, action=AuditAction.LOGIN, object_type="admin", detail={"surface": "admin"}
+        )
         return cleaned
 
 

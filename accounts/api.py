@@ -11,8 +11,8 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts import services
-from accounts.models import AuthSession, User
-from accounts.permissions import IsAuthenticatedPendingMfa
+from accounts.models import AuthSession
+from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -33,7 +33,9 @@ class TokensOut(serializers.Serializer):
     refresh_token = serializers.CharField()
     access_expires_at = serializers.DateTimeField()
     refresh_expires_at = serializers.DateTimeField()
-    mfa = serializers.ChoiceField(choices=["not_required", "required", "enrolment_required", "verified"])
+    mfa = serializers.ChoiceField(
+        choices=["not_required", "required", "enrolment_required", "verified"]
+    )
 
 
 def _mfa_state(session: AuthSession) -> str:
@@ -97,8 +99,11 @@ class RefreshView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(request=RefreshIn, responses={200: TokensOut, **error_responses(400, 401)},
-                   summary="Exchange a refresh token for a new token pair (the old pair stops working)")  # fmt: skip
+    @extend_schema(
+        request=RefreshIn,
+        responses={200: TokensOut, **error_responses(400, 401)},
+        summary="Exchange a refresh token for a new token pair (the old pair stops working)",
+    )
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -108,10 +113,13 @@ class RefreshView(APIView):
 class LogoutView(APIView):
     permission_classes = [IsAuthenticatedPendingMfa]
 
-    @extend_schema(request=None, responses={204: None, **error_responses(401)},
-                   summary="Revoke this session's tokens")  # fmt: skip
+    @extend_schema(
+        request=None,
+        responses={204: None, **error_responses(401)},
+        summary="Revoke this session's tokens",
+    )
     def post(self, request: Request) -> Response:
-        services.auth_logout(session=request.auth)
+        services.auth_logout(session=session_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -123,14 +131,20 @@ class EnrolOut(serializers.Serializer):
 class MfaEnrolView(APIView):
     permission_classes = [IsAuthenticatedPendingMfa]
 
-    @extend_schema(request=None, responses={201: EnrolOut, **error_responses(401, 409)},
-                   summary="Start TOTP enrolment")  # fmt: skip
+    @extend_schema(
+        request=None,
+        responses={201: EnrolOut, **error_responses(401, 409)},
+        summary="Start TOTP enrolment",
+    )
     def post(self, request: Request) -> Response:
         # Someone with a session that has not passed MFA must not replace a confirmed device;
         # the service refuses once a device is confirmed.
-        secret, uri = services.mfa_enrol_start(user=request.user)
-        return Response(EnrolOut({"secret": secret, "provisioning_uri": uri}).data,
-                        status=status.HTTP_201_CREATED, headers={"Cache-Control": "no-store"})  # fmt: skip
+        secret, uri = services.mfa_enrol_start(user=user_of(request))
+        return Response(
+            EnrolOut({"secret": secret, "provisioning_uri": uri}).data,
+            status=status.HTTP_201_CREATED,
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 class CodeIn(StrictSerializer):
@@ -142,26 +156,36 @@ class MfaConfirmView(APIView):
 
     @extend_schema(
         request=CodeIn,
-        responses={200: inline_serializer("RecoveryCodes", {"recovery_codes": serializers.ListField(
-            child=serializers.CharField())}), **error_responses(400, 401, 409, 429)},
+        responses={
+            200: inline_serializer(
+                "RecoveryCodes",
+                {"recovery_codes": serializers.ListField(child=serializers.CharField())},
+            ),
+            **error_responses(400, 401, 409, 429),
+        },
         summary="Confirm TOTP enrolment with a first code; returns one-time recovery codes",
-    )  # fmt: skip
+    )
     def post(self, request: Request) -> Response:
         data = CodeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        codes = services.mfa_enrol_confirm(session=request.auth, code=data.validated_data["code"])
+        codes = services.mfa_enrol_confirm(
+            session=session_of(request), code=data.validated_data["code"]
+        )
         return Response({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
 
 
 class MfaVerifyView(APIView):
     permission_classes = [IsAuthenticatedPendingMfa]
 
-    @extend_schema(request=CodeIn, responses={204: None, **error_responses(400, 401, 409, 429)},
-                   summary="Verify a TOTP or recovery code for this session")  # fmt: skip
+    @extend_schema(
+        request=CodeIn,
+        responses={204: None, **error_responses(400, 401, 409, 429)},
+        summary="Verify a TOTP or recovery code for this session",
+    )
     def post(self, request: Request) -> Response:
         data = CodeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.mfa_verify(session=request.auth, code=data.validated_data["code"])
+        services.mfa_verify(session=session_of(request), code=data.validated_data["code"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -200,12 +224,18 @@ class MeDocumented(MeOut):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: MeDocumented, **error_responses(401, 403)}, summary="The signed-in user")
+    @extend_schema(
+        responses={200: MeDocumented, **error_responses(401, 403)}, summary="The signed-in user"
+    )
     def get(self, request: Request) -> Response:
-        user: User = request.user
+        user = user_of(request)
         body: dict[str, Any] = MeOut(user).data
         if user.role == "physician":
             body["physician"] = PhysicianOut(physician_with_credentials(user.pk)).data
-        audit_record(actor=user, action=AuditAction.READ, object_type="accounts.user",
-                     object_id=str(user.public_id))  # fmt: skip
+        audit_record(
+            actor=user,
+            action=AuditAction.READ,
+            object_type="accounts.user",
+            object_id=str(user.public_id),
+        )
         return Response(body)

@@ -59,7 +59,9 @@ class User(AbstractBaseUser):
     class Meta:
         constraints = [
             # Stored lower-case, so the unique index is case-insensitive.
-            models.CheckConstraint(condition=models.Q(email=Lower("email")), name="user_email_lowercase"),
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="user_email_lowercase"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -96,10 +98,14 @@ class LicenseStatus(models.TextChoices):
 
 
 class StateLicense(models.Model):
-    physician = models.ForeignKey(PhysicianProfile, on_delete=models.CASCADE, related_name="licenses")
+    physician = models.ForeignKey(
+        PhysicianProfile, on_delete=models.CASCADE, related_name="licenses"
+    )
     state = models.CharField(max_length=2, choices=State.choices)
     number = models.CharField(max_length=32)
-    status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE
+    )
     expires_on = models.DateField()
 
     class Meta:
@@ -148,7 +154,9 @@ class CdsRegistration(models.Model):
     state = models.CharField(max_length=2, choices=State.choices)
     number = models.CharField(max_length=32)
     expires_on = models.DateField()
-    status = models.CharField(max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE)
+    status = models.CharField(
+        max_length=16, choices=LicenseStatus.choices, default=LicenseStatus.ACTIVE
+    )
 
     class Meta:
         constraints = [

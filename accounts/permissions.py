@@ -6,7 +6,18 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from accounts.models import AuthSession, Role
+from accounts.models import AuthSession, Role, User
+
+
+def session_of(request: Request) -> AuthSession:
+    """The AuthSession behind a request that passed one of the permissions below."""
+    assert isinstance(request.auth, AuthSession)
+    return request.auth
+
+
+def user_of(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
 
 
 class MfaRequired(exceptions.PermissionDenied):
@@ -36,7 +47,7 @@ class IsAuthenticatedWithMfa(BasePermission):
 def _role_permission(*roles: str) -> type[BasePermission]:
     class HasRole(IsAuthenticatedWithMfa):
         def has_permission(self, request: Request, view: Any) -> bool:
-            return super().has_permission(request, view) and request.user.role in roles
+            return super().has_permission(request, view) and user_of(request).role in roles
 
     HasRole.__name__ = "Is" + "Or".join(role.title().replace("_", "") for role in roles)
     return HasRole

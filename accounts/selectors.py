@@ -28,12 +28,12 @@ def session_for_access_token(token: str) -> AuthSession:
     """The live session behind an access token, or AuthenticationFailed with the reason."""
     now = timezone.now()
     session = (
-        AuthSession.objects.select_related("user")
-        .filter(access_digest=token_digest(token))
-        .first()
+        AuthSession.objects.select_related("user").filter(access_digest=token_digest(token)).first()
     )
     if session is None or session.revoked_at is not None or not session.user.is_active:
-        raise exceptions.AuthenticationFailed("The access token is not valid.", code="invalid_token")
+        raise exceptions.AuthenticationFailed(
+            "The access token is not valid.", code="invalid_token"
+        )
     if session.access_expires_at <= now:
         raise exceptions.AuthenticationFailed("The access token has expired.", code="token_expired")
     if session_is_idle(session, now):
@@ -94,8 +94,9 @@ def physician_authority(
             reasons.append("no_cds_registration")
         elif cds.status != LicenseStatus.ACTIVE or cds.expires_on < on:
             reasons.append("cds_not_current")
-    return Authority(state=state, on=on, may_treat=may_treat, may_prescribe=not reasons,
-                     reasons=reasons)  # fmt: skip
+    return Authority(
+        state=state, on=on, may_treat=may_treat, may_prescribe=not reasons, reasons=reasons
+    )
 
 
 def physicians_licensed_in(state: str, *, on: date | None = None) -> QuerySet[PhysicianProfile]:

@@ -68,8 +68,12 @@ def patient_register(*, email: str, password: str) -> User:
             code="email_taken",
             fields={"email": ["An account with this email already exists."]},
         ) from exc
-    audit_record(actor=user, action=AuditAction.CREATE, object_type="accounts.user",
-                 object_id=str(user.public_id))  # fmt: skip
+    audit_record(
+        actor=user,
+        action=AuditAction.CREATE,
+        object_type="accounts.user",
+        object_id=str(user.public_id),
+    )
     return user
 
 
@@ -111,13 +115,21 @@ def login_failure_record(*, email: str, ip: str | None, surface: str = "api") ->
         cache.add(key, 0, timeout=window)
         cache.incr(key)
     known = User.objects.filter(email=email).first()
-    audit_record(actor=known, action=AuditAction.LOGIN_FAILED, outcome=AuditOutcome.DENIED,
-                 object_type="accounts.user", object_id=str(known.public_id) if known else "",
-                 detail={"surface": surface})  # fmt: skip
+    audit_record(
+        actor=known,
+        action=AuditAction.LOGIN_FAILED,
+        outcome=AuditOutcome.DENIED,
+        object_type="accounts.user",
+        object_id=str(known.public_id) if known else "",
+        detail={"surface": surface},
+    )
 
 
 def _mfa_required(user: User) -> bool:
-    return user.is_staff_role or TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+    return (
+        user.is_staff_role
+        or TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
+    )
 
 
 def _issue_tokens(session: AuthSession) -> IssuedTokens:
@@ -141,13 +153,18 @@ def auth_login(*, email: str, password: str) -> IssuedTokens:
         raise NotAuthenticated("Email or password is incorrect.", code="invalid_credentials")
     cache.delete(_failure_keys(email, ctx.ip)[0])
     tokens = _issue_tokens(
-        AuthSession(user=user, mfa_required=_mfa_required(user), ip=ctx.ip,
-                    user_agent=ctx.user_agent)  # fmt: skip
+        AuthSession(
+            user=user, mfa_required=_mfa_required(user), ip=ctx.ip, user_agent=ctx.user_agent
+        )
     )
     with transaction.atomic():
         tokens.session.save(force_insert=True)
-        audit_record(actor=user, action=AuditAction.LOGIN, object_type="accounts.authsession",
-                     object_id=str(tokens.session.public_id))  # fmt: skip
+        audit_record(
+            actor=user,
+            action=AuditAction.LOGIN,
+            object_type="accounts.authsession",
+            object_id=str(tokens.session.public_id),
+        )
     return tokens
 
 
@@ -171,16 +188,29 @@ def auth_refresh(*, refresh_token: str) -> IssuedTokens:
         session.save(update_fields=["revoked_at"])
         raise NotAuthenticated("Signed out after inactivity.", code="session_idle")
     tokens = _issue_tokens(session)
-    session.save(update_fields=["access_digest", "refresh_digest", "access_expires_at",
-                                "refresh_expires_at", "last_seen_at"])  # fmt: skip
+    session.save(
+        update_fields=[
+            "access_digest",
+            "refresh_digest",
+            "access_expires_at",
+            "refresh_expires_at",
+            "last_seen_at",
+        ]
+    )
     return tokens
 
 
 @transaction.atomic
 def auth_logout(*, session: AuthSession) -> None:
-    AuthSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    audit_record(actor=session.user, action=AuditAction.LOGOUT, object_type="accounts.authsession",
-                 object_id=str(session.public_id))  # fmt: skip
+    AuthSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_record(
+        actor=session.user,
+        action=AuditAction.LOGOUT,
+        object_type="accounts.authsession",
+        object_id=str(session.public_id),
+    )
 
 
 # --- MFA ------------------------------------------------------------------------------
@@ -195,10 +225,13 @@ def mfa_enrol_start(*, user: User) -> tuple[str, str]:
     """A new, unconfirmed secret; returns it and its otpauth:// provisioning URI."""
     device = TotpDevice.objects.select_for_update().filter(user=user).first()
     if device and device.confirmed_at:
-        raise Conflict("Multi-factor authentication is already set up.", code="mfa_already_enrolled")
+        raise Conflict(
+            "Multi-factor authentication is already set up.", code="mfa_already_enrolled"
+        )
     secret = pyotp.random_base32()
-    TotpDevice.objects.update_or_create(user=user, defaults={"secret": secret, "confirmed_at": None,
-                                                             "last_used_step": 0})  # fmt: skip
+    TotpDevice.objects.update_or_create(
+        user=user, defaults={"secret": secret, "confirmed_at": None, "last_used_step": 0}
+    )
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
     return secret, uri
 
@@ -220,14 +253,22 @@ def _mfa_failed(session: AuthSession) -> None:
     key = f"mfa-fail:{session.user_id}"
     cache.add(key, 0, timeout=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()))
     cache.incr(key)
-    audit_record(actor=session.user, action=AuditAction.MFA_FAILED, outcome=AuditOutcome.DENIED,
-                 object_type="accounts.authsession", object_id=str(session.public_id))  # fmt: skip
+    audit_record(
+        actor=session.user,
+        action=AuditAction.MFA_FAILED,
+        outcome=AuditOutcome.DENIED,
+        object_type="accounts.authsession",
+        object_id=str(session.public_id),
+    )
 
 
 def _mfa_throttle_check(user: User) -> None:
     if cache.get(f"mfa-fail:{user.pk}", 0) >= settings.LOGIN_FAILURES_PER_ACCOUNT:
-        raise TooManyRequests("Too many wrong codes. Try again later.", code="mfa_throttled",
-                              retry_after=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()))  # fmt: skip
+        raise TooManyRequests(
+            "Too many wrong codes. Try again later.",
+            code="mfa_throttled",
+            retry_after=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()),
+        )
 
 
 def _mark_verified(session: AuthSession) -> None:
@@ -248,7 +289,9 @@ def mfa_enrol_confirm(*, session: AuthSession, code: str) -> list[str]:
             device = None
     if device is None:
         _mfa_failed(session)
-        raise ValidationFailed("The code is not valid.", fields={"code": ["The code is not valid."]})
+        raise ValidationFailed(
+            "The code is not valid.", fields={"code": ["The code is not valid."]}
+        )
     with transaction.atomic():
         device.confirmed_at = timezone.now()
         device.save(update_fields=["confirmed_at"])
@@ -258,8 +301,13 @@ def mfa_enrol_confirm(*, session: AuthSession, code: str) -> list[str]:
             RecoveryCode(user=user, code_hash=_recovery_digest(code)) for code in codes
         )
         _mark_verified(session)
-        audit_record(actor=user, action=AuditAction.UPDATE, object_type="accounts.totpdevice",
-                     object_id=str(user.public_id), detail={"event": "mfa_enrolled"})  # fmt: skip
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            object_type="accounts.totpdevice",
+            object_id=str(user.public_id),
+            detail={"event": "mfa_enrolled"},
+        )
     return codes
 
 
@@ -267,7 +315,11 @@ def mfa_code_valid(*, user: User, code: str) -> bool:
     """A TOTP code or an unused recovery code (which is then spent)."""
     code = code.strip()
     with transaction.atomic():
-        device = TotpDevice.objects.select_for_update().filter(user=user, confirmed_at__isnull=False).first()
+        device = (
+            TotpDevice.objects.select_for_update()
+            .filter(user=user, confirmed_at__isnull=False)
+            .first()
+        )
         if device is None:
             return False
         if code.isdigit() and len(code) == 6:
@@ -284,7 +336,9 @@ def mfa_verify(*, session: AuthSession, code: str) -> None:
         raise Conflict("Set up multi-factor authentication first.", code="mfa_enrolment_required")
     if not mfa_code_valid(user=session.user, code=code):
         _mfa_failed(session)
-        raise ValidationFailed("The code is not valid.", fields={"code": ["The code is not valid."]})
+        raise ValidationFailed(
+            "The code is not valid.", fields={"code": ["The code is not valid."]}
+        )
     cache.delete(f"mfa-fail:{session.user_id}")
     _mark_verified(session)
 
@@ -294,10 +348,18 @@ def mfa_verify(*, session: AuthSession, code: str) -> None:
 
 @transaction.atomic
 def physician_create(
-    *, email: str, password: str, first_name: str, last_name: str, npi: str, practice_address: str = ""
+    *,
+    email: str,
+    password: str,
+    first_name: str,
+    last_name: str,
+    npi: str,
+    practice_address: str = "",
 ) -> PhysicianProfile:
     if not npi_is_valid(npi):
-        raise ValidationFailed(fields={"npi": ["Not a valid NPI (10 digits with a Luhn check digit)."]})
+        raise ValidationFailed(
+            fields={"npi": ["Not a valid NPI (10 digits with a Luhn check digit)."]}
+        )
     user = User(email=normalize_email(email), role=Role.PHYSICIAN)
     _validated_password(password, user)
     user.set_password(password)
@@ -305,23 +367,33 @@ def physician_create(
         with transaction.atomic():
             user.save(force_insert=True)
             profile = PhysicianProfile.objects.create(
-                user=user, first_name=first_name, last_name=last_name, npi=npi,
+                user=user,
+                first_name=first_name,
+                last_name=last_name,
+                npi=npi,
                 practice_address=practice_address,
-            )  # fmt: skip
+            )
     except IntegrityError as exc:
-        raise Conflict("A user with this email or NPI already exists.", code="physician_exists") from exc
+        raise Conflict(
+            "A user with this email or NPI already exists.", code="physician_exists"
+        ) from exc
     return profile
 
 
 @transaction.atomic
 def license_set(
-    *, physician: PhysicianProfile, state: str, number: str, expires_on: date,
+    *,
+    physician: PhysicianProfile,
+    state: str,
+    number: str,
+    expires_on: date,
     status: str = LicenseStatus.ACTIVE,
-) -> StateLicense:  # fmt: skip
+) -> StateLicense:
     licence, _ = StateLicense.objects.update_or_create(
-        physician=physician, state=state,
+        physician=physician,
+        state=state,
         defaults={"number": number, "expires_on": expires_on, "status": status},
-    )  # fmt: skip
+    )
     return licence
 
 
@@ -356,7 +428,8 @@ def cds_registration_set(
     *, physician: PhysicianProfile, state: str, number: str, expires_on: date
 ) -> CdsRegistration:
     registration, _ = CdsRegistration.objects.update_or_create(
-        physician=physician, state=state,
+        physician=physician,
+        state=state,
         defaults={"number": number, "expires_on": expires_on, "status": LicenseStatus.ACTIVE},
-    )  # fmt: skip
+    )
     return registration

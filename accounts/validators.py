@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-NPI_PATTERN = re.compile(r"^\d{10}$")
-DEA_PATTERN = re.compile(r"^[A-Z][A-Z9]\d{7}$")
+NPI_PATTERN = re.compile(r"^[0-9]{10}$")
+DEA_PATTERN = re.compile(r"^[A-Z][A-Z9][0-9]{7}$")
 # Registrant types for practitioners (DOMAIN.md); others are held for manual review.
 DEA_PRACTITIONER_TYPES = frozenset("ABFG")
 

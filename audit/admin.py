@@ -8,8 +8,17 @@ from audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["occurred_at", "action", "outcome", "actor_role", "actor", "object_type",
-                    "object_id", "ip", "seq"]  # fmt: skip
+    list_display = [
+        "occurred_at",
+        "action",
+        "outcome",
+        "actor_role",
+        "actor",
+        "object_type",
+        "object_id",
+        "ip",
+        "seq",
+    ]
     list_filter = ["action", "outcome", "actor_role"]
     search_fields = ["object_id", "request_id"]
     list_select_related = ["actor"]

@@ -13,7 +13,7 @@ class RequestContext:
     user_agent: str = ""
 
 
-_current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())
+_current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())  # noqa: B039 (frozen)
 
 
 def current() -> RequestContext:

@@ -82,7 +82,9 @@ def audit_phi_read(
             action=AuditAction.READ,
             object_type=obj._meta.label_lower,
             object_id=str(getattr(obj, "public_id", obj.pk)),
-            patient_id=patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
+            patient_id=patient_id_of(obj)
+            if patient_id_of
+            else getattr(obj, "audit_patient_id", None),
             outcome=AuditOutcome.SUCCESS,
             detail=None,
         )
@@ -132,7 +134,7 @@ def audit_seal_chain(*, batch_size: int | None = None) -> int:
                 .values_list("seq", "hash")
                 .first()
             )
-            seq, prev_hash = last if last else (0, GENESIS_HASH)
+            seq, prev_hash = (int(last[0] or 0), last[1]) if last else (0, GENESIS_HASH)
             batch = list(AuditEvent.objects.filter(seq__isnull=True).order_by("id")[:batch_size])
             for event in batch:
                 seq += 1

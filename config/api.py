@@ -35,8 +35,13 @@ def _flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
     return {path or NON_FIELD: [str(message) for message in messages]}
 
 
-def _error(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None,
-           headers: Mapping[str, str] | None = None) -> Response:  # fmt: skip
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    fields: dict[str, list[str]] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
     body = {"error": {"code": code, "message": message, "fields": fields or {}}}
     return Response(body, status=status, headers=headers)
 
@@ -102,7 +107,15 @@ class Pagination(PageNumberPagination):
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here because a class attribute named `fields` would shadow Serializer.fields.
+        fields = super().get_fields()
+        fields["fields"] = serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text="Each invalid field (dotted path for nested input) and its reasons.",
+        )
+        return fields
 
 
 class ErrorSerializer(serializers.Serializer):

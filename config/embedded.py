@@ -94,10 +94,20 @@ class EmbeddedPostgres:
             _make_reachable(self.data_dir.parent)
         if not (self.data_dir / "PG_VERSION").exists():
             subprocess.run(
-                [_pg_bin("initdb"), "-D", str(self.data_dir), "-U", "postgres", "--auth=trust",
-                 "--encoding=UTF8", "--locale=C"],
-                check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
-            )  # fmt: skip
+                [
+                    _pg_bin("initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C",
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                **run_as,  # type: ignore[call-overload]
+            )
         self._stop_stale(run_as)
         options = (
             f"-h 127.0.0.1 -p {self.port} -k '' -c fsync=off -c synchronous_commit=off "
@@ -106,33 +116,53 @@ class EmbeddedPostgres:
             else f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=200"
         )
         subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-o", options,
-             "-l", str(self.data_dir / "server.log"), "-w", "-t", "60", "start"],
-            check=True, stdout=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
-        )  # fmt: skip
+            [
+                _pg_bin("pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            **run_as,  # type: ignore[call-overload]
+        )
         self._ensure_database()
 
     def _stop_stale(self, run_as: dict[str, object]) -> None:
         if (self.data_dir / "postmaster.pid").exists():
             subprocess.run(
                 [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-                check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **run_as,  # type: ignore[call-overload]
-            )  # fmt: skip
+                check=False,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                **run_as,  # type: ignore[call-overload]
+            )
 
     def _ensure_database(self) -> None:
         psql = [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc"]
         exists = subprocess.run(
             [*psql, f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'"],
-            check=True, capture_output=True, text=True,
-        )  # fmt: skip
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         if exists.stdout.strip() != "1":
             subprocess.run([*psql, f"CREATE DATABASE {DB_NAME}"], check=True, capture_output=True)
 
     def stop(self) -> None:
         subprocess.run(
             [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
-            check=False, stdout=subprocess.DEVNULL, **_as_pg_user(),  # type: ignore[call-overload]
-        )  # fmt: skip
+            check=False,
+            stdout=subprocess.DEVNULL,
+            **_as_pg_user(),  # type: ignore[call-overload]
+        )
 
 
 @dataclass
@@ -148,11 +178,24 @@ class EmbeddedRedis:
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [_redis_bin(), "--bind", "127.0.0.1", "--port", str(self.port),
-             "--dir", str(self.data_dir), "--appendonly", "yes", "--save", "",
-             "--logfile", str(self.data_dir / "redis.log")],
-            stdout=subprocess.DEVNULL, start_new_session=True,
-        )  # fmt: skip
+            [
+                _redis_bin(),
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--dir",
+                str(self.data_dir),
+                "--appendonly",
+                "yes",
+                "--save",
+                "",
+                "--logfile",
+                str(self.data_dir / "redis.log"),
+            ],
+            stdout=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 30
         while not port_open(self.port):
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -189,11 +232,17 @@ def embedded_services(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("command", choices=["run"])
     parser.add_argument("--data", default="var", help="data directory (kept between runs)")
-    parser.add_argument("--pg-port", type=int, default=int(os.environ.get("EMBEDDED_PG_PORT", 54329)))
-    parser.add_argument("--redis-port", type=int, default=int(os.environ.get("EMBEDDED_REDIS_PORT", 63799)))
+    parser.add_argument(
+        "--pg-port", type=int, default=int(os.environ.get("EMBEDDED_PG_PORT", 54329))
+    )
+    parser.add_argument(
+        "--redis-port", type=int, default=int(os.environ.get("EMBEDDED_REDIS_PORT", 63799))
+    )
     parser.add_argument("argv", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv

@@ -25,5 +25,6 @@ def readyz(request: HttpRequest) -> JsonResponse:
     except Exception:
         checks["redis"] = "unavailable"
     ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ok" if ready else "unavailable", "checks": checks},
-                        status=200 if ready else 503)  # fmt: skip
+    return JsonResponse(
+        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
+    )

@@ -33,13 +33,37 @@ def main() -> int:
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
         _manage("seed_demo", env=env)
         commands = {
-            "api": [str(BIN / "gunicorn"), "config.wsgi", "--bind", f"{HOST}:{PORT}",
-                    "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--access-logfile", "-"],
-            "worker": [str(BIN / "celery"), "-A", "config", "worker", "--loglevel", "INFO",
-                       "--concurrency", "2"],
-            "beat": [str(BIN / "celery"), "-A", "config", "beat", "--loglevel", "INFO",
-                     "--schedule", str(ROOT / "var" / "celerybeat-schedule")],
-        }  # fmt: skip
+            "api": [
+                str(BIN / "gunicorn"),
+                "config.wsgi",
+                "--bind",
+                f"{HOST}:{PORT}",
+                "--workers",
+                os.environ.get("WEB_CONCURRENCY", "2"),
+                "--access-logfile",
+                "-",
+            ],
+            "worker": [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                "2",
+            ],
+            "beat": [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(ROOT / "var" / "celerybeat-schedule"),
+            ],
+        }
         processes = {
             name: subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
             for name, cmd in commands.items()

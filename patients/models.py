@@ -14,8 +14,9 @@ class Patient(models.Model):
     with intake."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                related_name="patient")  # fmt: skip
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="patient"
+    )
     state = models.CharField(max_length=2, choices=State.choices)
     county = models.CharField(max_length=64)
     time_zone = models.CharField(max_length=64)

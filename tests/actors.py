@@ -48,8 +48,9 @@ def physician() -> PhysicianProfile:
     for state in ("FL", "NJ"):
         LicenseFactory(physician=doctor, state=state)
         DeaFactory(physician=doctor, state=state)
-    CdsRegistration.objects.create(physician=doctor, state="NJ", number="CDS-1",
-                                   expires_on=far_future())  # fmt: skip
+    CdsRegistration.objects.create(
+        physician=doctor, state="NJ", number="CDS-1", expires_on=far_future()
+    )
     return doctor
 
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import PhysicianProfile, Role, User
-from patients.geography import county_time_zone
+from patients.geography import CENTRAL, county_time_zone
 from patients.models import Patient
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -20,9 +20,14 @@ PATIENT_EMAIL = "patient@demo.example"
 # (email, first, last, NPI, {state: (licence, DEA number)}); DEA check digits are valid.
 PHYSICIANS = [
     ("dr.rivera@demo.example", "Elena", "Rivera", "1234567893", {"FL": ("ME123456", "AR1234563")}),
-    ("dr.nguyen@demo.example", "Thomas", "Nguyen", "1245319599",
-     {"FL": ("ME654321", "AN2345672"), "NJ": ("25MA0987654", "BN7654329")}),
-]  # fmt: skip
+    (
+        "dr.nguyen@demo.example",
+        "Thomas",
+        "Nguyen",
+        "1245319599",
+        {"FL": ("ME654321", "AN2345672"), "NJ": ("25MA0987654", "BN7654329")},
+    ),
+]
 
 
 class Command(BaseCommand):
@@ -40,25 +45,35 @@ class Command(BaseCommand):
                     email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, npi=npi
                 )
             for state, (licence, dea) in states.items():
-                services.license_set(physician=profile, state=state, number=licence, expires_on=expires)
-                services.dea_registration_set(physician=profile, state=state, number=dea,
-                                              expires_on=expires, schedules=["II", "III", "IV", "V"])  # fmt: skip
+                services.license_set(
+                    physician=profile, state=state, number=licence, expires_on=expires
+                )
+                services.dea_registration_set(
+                    physician=profile,
+                    state=state,
+                    number=dea,
+                    expires_on=expires,
+                    schedules=["II", "III", "IV", "V"],
+                )
                 if state == "NJ":
-                    services.cds_registration_set(physician=profile, state="NJ", number="CDS-D12345",
-                                                  expires_on=expires)  # fmt: skip
+                    services.cds_registration_set(
+                        physician=profile, state="NJ", number="CDS-D12345", expires_on=expires
+                    )
         patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
         Patient.objects.get_or_create(
             user=patient_user,
-            defaults={"state": "FL", "county": "Escambia",
-                      "time_zone": county_time_zone("FL", "Escambia")},
-        )  # fmt: skip
+            defaults={
+                "state": "FL",
+                "county": "Escambia",
+                "time_zone": county_time_zone("FL", "Escambia") or CENTRAL,
+            },
+        )
         self.stdout.write(
-            "Demo logins (password for all: %s)\n"
-            "  ops admin:  %s  (MFA enrolment on first login)\n"
-            "  physician:  %s  (FL)\n"
-            "  physician:  %s  (FL, NJ)\n"
-            "  patient:    %s  (Escambia County, FL, Central time)"
-            % (DEMO_PASSWORD, OPS_EMAIL, PHYSICIANS[0][0], PHYSICIANS[1][0], PATIENT_EMAIL)
+            f"Demo logins (password for all: {DEMO_PASSWORD})\n"
+            f"  ops admin:  {OPS_EMAIL}  (enrols MFA on first login)\n"
+            f"  physician:  {PHYSICIANS[0][0]}  (FL; enrols MFA on first login)\n"
+            f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrols MFA on first login)\n"
+            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time)"
         )

@@ -1,0 +1,102 @@
+"""Bad input gets a 4xx in one error format, never a 500, and changes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from accounts.models import User
+
+pytestmark = pytest.mark.django_db
+
+
+def error_of(response):
+    body = response.json()
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "fields"}
+    return body["error"]
+
+
+def test_malformed_json_is_400(api):
+    response = api.post("/api/auth/login", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert error_of(response)["code"] == "parse_error"
+
+
+def test_wrong_types_name_the_field(api):
+    response = api.post("/api/auth/register", {"email": ["a@b.c"], "password": 12}, format="json")
+    assert response.status_code == 400
+    fields = error_of(response)["fields"]
+    assert "email" in fields
+    assert not User.objects.exists()
+
+
+def test_top_level_list_is_400(api):
+    response = api.post("/api/auth/login", [1, 2], format="json")
+    assert response.status_code == 400
+    assert "non_field_errors" in error_of(response)["fields"]
+
+
+def test_unknown_fields_are_refused(api):
+    response = api.post(
+        "/api/auth/register",
+        {"email": "x@example.test", "password": "a sturdy passphrase", "role": "ops_admin"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert error_of(response)["fields"] == {"role": ["Unknown field."]}
+    assert not User.objects.exists()
+
+
+def test_missing_fields_are_named(api):
+    fields = error_of(api.post("/api/auth/login", {}, format="json"))["fields"]
+    assert set(fields) == {"email", "password"}
+
+
+def test_oversized_body_is_413(api, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024
+    response = api.post(
+        "/api/auth/login", data='{"email": "' + "a" * 5000 + '"}', content_type="application/json"
+    )
+    assert response.status_code == 413
+    assert error_of(response)["code"] == "payload_too_large"
+
+
+def test_wrong_content_type_is_415(api):
+    response = api.post("/api/auth/login", data="email=a", content_type="text/plain")
+    assert response.status_code == 415
+    error_of(response)
+
+
+def test_unknown_path_and_bad_uuid_are_json_404(api):
+    assert error_of(api.get("/api/nope"))["code"] == "not_found"
+    assert api.get("/api/patients/not-a-uuid").status_code == 404
+
+
+def test_wrong_method_is_405(api):
+    response = api.get("/api/auth/login")
+    assert response.status_code == 405
+    error_of(response)
+
+
+def test_healthz_touches_nothing_and_readyz_checks_both(api, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert api.get("/healthz").status_code == 200
+    ready = api.get("/readyz").json()
+    assert ready == {"status": "ok", "checks": {"postgres": "ok", "redis": "ok"}}
+
+
+def test_response_carries_request_id(api):
+    assert len(api.get("/healthz")["X-Request-ID"]) >= 8
+
+
+def test_openapi_schema_documents_every_operation_with_errors(api):
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
+    assert schema["openapi"].startswith("3.")
+    operations = [
+        (path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
+    ]
+    assert len(operations) >= 8
+    for path, method, op in operations:
+        codes = {code for code in op["responses"] if code.startswith("4")}
+        assert codes, f"{method.upper()} {path} documents no error responses"
+    assert api.get("/api/docs/").status_code == 200
