@@ -23,7 +23,7 @@ DEBUG = env.bool("DEBUG", default=False)
 
 _DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET)
-if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50):
+if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
     raise ImproperlyConfigured("Production needs SECRET_KEY: at least 50 random characters.")
 
 # PHI encryption at rest: Fernet keys, newest first. Development derives one from SECRET_KEY.

@@ -1,0 +1,57 @@
+"""Production mode refuses to start without real secrets and passes `check --deploy`."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_refuses_the_development_secret_key():
+    result = manage("check", APP_ENV="production")
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+
+
+def test_production_refuses_to_run_without_encryption_keys():
+    result = manage("check", APP_ENV="production", SECRET_KEY=secrets.token_urlsafe(50))
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS" in result.stderr
+
+
+def test_production_settings_pass_check_deploy():
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        APP_ENV="production",
+        SECRET_KEY=secrets.token_urlsafe(50),
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        LOOKUP_HASH_KEY="lookup-key",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_debug_is_off_unless_set():
+    from django.conf import settings
+
+    assert os.environ.get("DEBUG") or settings.DEBUG is False
