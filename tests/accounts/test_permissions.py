@@ -1,0 +1,74 @@
+"""Each endpoint against each role and anonymous."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.actors import client_for
+
+pytestmark = pytest.mark.django_db
+
+SIGNED_IN_ONLY = [
+    ("get", "/api/me"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/auth/mfa/enrol"),
+    ("post", "/api/auth/mfa/enrol/confirm"),
+    ("post", "/api/auth/mfa/verify"),
+]
+ANONYMOUS_OK = [
+    ("post", "/api/auth/register"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), SIGNED_IN_ONLY)
+def test_anonymous_gets_401(api, method, path):
+    response = getattr(api, method)(path, {}, format="json")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+@pytest.mark.parametrize(("method", "path"), ANONYMOUS_OK)
+def test_anonymous_endpoints_answer_validation_not_auth_errors(api, method, path):
+    response = getattr(api, method)(path, {}, format="json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("actor", ["patient", "other_patient", "ops_admin", "physician"])
+def test_every_role_reads_only_itself_on_me(request, actor):
+    user = request.getfixturevalue(actor)
+    user = getattr(user, "user", user)
+    body = client_for(user).get("/api/me").json()
+    assert (body["id"], body["role"]) == (str(user.public_id), user.role)
+
+
+@pytest.mark.parametrize("actor", ["patient", "ops_admin", "physician"])
+def test_every_role_can_log_out(request, actor):
+    user = request.getfixturevalue(actor)
+    client = client_for(getattr(user, "user", user))
+    assert client.post("/api/auth/logout").status_code == 204
+    assert client.get("/api/me").status_code == 401
+
+
+@pytest.mark.parametrize("actor", ["ops_admin", "physician"])
+def test_staff_with_password_only_session_is_limited_to_mfa_endpoints(request, actor):
+    from django.utils import timezone
+
+    from accounts.models import AuthSession
+
+    user = request.getfixturevalue(actor)
+    client = client_for(getattr(user, "user", user))
+    AuthSession.objects.update(mfa_verified_at=None)
+    assert client.get("/api/me").status_code == 403
+    assert client.post("/api/auth/mfa/enrol").status_code == 201
+    AuthSession.objects.update(mfa_verified_at=timezone.now())
+    assert client.get("/api/me").status_code == 200
+
+
+def test_patient_cannot_use_the_admin(patient):
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(patient)
+    assert browser.get("/admin/").status_code == 302
