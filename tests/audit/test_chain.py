@@ -1,0 +1,394 @@
+"""The audit log: append-only rows, sealed later into a hash chain that can be verified."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from audit.models import AuditAction, AuditEvent
+from audit.services import (
+    GENESIS_HASH,
+    _row_digest,
+    audit_phi_read,
+    audit_record,
+    audit_seal_chain,
+    audit_verify_chain,
+)
+from audit.tasks import seal_audit_chain
+
+APPEND_ONLY = "append-only"
+
+
+def record(n: int = 1, *, name: str = "obj") -> None:
+    for i in range(n):
+        audit_record(
+            actor=None, action=AuditAction.READ, object_type="test.thing", object_id=f"{name}-{i}"
+        )
+
+
+def tamper(sql: str, params: list) -> None:
+    """Change the table behind the trigger's back, as someone with owner rights could."""
+    with connection.cursor() as cursor:
+        # ALTER TABLE refuses while deferred FK checks of this test's inserts are pending.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+        try:
+            cursor.execute(sql, params)
+        finally:
+            cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+
+
+def run_audit_verify(*args: str) -> str:
+    out = StringIO()
+    call_command("audit_verify", *args, stdout=out)
+    return out.getvalue()
+
+
+# --- recording ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_record_inserts_an_unsealed_row(patient):
+    audit_record(
+        actor=patient,
+        action=AuditAction.LOGIN,
+        object_type="accounts.user",
+        object_id=str(patient.public_id),
+        detail={"surface": "api"},
+    )
+    event = AuditEvent.objects.get()
+    assert event.seq is None
+    assert event.hash == ""
+    assert event.prev_hash == ""
+    assert event.actor == patient
+    assert event.actor_role == "patient"
+    assert event.action == "login"
+    assert event.detail == {"surface": "api"}
+
+
+@pytest.mark.django_db
+def test_phi_read_records_one_row_per_object(patient, other_patient, django_assert_num_queries):
+    records = [patient.patient, other_patient.patient]
+    with django_assert_num_queries(1):
+        audit_phi_read(actor=patient, objects=records)
+    events = AuditEvent.objects.order_by("id")
+    assert [(e.object_type, e.object_id, e.patient_id) for e in events] == [
+        ("patients.patient", str(r.public_id), r.public_id) for r in records
+    ]
+    assert {e.action for e in events} == {"read"}
+    assert all(e.seq is None for e in events)
+
+
+@pytest.mark.django_db
+def test_phi_read_uses_patient_id_of_when_given(patient, other_patient):
+    audit_phi_read(
+        actor=patient,
+        objects=[patient.patient],
+        patient_id_of=lambda _obj: other_patient.patient.public_id,
+    )
+    assert AuditEvent.objects.get().patient_id == other_patient.patient.public_id
+
+
+# --- sealing and verifying ----------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_seal_numbers_rows_in_id_order_and_chains_hashes():
+    record(5)
+    assert audit_seal_chain() == 5
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].prev_hash == GENESIS_HASH
+    for previous, event in itertools.pairwise(events):
+        assert event.prev_hash == previous.hash
+    assert len({e.hash for e in events}) == 5
+
+
+@pytest.mark.django_db
+def test_verify_intact_chain():
+    record(3)
+    audit_seal_chain()
+    record(2)
+    report = audit_verify_chain()
+    assert report.ok
+    assert report.sealed == 3
+    assert report.unsealed == 2
+    assert report.first_broken_seq is None
+
+
+@pytest.mark.django_db
+def test_seal_in_small_batches_gives_the_same_chain():
+    record(7)
+    assert audit_seal_chain(batch_size=2) == 7
+    assert list(AuditEvent.objects.order_by("id").values_list("seq", flat=True)) == list(
+        range(1, 8)
+    )
+    assert audit_verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_row_recorded_after_a_seal_gets_the_next_seq():
+    record(2)
+    audit_seal_chain()
+    record(1)
+    assert audit_seal_chain() == 1
+    assert AuditEvent.objects.order_by("-id").first().seq == 3
+    report = audit_verify_chain()
+    assert report.ok
+    assert report.sealed == 3
+
+
+@pytest.mark.django_db
+def test_seal_with_nothing_pending_seals_nothing():
+    record(2)
+    audit_seal_chain()
+    assert audit_seal_chain() == 0
+
+
+@pytest.mark.django_db
+def test_seal_task_run_twice_seals_once():
+    record(3)
+    assert seal_audit_chain() == 3
+    assert seal_audit_chain() == 0
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == [1, 2, 3]
+
+
+# --- the append-only trigger --------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"object_id": "someone-else"},
+        {"outcome": "denied"},
+        {"detail": {"forged": True}},
+        {"ip": "10.9.9.9"},
+        {"request_id": "forged-request"},
+    ],
+)
+def test_update_of_a_sealed_row_is_refused(change):
+    record(1)
+    audit_seal_chain()
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(**change)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("change", [{"object_id": "someone-else"}, {"detail": {"forged": True}}])
+def test_update_of_an_unsealed_row_is_refused(change):
+    record(1)
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(**change)
+
+
+@pytest.mark.django_db
+def test_sealing_while_changing_a_field_is_refused():
+    record(1)
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(seq=1, hash="f" * 64, object_id="someone-else")
+
+
+@pytest.mark.django_db
+def test_sealing_without_a_hash_is_refused():
+    record(1)
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(seq=1)
+
+
+@pytest.mark.django_db
+def test_resealing_a_sealed_row_is_refused():
+    record(1)
+    audit_seal_chain()
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(seq=99, prev_hash="0" * 64, hash="f" * 64)
+    assert AuditEvent.objects.get().seq == 1
+
+
+@pytest.mark.django_db
+def test_unsealing_a_sealed_row_is_refused():
+    record(1)
+    audit_seal_chain()
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.update(seq=None, prev_hash="", hash="")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sealed", [False, True])
+def test_delete_is_refused(sealed):
+    record(1)
+    if sealed:
+        audit_seal_chain()
+    with pytest.raises(DatabaseError, match=APPEND_ONLY), transaction.atomic():
+        AuditEvent.objects.all().delete()
+    assert AuditEvent.objects.count() == 1
+
+
+# --- detecting tampering ------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_edited_sealed_row_breaks_the_chain_at_its_seq():
+    record(5)
+    audit_seal_chain()
+    target = AuditEvent.objects.get(seq=3)
+    tamper("UPDATE audit_auditevent SET object_id = %s WHERE id = %s", ["forged", target.pk])
+    report = audit_verify_chain()
+    assert not report.ok
+    assert report.first_broken_seq == 3
+    assert report.first_broken_id == target.pk
+    assert report.sealed == 2
+
+
+@pytest.mark.django_db
+def test_deleted_sealed_row_breaks_the_chain_at_the_gap():
+    record(5)
+    audit_seal_chain()
+    tamper("DELETE FROM audit_auditevent WHERE seq = %s", [2])
+    report = audit_verify_chain()
+    assert report.first_broken_seq == 3
+
+
+@pytest.mark.django_db
+def test_rehashed_row_still_breaks_the_chain_at_the_next_row():
+    """Recomputing an edited row's own hash moves the break to the row after it."""
+    record(4)
+    audit_seal_chain()
+    target = AuditEvent.objects.get(seq=2)
+    target.object_id = "forged"
+    tamper(
+        "UPDATE audit_auditevent SET object_id = %s, hash = %s WHERE id = %s",
+        ["forged", _row_digest(target.prev_hash, target), target.pk],
+    )
+    assert audit_verify_chain().first_broken_seq == 3
+
+
+# --- the audit_verify command -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_command_succeeds_on_intact_chain_and_reports_unsealed():
+    record(3)
+    audit_seal_chain()
+    record(2)
+    out = run_audit_verify()
+    assert "sealed rows verified: 3" in out
+    assert "rows not yet sealed: 2" in out
+    assert "audit chain intact" in out
+    assert AuditEvent.objects.filter(seq__isnull=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_command_with_seal_seals_pending_rows_first():
+    record(4)
+    out = run_audit_verify("--seal")
+    assert "sealed 4 pending rows" in out
+    assert "sealed rows verified: 4" in out
+    assert "rows not yet sealed: 0" in out
+
+
+@pytest.mark.django_db
+def test_command_fails_naming_the_broken_seq():
+    record(4)
+    audit_seal_chain()
+    target = AuditEvent.objects.get(seq=2)
+    tamper("UPDATE audit_auditevent SET outcome = %s WHERE id = %s", ["denied", target.pk])
+    with pytest.raises(CommandError, match=r"seq 2\b"):
+        run_audit_verify()
+
+
+# --- concurrency (real threads, real PostgreSQL transactions) ------------------------------
+
+
+def _in_thread(target, errors: list[BaseException]):
+    def run():
+        try:
+            target()
+        except BaseException as exc:  # reported by the test thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    return threading.Thread(target=run)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_late_committing_row_is_sealed_later_with_a_later_seq():
+    inserted = threading.Event()
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def slow_writer():
+        with transaction.atomic():
+            record(1, name="slow")
+            inserted.set()
+            release.wait(10)
+
+    writer = _in_thread(slow_writer, errors)
+    writer.start()
+    assert inserted.wait(10)
+    record(1, name="fast")
+    assert audit_seal_chain() == 1  # the slow writer's row is not committed yet
+    release.set()
+    writer.join(10)
+    assert audit_seal_chain() == 1
+
+    assert errors == []
+    slow = AuditEvent.objects.get(object_id="slow-0")
+    fast = AuditEvent.objects.get(object_id="fast-0")
+    assert slow.id < fast.id
+    assert (fast.seq, slow.seq) == (1, 2)
+    assert audit_verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_writers_and_sealers_give_one_contiguous_chain():
+    writers, rows_each = 6, 25
+    errors: list[BaseException] = []
+    done_writing = threading.Event()
+
+    def writer(number: int):
+        def write():
+            for i in range(rows_each):
+                if i % 5 == 0:
+                    # Some rows commit late: their ids are taken before others' that commit first.
+                    with transaction.atomic():
+                        record(1, name=f"w{number}-{i}")
+                        time.sleep(0.005)
+                else:
+                    record(1, name=f"w{number}-{i}")
+
+        return write
+
+    def sealer():
+        while not done_writing.is_set():
+            audit_seal_chain(batch_size=7)
+        audit_seal_chain(batch_size=7)
+
+    sealers = [_in_thread(sealer, errors) for _ in range(2)]
+    writer_threads = [_in_thread(writer(n), errors) for n in range(writers)]
+    for thread in sealers + writer_threads:
+        thread.start()
+    for thread in writer_threads:
+        thread.join(60)
+    done_writing.set()
+    for thread in sealers:
+        thread.join(60)
+    audit_seal_chain()
+
+    assert errors == []
+    total = writers * rows_each
+    seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
+    assert len(seqs) == total
+    assert seqs == list(range(1, total + 1))
+    assert AuditEvent.objects.filter(seq__isnull=True).count() == 0
+    report = audit_verify_chain()
+    assert report.ok
+    assert report.sealed == total
