@@ -68,7 +68,7 @@ def physician_authority(
     physician: PhysicianProfile, state: str, *, on: date | None = None
 ) -> Authority:
     on = on or timezone.localdate()
-    reasons: list[str] = []
+    reasons: list[str] = [] if physician.user.is_active else ["account_inactive"]
     licence = next((lic for lic in physician.licenses.all() if lic.state == state), None)
     if licence is None:
         reasons.append("no_license_in_state")

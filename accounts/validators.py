@@ -13,7 +13,7 @@ DEA_PRACTITIONER_TYPES = frozenset("ABFG")
 
 def npi_is_valid(npi: str) -> bool:
     """10 digits whose last is the Luhn check digit of "80840" + the first nine."""
-    if not NPI_PATTERN.match(npi):
+    if not NPI_PATTERN.fullmatch(npi):
         return False
     digits = [int(c) for c in "80840" + npi[:9]]
     total = 0
@@ -52,7 +52,7 @@ def dea_check(number: str, *, last_name: str) -> DeaCheck:
     """Format first (a malformed number is refused); then the checks that, when they
     fail, hold the registration for manual verification instead of accepting it."""
     normalized = dea_normalize(number)
-    if not DEA_PATTERN.match(normalized):
+    if not DEA_PATTERN.fullmatch(normalized):
         return DeaCheck(False, ("format",))
     problems = []
     if normalized[0] not in DEA_PRACTITIONER_TYPES:

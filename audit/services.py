@@ -73,7 +73,8 @@ def audit_phi_read(
 ) -> None:
     """Record that `actor` read each of `objects` (one INSERT for any number of rows).
 
-    An object is named by its `public_id` (never a sequential id); `patient_id_of(obj)`
+    An object is named by its `public_id` (never a sequential id), which every audited
+    model has; `patient_id_of(obj)`
     names the patient whose data it is, when the model cannot say so itself.
     """
     events = [
@@ -81,7 +82,7 @@ def audit_phi_read(
             actor=actor,
             action=AuditAction.READ,
             object_type=obj._meta.label_lower,
-            object_id=str(getattr(obj, "public_id", obj.pk)),
+            object_id=str(obj.public_id),  # type: ignore[attr-defined]
             patient_id=patient_id_of(obj)
             if patient_id_of
             else getattr(obj, "audit_patient_id", None),

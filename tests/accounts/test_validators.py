@@ -121,10 +121,6 @@ def test_npi_with_spaces_or_punctuation_is_invalid(npi):
     assert not npi_is_valid(npi)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG accounts/validators.py NPI_PATTERN: `$` matches before a trailing newline",
-)
 def test_npi_with_trailing_newline_is_invalid():
     assert not npi_is_valid("1234567893\n")
 
@@ -237,12 +233,6 @@ def test_dea_in_non_ascii_digits_is_malformed():
     assert not dea_check("AB" + fullwidth, last_name="Byrd").well_formed
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG accounts/validators.py DEA_PATTERN: `$` matches before a trailing newline, "
-    "then dea_check_digit_ok crashes on int('\\n')",
-)
 def test_dea_with_newline_before_suffix_is_malformed():
     assert not dea_check("AB1234563\n-1", last_name="Byrd").well_formed
 
