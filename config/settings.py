@@ -41,6 +41,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies we sit behind (X-Forwarded-For hops to trust for the client IP).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+# Where links in messages point: the patient-facing app.
+PUBLIC_APP_URL = env.str("PUBLIC_APP_URL", default="http://127.0.0.1:8000/app")
 PRACTICE_NAME = env.str("PRACTICE_NAME", default="Evergreen Ketamine Care")
 
 INSTALLED_APPS = [
@@ -57,6 +59,7 @@ INSTALLED_APPS = [
     "accounts",
     "audit",
     "patients",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +199,30 @@ SPECTACULAR_SETTINGS = {
     "SECURITY": [{"bearerAuth": []}],
 }
 
+# Messages (notifications app). Backends by dotted path, like EMAIL_BACKEND.
+SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.sms.console.ConsoleSmsBackend")
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="care@practice.example")
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+# One of the two: a Messaging Service (preferred: pools numbers, handles STOP) or a number.
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+# Only for tests and local stand-ins; production leaves it empty (the SDK's own host).
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="")
+TWILIO_TIMEOUT_SECONDS = env.float("TWILIO_TIMEOUT_SECONDS", default=10.0)
+PRACTICE_SUPPORT_PHONE = env.str("PRACTICE_SUPPORT_PHONE", default="+18005550100")
+PRACTICE_SUPPORT_EMAIL = env.str("PRACTICE_SUPPORT_EMAIL", default="support@practice.example")
+NOTIFY_DISPATCH_INTERVAL_SECONDS = env.float("NOTIFY_DISPATCH_INTERVAL_SECONDS", default=30.0)
+NOTIFY_BATCH_SIZE = env.int("NOTIFY_BATCH_SIZE", default=200)
+NOTIFY_CLAIM_TIMEOUT = timedelta(seconds=env.int("NOTIFY_CLAIM_TIMEOUT_SECONDS", default=300))
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.int("NOTIFY_RETRY_BASE_SECONDS", default=60)
+NOTIFY_QUIET_START_HOUR = env.int("NOTIFY_QUIET_START_HOUR", default=8)  # first hour allowed
+NOTIFY_QUIET_END_HOUR = env.int("NOTIFY_QUIET_END_HOUR", default=20)  # first hour refused
+NOTIFY_UNKNOWN_TZ_START_HOUR = env.int("NOTIFY_UNKNOWN_TZ_START_HOUR", default=9)
+NOTIFY_DAILY_CAP = env.int("NOTIFY_DAILY_CAP", default=3)
+
 # Celery: JSON only, late acks, time limits; beat entries live here.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -212,6 +239,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE = {
+    "notifications-dispatch": {
+        "task": "notifications.tasks.dispatch_due_messages",
+        "schedule": NOTIFY_DISPATCH_INTERVAL_SECONDS,
+    },
     "audit-seal-chain": {
         "task": "audit.tasks.seal_audit_chain",
         "schedule": env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=10.0),

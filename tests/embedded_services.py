@@ -24,6 +24,8 @@ _stack = contextlib.ExitStack()
 def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
     if os.environ.get("TEST_DATABASE_URL") and not os.environ.get("DATABASE_URL"):
         os.environ["DATABASE_URL"] = os.environ["TEST_DATABASE_URL"]
+    # Tasks enqueued on commit run inline in tests; no worker needs to be running.
+    os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "1")
     if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
         _start_embedded()
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")

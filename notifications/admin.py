@@ -1,0 +1,31 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from notifications.models import Message
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    """Template and status only: bodies are rendered at send time and never stored."""
+
+    list_display = [
+        "public_id",
+        "channel",
+        "category",
+        "template_key",
+        "status",
+        "status_reason",
+        "send_at",
+        "attempts",
+    ]
+    list_filter = ["status", "category", "channel", "template_key"]
+    date_hierarchy = "created_at"
+    exclude = ["context", "claim_token"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

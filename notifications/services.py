@@ -1,0 +1,330 @@
+"""The outbox API other apps call, consents, and the answers to inbound texts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import User
+from audit.models import AuditAction
+from audit.services import audit_record
+from notifications.models import (
+    Category,
+    Channel,
+    Consent,
+    InboundSms,
+    Message,
+    MessageStatus,
+    PhoneStatus,
+)
+from notifications.templates import (
+    HELP_TEXT,
+    START_CONFIRMATION,
+    STOP_CONFIRMATION,
+    TEMPLATES,
+    render_system,
+)
+from patients.models import phone_lookup_hash
+from patients.selectors import contacts_for_users, user_ids_for_phone
+
+# Consent wording shown to the patient, stored with each consent change.
+CONSENT_WORDING = {
+    Category.CARE: "I agree to receive texts and emails about my care (reminders, follow-ups). "
+    "Message frequency varies. Msg & data rates may apply. Reply STOP to opt out.",
+    Category.BILLING: "I agree to receive texts and emails about my membership and payments. "
+    "Reply STOP to opt out.",
+    Category.MARKETING: "I agree to receive occasional news and offers from the practice by "
+    "text and email. Consent is not a condition of treatment. Reply STOP to opt out.",
+}
+
+
+def message_schedule(
+    *,
+    recipient: User,
+    template_key: str,
+    category: str,
+    channel: str,
+    dedupe_key: str,
+    context: dict[str, Any] | None = None,
+    send_at: datetime | None = None,
+    urgent: bool = False,
+) -> Message:
+    """Put a message in the outbox; scheduling the same dedupe_key again keeps the first.
+
+    Only non-PHI context is allowed (ids for links); the template says which keys.
+    """
+    context = context or {}
+    template = TEMPLATES[template_key]
+    if unknown := set(context) - template.context_keys:
+        raise ValueError(f"template {template_key} takes no context keys {sorted(unknown)}")
+    send_at = send_at or timezone.now()
+    try:
+        with transaction.atomic():
+            message, created = Message.objects.get_or_create(
+                dedupe_key=dedupe_key,
+                defaults={
+                    "recipient": recipient,
+                    "template_key": template_key,
+                    "category": Category(category),
+                    "channel": Channel(channel),
+                    "context": context,
+                    "send_at": send_at,
+                    "urgent": urgent,
+                },
+            )
+    except IntegrityError:  # a concurrent twin won the insert
+        return Message.objects.get(dedupe_key=dedupe_key)
+    if created and send_at <= timezone.now():
+        _dispatch_soon()
+    return message
+
+
+def _dispatch_soon() -> None:
+    from notifications.tasks import dispatch_due_messages
+
+    transaction.on_commit(dispatch_due_messages.delay)
+
+
+def messages_cancel(*, dedupe_prefix: str) -> int:
+    """Cancel every still-scheduled message whose dedupe key starts with the prefix."""
+    return Message.objects.filter(
+        status=MessageStatus.SCHEDULED, dedupe_key__startswith=dedupe_prefix
+    ).update(status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="cancelled")
+
+
+# --- consent --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    category: str
+    channel: str
+    granted: bool
+
+
+@transaction.atomic
+def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -> None:
+    now = timezone.now()
+    for change in changes:
+        Consent.objects.update_or_create(
+            user=user,
+            category=change.category,
+            channel=change.channel,
+            defaults={
+                "granted": change.granted,
+                "changed_at": now,
+                "source": source,
+                "wording": CONSENT_WORDING[Category(change.category)],
+            },
+        )
+        audit_record(
+            actor=user,
+            action=AuditAction.UPDATE,
+            object_type="notifications.consent",
+            object_id=f"{change.category}:{change.channel}",
+            detail={"granted": change.granted, "source": source},
+        )
+
+
+def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
+    """Texts need a recorded consent for their category; marketing needs one on every
+    channel; care and billing email is transactional and goes unless withdrawn."""
+    if consent is not None:
+        return consent.granted
+    return channel == Channel.EMAIL and category != Category.MARKETING
+
+
+def phone_flag(
+    *, phone: str, opted_out: bool | None = None, invalid_code: str = "", source: str = ""
+) -> None:
+    """Record an opt-out (or its end) or an invalid-number flag for a number."""
+    now = timezone.now()
+    updates: dict[str, Any] = {}
+    if opted_out is True:
+        updates |= {"opted_out_at": now, "opt_out_source": source}
+    elif opted_out is False:
+        updates |= {"opted_out_at": None, "opt_out_source": ""}
+    if invalid_code:
+        updates |= {"invalid_at": now, "invalid_code": invalid_code}
+    PhoneStatus.objects.update_or_create(phone_hash=phone_lookup_hash(phone), defaults=updates)
+
+
+# --- inbound texts --------------------------------------------------------------------
+
+STOP_WORDS = frozenset(
+    {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT", "OPT OUT"}
+)
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+HELP_WORDS = frozenset({"HELP", "INFO"})
+# START restores these; marketing needs fresh written consent.
+RESTORED_BY_START = (Category.CARE, Category.BILLING)
+
+ReplyHandler = Callable[[User, str, InboundSms], bool]
+_reply_handlers: list[tuple[str, ReplyHandler]] = []
+
+
+def register_reply_handler(name: str, handler: ReplyHandler) -> None:
+    """Other apps (e.g. check-in follow-ups) claim free-text replies; first True wins."""
+    if name not in {registered for registered, _ in _reply_handlers}:
+        _reply_handlers.append((name, handler))
+
+
+def _keyword(body: str) -> str:
+    return re.sub(r"\s+", " ", body.strip()).upper().rstrip(".!")
+
+
+@transaction.atomic
+def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str) -> str | None:
+    """Store an inbound text and act on it; returns the reply to send, if any.
+
+    A provider retry of the same text (same id) does nothing and answers nothing.
+    """
+    phone_hash = phone_lookup_hash(from_phone)
+    user_ids = user_ids_for_phone(from_phone)
+    users = list(User.objects.filter(pk__in=user_ids))
+    status = PhoneStatus.objects.filter(phone_hash=phone_hash).first()
+    keyword = _keyword(body)
+    opted_out = bool(status and status.opted_out_at)
+    if keyword in STOP_WORDS:
+        kind = "stop"
+    elif keyword in START_WORDS and (keyword != "YES" or opted_out):
+        kind = "start"  # a plain YES only means START for a number that opted out
+    elif keyword in HELP_WORDS:
+        kind = "help"
+    else:
+        kind = "reply" if users else "unknown_sender"
+    try:
+        with transaction.atomic():
+            inbound = InboundSms.objects.create(
+                provider_message_id=provider_message_id,
+                from_phone=from_phone,
+                from_phone_hash=phone_hash,
+                body=body,
+                kind=kind,
+                user=users[0] if len(users) == 1 else None,
+            )
+    except IntegrityError:
+        return None
+    audit_record(
+        actor=None,
+        action=AuditAction.CREATE,
+        object_type="notifications.inboundsms",
+        object_id=provider_message_id,
+    )
+
+    if kind == "stop":
+        if opted_out:
+            return None  # one confirmation only
+        phone_flag(phone=from_phone, opted_out=True, source="sms_keyword")
+        for user in users:
+            consents_set(
+                user=user,
+                source="sms_keyword",
+                changes=[ConsentChange(category, Channel.SMS, False) for category in Category],
+            )
+        Message.objects.filter(
+            recipient__in=users, channel=Channel.SMS, status=MessageStatus.SCHEDULED
+        ).update(
+            status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="opted_out"
+        )
+        return render_system(STOP_CONFIRMATION)
+    if kind == "start":
+        phone_flag(phone=from_phone, opted_out=False, source="sms_keyword")
+        for user in users:
+            consents_set(
+                user=user,
+                source="sms_keyword",
+                changes=[
+                    ConsentChange(category, Channel.SMS, True) for category in RESTORED_BY_START
+                ],
+            )
+        return render_system(START_CONFIRMATION)
+    if kind == "help":
+        return render_system(HELP_TEXT)
+    if kind == "reply" and len(users) == 1:
+        for name, handler in _reply_handlers:
+            if handler(users[0], body, inbound):
+                inbound.handled_by = name
+                inbound.save(update_fields=["handled_by"])
+                break
+    return None
+
+
+# --- delivery reports -----------------------------------------------------------------
+
+_PROVIDER_STATUS = {
+    "accepted": MessageStatus.SENT,
+    "scheduled": MessageStatus.SENT,
+    "queued": MessageStatus.SENT,
+    "sending": MessageStatus.SENT,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.FAILED,
+    "failed": MessageStatus.FAILED,
+}
+_OUTCOME_UNKNOWN = Q(status=MessageStatus.FAILED, status_reason="outcome_unknown")
+# Which statuses each report may move a message from: statuses only ever move forward, so
+# repeated and out-of-order reports change nothing.
+_MOVES_FROM = {
+    MessageStatus.SENT: Q(status=MessageStatus.CLAIMED) | _OUTCOME_UNKNOWN,
+    MessageStatus.DELIVERED: Q(status__in=[MessageStatus.CLAIMED, MessageStatus.SENT])
+    | _OUTCOME_UNKNOWN,
+    MessageStatus.FAILED: Q(status__in=[MessageStatus.CLAIMED, MessageStatus.SENT]),
+}
+_STATUS_TIME = {
+    MessageStatus.SENT: "sent_at",
+    MessageStatus.DELIVERED: "delivered_at",
+    MessageStatus.FAILED: "failed_at",
+}
+
+
+def message_status_report(
+    *, message_id: str, provider_message_id: str, provider_status: str, error_code: str = ""
+) -> bool:
+    """Apply a provider delivery report; returns whether the message changed."""
+    new_status = _PROVIDER_STATUS.get(provider_status.lower())
+    if new_status is None:
+        return False
+    try:
+        match = Q(public_id=uuid.UUID(message_id))
+    except ValueError:
+        if not provider_message_id:
+            return False
+        match = Q(provider_message_id=provider_message_id)
+    message = Message.objects.filter(match).select_related("recipient").first()
+    if message is None:
+        return False
+    updates: dict[str, Any] = {
+        "status": new_status,
+        _STATUS_TIME[new_status]: timezone.now(),
+        "provider_message_id": message.provider_message_id or provider_message_id,
+        "claim_token": None,
+    }
+    if new_status == MessageStatus.FAILED:
+        updates |= {"status_reason": "undelivered", "provider_error_code": error_code}
+    else:
+        updates["status_reason"] = ""
+    changed = Message.objects.filter(Q(pk=message.pk) & _MOVES_FROM[new_status]).update(**updates)
+    if changed and error_code in PHONE_ERROR_FLAGS:
+        contact = contacts_for_users([message.recipient_id]).get(message.recipient_id)
+        if contact and contact.phone:
+            opted_out = PHONE_ERROR_FLAGS[error_code] == "opted_out"
+            phone_flag(
+                phone=contact.phone,
+                opted_out=True if opted_out else None,
+                invalid_code="" if opted_out else error_code,
+                source=f"provider_{error_code}",
+            )
+    return bool(changed)
+
+
+PHONE_ERROR_FLAGS = {"21610": "opted_out", "21211": "invalid", "30005": "invalid"}

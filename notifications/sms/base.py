@@ -1,0 +1,52 @@
+"""What every SMS backend takes and returns, and the errors it may raise.
+
+Backends raise only these errors, so the dispatcher never sees a vendor exception:
+TransientSmsError (retry later), PermanentSmsError (give up on this message), and its
+subclasses that also say something about the number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OutgoingSms:
+    to: str  # E.164
+    body: str
+    # Our message's public id: backends put it in the status callback URL so a delivery
+    # report can always be matched, even if we never saw the provider's answer.
+    message_id: str
+
+
+@dataclass(frozen=True)
+class SentSms:
+    provider_message_id: str
+    status: str = "sent"
+
+
+class SmsError(Exception):
+    def __init__(self, message: str, *, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransientSmsError(SmsError):
+    """Network trouble, provider 5xx, rate limits: the same send may succeed later."""
+
+
+class PermanentSmsError(SmsError):
+    """This message can never be sent as it is."""
+
+
+class OptedOutNumber(PermanentSmsError):
+    """The carrier says the number replied STOP (Twilio 21610)."""
+
+
+class InvalidNumber(PermanentSmsError):
+    """Not a number that can receive SMS (Twilio 21211, 30005)."""
+
+
+class SmsBackend:
+    def send(self, sms: OutgoingSms) -> SentSms:
+        raise NotImplementedError

@@ -1,0 +1,118 @@
+"""Message templates. SMS bodies are generic on purpose: the practice name, a nudge and a
+link into the signed-in app. No diagnosis, drug, dose, score or condition, ever (a test
+scans every template). Context values are ids for links, never personal details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+
+
+@dataclass(frozen=True)
+class Template:
+    sms: str
+    email_subject: str
+    email_body: str
+    # Keys the caller may put in the message context (validated when scheduling).
+    context_keys: frozenset[str] = frozenset()
+
+
+def _app_link(context: dict[str, Any]) -> str:
+    return settings.PUBLIC_APP_URL.rstrip("/") + "/" + str(context.get("path", "")).lstrip("/")
+
+
+TEMPLATES: dict[str, Template] = {
+    "appointment_reminder": Template(
+        sms="{practice}: you have an upcoming check-in. Details: {link}",
+        email_subject="Your upcoming check-in",
+        email_body="You have an upcoming check-in with {practice}. See the details: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "checkin_followup": Template(
+        sms="{practice}: how are you feeling today? Reply with a number from 1 to 10, "
+        "or open {link}",
+        email_subject="How are you feeling?",
+        email_body="{practice} would like to hear how you are doing: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "questionnaire_due": Template(
+        sms="{practice}: a short check-in questionnaire is ready for you: {link}",
+        email_subject="A questionnaire is ready for you",
+        email_body="A short questionnaire from {practice} is ready: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "refill_reminder": Template(
+        sms="{practice}: there is an update about your care plan. Open {link}",
+        email_subject="An update about your care plan",
+        email_body="There is an update about your care plan with {practice}: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "account_update": Template(
+        sms="{practice}: there is an update in your account. Open {link}",
+        email_subject="An update in your account",
+        email_body="There is an update in your {practice} account: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "delivery_update": Template(
+        sms="{practice}: there is an update about your delivery. Track it at {link}",
+        email_subject="An update about your delivery",
+        email_body="There is an update about your delivery from {practice}: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "payment_failed": Template(
+        sms="{practice}: we could not process your membership payment. Update your card: {link}",
+        email_subject="We could not process your payment",
+        email_body="We could not process your {practice} membership payment. "
+        "Please update your card: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "payment_reminder": Template(
+        sms="{practice}: reminder, your membership payment is still due. Update your card: {link}",
+        email_subject="Your membership payment is still due",
+        email_body="Your {practice} membership payment is still due. Update your card: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "payment_received": Template(
+        sms="{practice}: thank you, your membership payment went through.",
+        email_subject="Payment received",
+        email_body="Thank you: your {practice} membership payment went through.",
+    ),
+    "news": Template(
+        sms="{practice}: news from the practice: {link} Reply STOP to opt out.",
+        email_subject="News from {practice}",
+        email_body="News from {practice}: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+}
+
+# Answers to keywords (sent as the immediate reply to an inbound text).
+STOP_CONFIRMATION = "{practice}: you will no longer receive texts from us. Reply START to resume."
+START_CONFIRMATION = "{practice}: texts are back on. Reply STOP to opt out, HELP for help."
+HELP_TEXT = (
+    "{practice}: for help call {support_phone} or email {support_email}. "
+    "Reply STOP to opt out. In a crisis call or text 988."
+)
+
+
+def _common(context: dict[str, Any]) -> dict[str, str]:
+    return {
+        "practice": settings.PRACTICE_NAME,
+        "support_phone": settings.PRACTICE_SUPPORT_PHONE,
+        "support_email": settings.PRACTICE_SUPPORT_EMAIL,
+        "link": _app_link(context),
+    }
+
+
+def render_system(text: str) -> str:
+    return text.format(**_common({}))
+
+
+def render_sms(key: str, context: dict[str, Any]) -> str:
+    return TEMPLATES[key].sms.format(**_common(context))
+
+
+def render_email(key: str, context: dict[str, Any]) -> tuple[str, str]:
+    template, values = TEMPLATES[key], _common(context)
+    return template.email_subject.format(**values), template.email_body.format(**values)
