@@ -16,13 +16,13 @@ import logging
 import smtplib
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Min
+from django.db.models import Count, Min, QuerySet
 from django.utils import timezone
 
 from notifications.models import Channel, Consent, Message, MessageStatus, PhoneStatus
@@ -35,6 +35,7 @@ from notifications.sms.base import (
     OutgoingSms,
     PermanentSmsError,
     TransientSmsError,
+    UncertainSmsError,
 )
 from notifications.templates import render_email, render_sms
 from patients.models import phone_lookup_hash
@@ -53,7 +54,6 @@ class DispatchStats:
     retried: int = 0
     failed: int = 0
     reclaimed: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -229,6 +229,9 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
         )
         stats.retried += 1
         return
+    except UncertainSmsError as exc:
+        _fail(mine, OUTCOME_UNKNOWN, exc.code, stats)
+        return
     except OptedOutNumber as exc:
         phone_flag(phone=contact.phone, opted_out=True, source=f"provider_{exc.code}")
         _fail(mine, "opted_out", exc.code, stats)
@@ -250,8 +253,8 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
     stats.sent += 1
 
 
-def _fail(mine: object, reason: str, code: str, stats: DispatchStats) -> None:
-    mine.update(  # type: ignore[attr-defined]
+def _fail(mine: QuerySet[Message], reason: str, code: str, stats: DispatchStats) -> None:
+    mine.update(
         status=MessageStatus.FAILED,
         failed_at=timezone.now(),
         status_reason=reason,

@@ -35,6 +35,12 @@ class TransientSmsError(SmsError):
     """Network trouble, provider 5xx, rate limits: the same send may succeed later."""
 
 
+class UncertainSmsError(SmsError):
+    """The request reached the provider but we do not know whether it took the message
+    (read timeout, unreadable answer). Never retried: a retry could send it twice; the
+    status callback, which names our message id, settles it."""
+
+
 class PermanentSmsError(SmsError):
     """This message can never be sent as it is."""
 

@@ -37,6 +37,7 @@ from notifications.sms.base import (
     SmsBackend,
     SmsError,
     TransientSmsError,
+    UncertainSmsError,
 )
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,8 @@ class TwilioSmsBackend(SmsBackend):
             status = message.status
         except TwilioRestException as exc:
             error = _translate(_as_int(exc.status), _as_int(exc.code))
+        except requests.ReadTimeout:
+            error = UncertainSmsError("Twilio did not answer in time", code="timeout")
         except requests.RequestException:
             error = TransientSmsError("Could not reach Twilio", code="network")
         except TwilioException as exc:
@@ -145,11 +148,11 @@ class TwilioSmsBackend(SmsBackend):
                 error = _translate(status_code, _as_int(getattr(exc, "code", None)))
         except ValueError:
             # A 2xx answer we cannot parse: we do not know whether Twilio took it.
-            error = TransientSmsError("Unreadable answer from Twilio", code="bad_response")
+            error = UncertainSmsError("Unreadable answer from Twilio", code="bad_response")
         else:
             if not sid:
                 # Taken or not, we cannot tell; the status callback (keyed by our id) may say.
-                error = TransientSmsError("Twilio answered without a message sid", code="no_sid")
+                error = UncertainSmsError("Twilio answered without a message sid", code="no_sid")
         if error is None:
             logger.info(
                 "twilio accepted sms message_id=%s sid=%s status=%s to=%s",

@@ -33,6 +33,7 @@ from notifications.sms.base import (
     PermanentSmsError,
     SentSms,
     TransientSmsError,
+    UncertainSmsError,
 )
 from notifications.sms.twilio import TwilioSmsBackend, signature_is_valid, twiml_message
 
@@ -418,21 +419,21 @@ def test_rfc9457_error_shape_is_mapped_too(twilio_settings: Any, fake_twilio: Fa
     assert caught.value.code == "21610"
 
 
-def test_unreadable_success_answer_is_transient(
+def test_unreadable_success_answer_is_uncertain(
     twilio_settings: Any, fake_twilio: FakeTwilio
 ) -> None:
     fake_twilio.then(201, "this is not json", content_type="text/plain")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(UncertainSmsError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "bad_response"
 
 
-def test_success_without_a_sid_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
+def test_success_without_a_sid_is_uncertain(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then(201, "")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(UncertainSmsError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "no_sid"
@@ -461,14 +462,17 @@ def test_server_gone_after_a_success_is_transient(
     assert twilio_sms._client.cache_info().currsize == 1
 
 
-def test_timeout_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
+def test_read_timeout_is_uncertain_not_retried(
+    twilio_settings: Any, fake_twilio: FakeTwilio
+) -> None:
+    # The request reached Twilio, which may have taken it: retrying could send it twice.
     twilio_settings.TWILIO_TIMEOUT_SECONDS = 0.3
     fake_twilio.then(201, {"sid": "SM" + "b" * 32, "status": "queued"}, hang=True)
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(UncertainSmsError) as caught:
         TwilioSmsBackend().send(_sms())
 
-    assert caught.value.code == "network"
+    assert caught.value.code == "timeout"
 
 
 def test_errors_carry_no_vendor_exception_and_no_number(
