@@ -8,9 +8,8 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
-
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
