@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import PhysicianProfile, Role, User
+from notifications.services import ConsentChange, consents_set
 from patients.geography import CENTRAL, county_time_zone
 from patients.models import Patient
 
@@ -62,7 +63,7 @@ class Command(BaseCommand):
         patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
-        Patient.objects.get_or_create(
+        patient, created = Patient.objects.get_or_create(
             user=patient_user,
             defaults={
                 "state": "FL",
@@ -70,6 +71,17 @@ class Command(BaseCommand):
                 "time_zone": county_time_zone("FL", "Escambia") or CENTRAL,
             },
         )
+        if created:
+            patient.set_phone("+18505550123")
+            patient.save(update_fields=["phone", "phone_hash"])
+            consents_set(
+                user=patient_user,
+                source="seed",
+                changes=[
+                    ConsentChange("care", "sms", True),
+                    ConsentChange("billing", "sms", True),
+                ],
+            )
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
             f"  ops admin:  {OPS_EMAIL}  (enrols MFA on first login)\n"

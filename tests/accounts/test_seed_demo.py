@@ -1,0 +1,30 @@
+import pytest
+from django.core.management import call_command
+
+from accounts.models import PhysicianProfile, User
+from accounts.selectors import physician_authority, physician_with_credentials
+from notifications.models import Consent
+from patients.models import Patient
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_idempotent_and_credentials_are_valid(capsys):
+    call_command("seed_demo")
+    call_command("seed_demo")
+    assert User.objects.count() == 4
+    assert Consent.objects.count() == 2
+    assert "patient@demo.example" in capsys.readouterr().out
+    patient = Patient.objects.get()
+    assert (patient.county, patient.time_zone) == ("Escambia", "America/Chicago")
+    authority = {
+        profile.last_name: {
+            state: physician_authority(physician_with_credentials(profile.user_id), state)
+            for state in ("FL", "NJ")
+        }
+        for profile in PhysicianProfile.objects.all()
+    }
+    assert authority["Rivera"]["FL"].may_prescribe
+    assert not authority["Rivera"]["NJ"].may_treat
+    assert authority["Nguyen"]["FL"].may_prescribe
+    assert authority["Nguyen"]["NJ"].may_prescribe, authority["Nguyen"]["NJ"].reasons
