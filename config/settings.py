@@ -43,7 +43,8 @@ NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 # Where links in messages point: the patient-facing app.
 PUBLIC_APP_URL = env.str("PUBLIC_APP_URL", default="http://127.0.0.1:8000/app")
-PRACTICE_NAME = env.str("PRACTICE_NAME", default="Evergreen Ketamine Care")
+# The name in every text and email: keep it free of drug or condition words (lock screens).
+PRACTICE_NAME = env.str("PRACTICE_NAME", default="Evergreen Health")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

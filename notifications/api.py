@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -149,6 +150,7 @@ def _twilio_url(request: Request) -> str:
 
 
 class TwilioWebhook(APIView):
+    parser_classes = [FormParser]  # Twilio posts form-encoded bodies
     authentication_classes = []
     permission_classes = [AllowAny]
     throttle_classes = []
@@ -196,5 +198,6 @@ class TwilioStatusView(TwilioWebhook):
             provider_message_id=params.get("MessageSid", ""),
             provider_status=params.get("MessageStatus", ""),
             error_code=params.get("ErrorCode", ""),
+            to_phone=params.get("To", ""),
         )
         return HttpResponse(status=204)

@@ -33,7 +33,7 @@ from notifications.templates import (
     render_system,
 )
 from patients.models import phone_lookup_hash
-from patients.selectors import contacts_for_users, user_ids_for_phone
+from patients.selectors import user_ids_for_phone
 
 # Consent wording shown to the patient, stored with each consent change.
 CONSENT_WORDING = {
@@ -288,9 +288,17 @@ _STATUS_TIME = {
 
 
 def message_status_report(
-    *, message_id: str, provider_message_id: str, provider_status: str, error_code: str = ""
+    *,
+    message_id: str,
+    provider_message_id: str,
+    provider_status: str,
+    error_code: str = "",
+    to_phone: str = "",
 ) -> bool:
-    """Apply a provider delivery report; returns whether the message changed."""
+    """Apply a provider delivery report; returns whether the message changed.
+
+    A number-level error flags `to_phone`, the number the text actually went to, which
+    may no longer be the one on file."""
     new_status = _PROVIDER_STATUS.get(provider_status.lower())
     if new_status is None:
         return False
@@ -300,7 +308,7 @@ def message_status_report(
         if not provider_message_id:
             return False
         match = Q(provider_message_id=provider_message_id)
-    message = Message.objects.filter(match).select_related("recipient").first()
+    message = Message.objects.filter(match).first()
     if message is None:
         return False
     updates: dict[str, Any] = {
@@ -314,16 +322,14 @@ def message_status_report(
     else:
         updates["status_reason"] = ""
     changed = Message.objects.filter(Q(pk=message.pk) & _MOVES_FROM[new_status]).update(**updates)
-    if changed and error_code in PHONE_ERROR_FLAGS:
-        contact = contacts_for_users([message.recipient_id]).get(message.recipient_id)
-        if contact and contact.phone:
-            opted_out = PHONE_ERROR_FLAGS[error_code] == "opted_out"
-            phone_flag(
-                phone=contact.phone,
-                opted_out=True if opted_out else None,
-                invalid_code="" if opted_out else error_code,
-                source=f"provider_{error_code}",
-            )
+    if changed and to_phone and error_code in PHONE_ERROR_FLAGS:
+        opted_out = PHONE_ERROR_FLAGS[error_code] == "opted_out"
+        phone_flag(
+            phone=to_phone,
+            opted_out=True if opted_out else None,
+            invalid_code="" if opted_out else error_code,
+            source=f"provider_{error_code}",
+        )
     return bool(changed)
 
 

@@ -167,14 +167,6 @@ def test_the_refill_reminder_does_not_say_refill(settings):
         assert "refill" not in text.lower()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG config/settings.py:46 PRACTICE_NAME defaults to 'Evergreen Ketamine Care' and "
-    "templates.py puts settings.PRACTICE_NAME into every SMS, keyword reply and email: each "
-    "names the drug on the lock screen and in the inbox. Use a neutral sender name in "
-    "messages (e.g. a PRACTICE_MESSAGE_NAME setting without the drug) and refuse one "
-    "matching the clinical word list",
-)
 def test_messages_as_configured_name_no_drug():
     """What patients actually receive, with the practice name as configured."""
     offenders = {label: words for label, text in rendered_texts() if (words := phi_words_in(text))}

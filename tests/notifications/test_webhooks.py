@@ -2,9 +2,7 @@
 callbacks, posted form-encoded exactly the way Twilio posts them.
 
 Every scenario runs twice through the `twilio` fixture: once as a signed form POST to the
-webhook, once straight into the service the webhook calls. The webhook variant is an
-expected failure while the views refuse form bodies (see WEBHOOK_REFUSES_FORMS); the
-service variant keeps the keyword, consent and status logic covered meanwhile.
+webhook, once straight into the service the webhook calls.
 """
 
 from __future__ import annotations
@@ -50,13 +48,6 @@ OUR_NUMBER = "+18005550199"
 ACCOUNT_SID = "AC" + "0" * 32
 
 STOP_WORDS = ["STOP", "stop", " Unsubscribe ", "opt out", "QUIT"]
-
-WEBHOOK_REFUSES_FORMS = pytest.mark.xfail(
-    strict=True,
-    reason="BUG notifications/api.py TwilioWebhook: no parser_classes, so the JSON-only "
-    "DEFAULT_PARSER_CLASSES make request.POST raise 415 on Twilio's form-encoded POSTs; "
-    "add parser_classes = [FormParser]",
-)
 
 
 # --- helpers ----------------------------------------------------------------------------
@@ -205,10 +196,11 @@ class Twilio:
             provider_message_id=sid,
             provider_status=status,
             error_code=error_code,
+            to_phone=PHONE,
         )
 
 
-@pytest.fixture(params=[pytest.param("webhook", marks=WEBHOOK_REFUSES_FORMS), "service"])
+@pytest.fixture(params=["webhook", "service"])
 def twilio(request: pytest.FixtureRequest, api: Any) -> Twilio:
     return Twilio(api, request.param)
 
@@ -228,7 +220,6 @@ def _nothing_changed(user: User, scheduled_sms: Message) -> None:
     assert scheduled_sms.status == MessageStatus.SCHEDULED
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_with_a_bad_signature_is_refused_and_nothing_is_stored(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     response = post_form(api, INBOUND, sms_params("STOP"), "bm90IGEgc2lnbmF0dXJl")
@@ -236,7 +227,6 @@ def test_inbound_with_a_bad_signature_is_refused_and_nothing_is_stored(api, text
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_without_a_signature_is_refused(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("STOP")
@@ -247,7 +237,6 @@ def test_inbound_without_a_signature_is_refused(api, texting_patient):
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_with_a_tampered_parameter_is_refused(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("Hello")
@@ -257,7 +246,6 @@ def test_inbound_with_a_tampered_parameter_is_refused(api, texting_patient):
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_signed_for_http_instead_of_https_is_refused(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("STOP")
@@ -267,7 +255,6 @@ def test_inbound_signed_for_http_instead_of_https_is_refused(api, texting_patien
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_signed_for_another_path_is_refused(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("STOP")
@@ -277,7 +264,6 @@ def test_inbound_signed_for_another_path_is_refused(api, texting_patient):
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_signed_with_another_token_is_refused(api, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("STOP")
@@ -287,7 +273,6 @@ def test_inbound_signed_with_another_token_is_refused(api, texting_patient):
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_inbound_is_refused_when_no_auth_token_is_configured(api, settings, texting_patient):
     message = schedule(texting_patient, channel=Channel.SMS)
     params = sms_params("STOP")
@@ -298,7 +283,6 @@ def test_inbound_is_refused_when_no_auth_token_is_configured(api, settings, text
     _nothing_changed(texting_patient, message)
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_the_signed_url_is_the_public_base_url_not_the_host_header(api, texting_patient):
     """A request arriving on an internal host still verifies against PUBLIC_BASE_URL."""
     params = sms_params("HELP")
@@ -686,7 +670,6 @@ def test_a_report_with_an_unknown_status_changes_nothing(twilio, texting_patient
     assert snapshot(message) == before
 
 
-@WEBHOOK_REFUSES_FORMS
 def test_a_status_report_with_a_bad_signature_is_refused_and_changes_nothing(api, texting_patient):
     sid = "SM" + uuid.uuid4().hex
     message = make_message(texting_patient, MessageStatus.SENT, provider_message_id=sid)
@@ -705,14 +688,6 @@ def test_a_status_report_with_a_bad_signature_is_refused_and_changes_nothing(api
     assert PhoneStatus.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG notifications/services.py message_status_report (PHONE_ERROR_FLAGS branch): "
-    "it flags the recipient's CURRENT phone (contacts_for_users) instead of the number the "
-    "message went to, so a late 30005/21211/21610 for an old number blocks the new one. "
-    "Flag the callback's signed `To` (pass it from TwilioStatusView) or skip when it differs. "
-    "(Through the webhook, so also blocked by the 415 bug above.)",
-)
 def test_a_late_failure_report_does_not_flag_the_patients_new_number(api, texting_patient):
     new_phone = "+13055550999"
     sid = "SM" + uuid.uuid4().hex
