@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from rest_framework import exceptions
@@ -16,6 +18,7 @@ from accounts.models import (
     PhysicianProfile,
     State,
     StateLicense,
+    User,
     VerificationStatus,
 )
 from accounts.services import session_is_idle, token_digest
@@ -24,12 +27,39 @@ from accounts.services import session_is_idle, token_digest
 CDS_REQUIRED_STATES = frozenset({State.NJ})
 
 
+@functools.cache
+def _session_query() -> tuple[str, list[str], list[str]]:
+    session_fields = AuthSession._meta.concrete_fields
+    user_fields = User._meta.concrete_fields
+    select = ", ".join(
+        [f's."{f.column}"' for f in session_fields] + [f'u."{f.column}"' for f in user_fields]
+    )
+    # Identifiers come from model metadata; the token digest is a bound parameter.
+    sql = (
+        f"SELECT {select} FROM {AuthSession._meta.db_table} s "  # noqa: S608
+        f"JOIN {User._meta.db_table} u ON u.id = s.user_id WHERE s.access_digest = %s"
+    )
+    return sql, [f.attname for f in session_fields], [f.attname for f in user_fields]
+
+
+def _session_by_access_digest(digest: str) -> AuthSession | None:
+    """One hand-written query: this runs on every authenticated request, and building the
+    equivalent ORM query costs several times the database round trip (see benchmarks/)."""
+    sql, session_names, user_names = _session_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    session = AuthSession.from_db("default", session_names, row[: len(session_names)])
+    session.user = User.from_db("default", user_names, row[len(session_names) :])
+    return session
+
+
 def session_for_access_token(token: str) -> AuthSession:
     """The live session behind an access token, or AuthenticationFailed with the reason."""
     now = timezone.now()
-    session = (
-        AuthSession.objects.select_related("user").filter(access_digest=token_digest(token)).first()
-    )
+    session = _session_by_access_digest(token_digest(token))
     if session is None or session.revoked_at is not None or not session.user.is_active:
         raise exceptions.AuthenticationFailed(
             "The access token is not valid.", code="invalid_token"

@@ -98,7 +98,9 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:54329/telehealth")
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Off by default: a `SELECT 1` before every request costs more than the one failed request
+# it would save after a database failover (the client retries).
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
 if env.str("TEST_DATABASE_URL", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.db_url("TEST_DATABASE_URL")["NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
