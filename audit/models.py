@@ -38,6 +38,7 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,  # users are deactivated, never deleted, while audited
         related_name="+",
+        db_index=False,  # audit_actor_time_idx starts with actor and serves those lookups
     )
     actor_role = models.CharField(max_length=32, blank=True)
     action = models.CharField(max_length=32, choices=AuditAction.choices)

@@ -101,6 +101,15 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 # Off by default: a `SELECT 1` before every request costs more than the one failed request
 # it would save after a database failover (the client retries).
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=False)
+# Server-side parameter binding with prepared statements: cheaper per query. Behind
+# PgBouncer in transaction mode (older than 1.21) set DB_SERVER_SIDE_BINDING=false.
+if env.bool("DB_SERVER_SIDE_BINDING", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "server_side_binding": True,
+            "prepare_threshold": env.int("DB_PREPARE_THRESHOLD", default=5),
+        }
+    )
 if env.str("TEST_DATABASE_URL", default=""):
     DATABASES["default"]["TEST"] = {"NAME": env.db_url("TEST_DATABASE_URL")["NAME"]}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -252,6 +261,8 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# See audit.services._read_may_commit_async for the trade-off.
+AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)
 
 # Production hardening; `manage.py check --deploy` passes with APP_ENV=production.

@@ -392,3 +392,25 @@ def test_concurrent_writers_and_sealers_give_one_contiguous_chain():
     report = audit_verify_chain()
     assert report.ok
     assert report.sealed == total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_commit_for_a_read_event_never_leaks_to_later_statements(patient):
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
+    audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert AuditEvent.objects.filter(action="read").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_read_event_inside_a_writing_transaction_commits_synchronously(patient):
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
+    with transaction.atomic():
+        audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"

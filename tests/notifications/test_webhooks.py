@@ -376,11 +376,19 @@ def test_a_twilio_retry_of_the_same_stop_answers_empty_and_stores_nothing(twilio
     assert PhoneStatus.objects.values().get() == status_before
 
 
+def recorder(calls: list[str]):
+    """A reply handler that claims every reply and remembers its body."""
+
+    def handle(user, body, inbound) -> bool:
+        calls.append(body)
+        return True
+
+    return handle
+
+
 def test_a_retry_of_an_ordinary_reply_is_not_handled_twice(twilio, texting_patient, reply_handlers):
     calls: list[str] = []
-    services.register_reply_handler(
-        "test-handler", lambda user, body, inbound: bool(calls.append(body)) or True
-    )
+    services.register_reply_handler("test-handler", recorder(calls))
     sid = "SM" + uuid.uuid4().hex
     assert twilio.text("7", sid=sid) == []
     assert twilio.text("7", sid=sid) == []
@@ -529,9 +537,7 @@ def test_a_reply_from_an_unknown_number_is_stored_encrypted_and_answered_empty(
     twilio, texting_patient, reply_handlers
 ):
     calls: list[str] = []
-    services.register_reply_handler(
-        "test-handler", lambda user, body, inbound: bool(calls.append(body)) or True
-    )
+    services.register_reply_handler("test-handler", recorder(calls))
     body = "Hi, this is Jordan, I need my ketamine dose changed"
 
     replies = twilio.text(body, from_phone=UNKNOWN_PHONE)
