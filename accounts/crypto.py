@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+from datetime import date
 from typing import Any
 
 from cryptography.fernet import Fernet, MultiFernet
@@ -41,7 +42,9 @@ def keyed_hash(value: str, *, purpose: str) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """Text stored as a Fernet token; the database never sees the plaintext."""
+    """Text stored as a Fernet token; the database never sees the plaintext.
+
+    Encrypted columns cannot be searched or ordered; look values up by a keyed hash."""
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
         return None if value is None else decrypt(value)
@@ -49,3 +52,21 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value: Any) -> str | None:
         value = super().get_prep_value(value)
         return None if value is None else encrypt(str(value))
+
+
+class EncryptedDateField(EncryptedTextField):
+    """A date stored encrypted (as its ISO text)."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        text = super().from_db_value(value, expression, connection)
+        return date.fromisoformat(text) if text else None
+
+    def to_python(self, value: Any) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        return date.fromisoformat(str(value))
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value in (None, ""):
+            return None
+        return encrypt(self.to_python(value).isoformat())  # type: ignore[union-attr]

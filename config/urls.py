@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/", include("accounts.urls")),
     path("api/notifications/", include("notifications.urls")),
+    path("api/", include("patients.urls")),
 ]
 
 handler400 = "config.api.bad_request"

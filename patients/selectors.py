@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from accounts.models import LicenseStatus, Role, StateLicense, User
+from config.errors import NotFound
 from patients.models import Patient, phone_lookup_hash
 
 
@@ -17,8 +23,6 @@ class Contact:
 
 def contacts_for_users(user_ids: list[int]) -> dict[int, Contact]:
     """Contact details for many users in one query (patients; others get email only)."""
-    from accounts.models import User
-
     users = User.objects.filter(pk__in=user_ids).select_related("patient")
     contacts = {}
     for user in users:
@@ -36,3 +40,32 @@ def user_ids_for_phone(phone: str) -> list[int]:
     """Users whose phone on file is `phone` (found by keyed hash: phones are encrypted)."""
     matches = Patient.objects.filter(phone_hash=phone_lookup_hash(phone))
     return list(matches.values_list("user_id", flat=True))
+
+
+def patient_of(user: User) -> Patient | None:
+    return Patient.objects.filter(user=user).select_related("user").first()
+
+
+def patients_visible_to(viewer: User) -> QuerySet[Patient]:
+    """The patients `viewer` may see: a patient only themself; a physician the patients
+    in the states where they hold an active, unexpired licence; ops admins everyone."""
+    patients = Patient.objects.select_related("user")
+    if viewer.role == Role.OPS_ADMIN:
+        return patients
+    if viewer.role == Role.PHYSICIAN:
+        return patients.filter(
+            state__in=StateLicense.objects.filter(
+                physician__user=viewer,
+                status=LicenseStatus.ACTIVE,
+                expires_on__gte=timezone.localdate(),
+            ).values("state")
+        )
+    return patients.filter(user=viewer)
+
+
+def patient_visible_to(viewer: User, public_id: uuid.UUID | str) -> Patient:
+    """One patient, or NotFound: another patient's id looks exactly like a missing one."""
+    patient = patients_visible_to(viewer).filter(public_id=public_id).first()
+    if patient is None:
+        raise NotFound("No such patient.")
+    return patient

@@ -40,9 +40,20 @@ class PatientFactory(factory.django.DjangoModelFactory):
         model = Patient
 
     user = factory.SubFactory(UserFactory, role=Role.PATIENT)
+    legal_first_name = "Jordan"
+    legal_last_name = factory.Sequence(lambda n: f"Rivers{n}")
+    date_of_birth = dt.date(1985, 6, 1)
+    sex_at_birth = "female"
+    address_line1 = "1 Main St"
+    city = "Pensacola"
     state = "FL"
     county = "Escambia"
+    zip_code = "32502"
     time_zone = "America/Chicago"
+    emergency_contact_name = "Casey Rivers"
+    emergency_contact_phone = "+18505550100"
+    sitter_name = "Morgan Rivers"
+    sitter_phone = "+18505550101"
 
 
 class PhysicianFactory(factory.django.DjangoModelFactory):

@@ -12,8 +12,8 @@ from django.utils import timezone
 from accounts import services
 from accounts.models import PhysicianProfile, Role, User
 from notifications.services import ConsentChange, consents_set
-from patients.geography import CENTRAL, county_time_zone
 from patients.models import Patient
+from patients.services import patient_profile_save
 
 DEMO_PASSWORD = "demo-password-2026"
 OPS_EMAIL = "ops@demo.example"
@@ -29,6 +29,25 @@ PHYSICIANS = [
         {"FL": ("ME654321", "AN2345672"), "NJ": ("25MA0987654", "BN7654329")},
     ),
 ]
+
+
+DEMO_PATIENT = {
+    "legal_first_name": "Jordan",
+    "legal_last_name": "Demo",
+    "date_of_birth": dt.date(1988, 4, 12),
+    "sex_at_birth": "female",
+    "phone": "+18505550123",
+    "address_line1": "100 Palafox Pl",
+    "address_line2": "",
+    "city": "Pensacola",
+    "state": "FL",
+    "county": "Escambia",
+    "zip_code": "32502",
+    "emergency_contact_name": "Sam Demo",
+    "emergency_contact_phone": "+18505550124",
+    "sitter_name": "Alex Demo",
+    "sitter_phone": "+18505550125",
+}
 
 
 class Command(BaseCommand):
@@ -63,17 +82,8 @@ class Command(BaseCommand):
         patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
-        patient, created = Patient.objects.get_or_create(
-            user=patient_user,
-            defaults={
-                "state": "FL",
-                "county": "Escambia",
-                "time_zone": county_time_zone("FL", "Escambia") or CENTRAL,
-            },
-        )
-        if created:
-            patient.set_phone("+18505550123")
-            patient.save(update_fields=["phone", "phone_hash"])
+        if not Patient.objects.filter(user=patient_user).exists():
+            patient_profile_save(user=patient_user, data=DEMO_PATIENT, today=timezone.localdate())
             consents_set(
                 user=patient_user,
                 source="seed",

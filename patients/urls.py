@@ -1,0 +1,9 @@
+from django.urls import path
+
+from patients import api
+
+urlpatterns = [
+    path("patients", api.PatientListView.as_view(), name="patient-list"),
+    path("patients/me", api.MyRecordView.as_view(), name="patient-me"),
+    path("patients/<uuid:public_id>", api.PatientDetailView.as_view(), name="patient-detail"),
+]
