@@ -17,7 +17,7 @@ from accounts.models import (
     User,
 )
 from audit import context
-from audit.models import AuditAction, AuditOutcome
+from audit.models import AuditAction
 from audit.services import audit_record
 from config.errors import TooManyRequests
 
@@ -31,26 +31,26 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
         email = services.normalize_email(self.data.get("username", ""))
         ip = context.current().ip
         try:
-            services.login_throttle_check(email=email, ip=ip)
+            services.login_attempt_begin(email=email, ip=ip)
         except TooManyRequests as exc:
             raise forms.ValidationError(exc.message) from exc
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            services.login_failure_record(email=email, ip=ip, surface="admin")
+            services.login_failure_record(email=email, surface="admin")
             raise
         user = self.get_user()
+        services.login_attempt_succeeded(email=email, ip=ip)
+        try:
+            services.mfa_attempt_begin(user)
+        except TooManyRequests as exc:
+            raise forms.ValidationError(exc.message) from exc
         if not services.mfa_code_valid(user=user, code=cleaned.get("otp_code", "")):
-            audit_record(
-                actor=user,
-                action=AuditAction.MFA_FAILED,
-                outcome=AuditOutcome.DENIED,
-                object_type="admin",
-                detail={"surface": "admin"},
-            )
+            services.mfa_failure_record(user, surface="admin")
             raise forms.ValidationError(
                 "Enter a valid authenticator code (set up MFA through the API first)."
             )
+        services.mfa_attempt_succeeded(user)
         audit_record(
             actor=user, action=AuditAction.LOGIN, object_type="admin", detail={"surface": "admin"}
         )
@@ -67,9 +67,16 @@ class LicenceInline(admin.TabularInline):
 
 
 class DeaInline(admin.TabularInline):
+    """Registrations go through dea_registration_set, which runs the checks and holds a
+    failing number for manual verification; here staff can only record that verification."""
+
     model = DeaRegistration
     extra = 0
-    readonly_fields = ["verification_problems"]
+    can_delete = False
+    readonly_fields = ["number", "state", "schedules", "expires_on", "verification_problems"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class CdsInline(admin.TabularInline):

@@ -8,7 +8,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.models import AuthSession, User
-from accounts.selectors import session_for_access_token
+from accounts.services import session_authenticate
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -23,7 +23,7 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Use the header `Authorization: Bearer <access token>`.", code="invalid_header"
             )
-        session = session_for_access_token(token.strip())
+        session = session_authenticate(token.strip())
         return session.user, session
 
     def authenticate_header(self, request: Request) -> str:

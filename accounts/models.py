@@ -10,6 +10,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.crypto import EncryptedTextField
+from accounts.validators import validate_npi
 
 
 class Role(models.TextChoices):
@@ -83,7 +84,7 @@ class PhysicianProfile(models.Model):
     user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="physician")
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
-    npi = models.CharField(max_length=10, unique=True)
+    npi = models.CharField(max_length=10, unique=True, validators=[validate_npi])
     practice_address = models.CharField(max_length=300, blank=True)
 
     def __str__(self) -> str:

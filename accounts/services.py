@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pyotp
 from django.conf import settings
@@ -11,8 +13,9 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from rest_framework import exceptions
 
 from accounts.crypto import keyed_hash
 from accounts.models import (
@@ -28,11 +31,15 @@ from accounts.models import (
     User,
     VerificationStatus,
 )
-from accounts.validators import dea_check, dea_normalize, npi_is_valid
+from accounts.validators import dea_check, dea_normalize, dea_schedules_normalize, npi_is_valid
 from audit import context
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from config.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
+
+
+def practice_today() -> date:
+    return timezone.localdate(timezone=ZoneInfo(settings.PRACTICE_TIME_ZONE))
 
 
 def token_digest(token: str) -> str:
@@ -94,26 +101,39 @@ def _failure_keys(email: str, ip: str | None) -> tuple[str, str]:
     )
 
 
-def login_throttle_check(*, email: str, ip: str | None) -> None:
+def _window() -> int:
+    return int(settings.LOGIN_FAILURE_WINDOW.total_seconds())
+
+
+def _count(key: str) -> int:
+    cache.add(key, 0, timeout=_window())
+    return int(cache.incr(key))
+
+
+def login_attempt_begin(*, email: str, ip: str | None) -> None:
+    """Count the attempt before the password is checked, so parallel guesses cannot slip
+    past the limit; a success gives the attempt back (login_attempt_succeeded)."""
     account_key, ip_key = _failure_keys(email, ip)
-    counts = cache.get_many([account_key, ip_key])
     if (
-        counts.get(account_key, 0) >= settings.LOGIN_FAILURES_PER_ACCOUNT
-        or counts.get(ip_key, 0) >= settings.LOGIN_FAILURES_PER_IP
+        _count(account_key) > settings.LOGIN_FAILURES_PER_ACCOUNT
+        or _count(ip_key) > settings.LOGIN_FAILURES_PER_IP
     ):
         raise TooManyRequests(
             "Too many failed sign-in attempts. Try again later.",
             code="login_throttled",
-            retry_after=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()),
+            retry_after=_window(),
         )
 
 
-def login_failure_record(*, email: str, ip: str | None, surface: str = "api") -> None:
-    """Count the failure towards both throttles and audit it (against the user, if any)."""
-    window = int(settings.LOGIN_FAILURE_WINDOW.total_seconds())
-    for key in _failure_keys(email, ip):
-        cache.add(key, 0, timeout=window)
-        cache.incr(key)
+def login_attempt_succeeded(*, email: str, ip: str | None) -> None:
+    account_key, ip_key = _failure_keys(email, ip)
+    cache.delete(account_key)
+    if cache.get(ip_key, 0) > 0:
+        cache.decr(ip_key)
+
+
+def login_failure_record(*, email: str, surface: str = "api") -> None:
+    """Audit a failed sign-in (against the user, if the email is known)."""
     known = User.objects.filter(email=email).first()
     audit_record(
         actor=known,
@@ -146,12 +166,12 @@ def _issue_tokens(session: AuthSession) -> IssuedTokens:
 def auth_login(*, email: str, password: str) -> IssuedTokens:
     email = normalize_email(email)
     ctx = context.current()
-    login_throttle_check(email=email, ip=ctx.ip)
+    login_attempt_begin(email=email, ip=ctx.ip)
     user = authenticate(None, email=email, password=password)
     if not isinstance(user, User):
-        login_failure_record(email=email, ip=ctx.ip)
+        login_failure_record(email=email)
         raise NotAuthenticated("Email or password is incorrect.", code="invalid_credentials")
-    cache.delete(_failure_keys(email, ctx.ip)[0])
+    login_attempt_succeeded(email=email, ip=ctx.ip)
     tokens = _issue_tokens(
         AuthSession(
             user=user, mfa_required=_mfa_required(user), ip=ctx.ip, user_agent=ctx.user_agent
@@ -170,6 +190,56 @@ def auth_login(*, email: str, password: str) -> IssuedTokens:
 
 def session_is_idle(session: AuthSession, now: datetime) -> bool:
     return session.user.is_staff_role and now - session.last_seen_at > settings.STAFF_IDLE_TIMEOUT
+
+
+@functools.cache
+def _session_query() -> tuple[str, list[str], list[str]]:
+    session_fields = AuthSession._meta.concrete_fields
+    user_fields = User._meta.concrete_fields
+    select = ", ".join(
+        [f's."{f.column}"' for f in session_fields] + [f'u."{f.column}"' for f in user_fields]
+    )
+    # Identifiers come from model metadata; the token digest is a bound parameter.
+    sql = (
+        f"SELECT {select} FROM {AuthSession._meta.db_table} s "  # noqa: S608
+        f"JOIN {User._meta.db_table} u ON u.id = s.user_id WHERE s.access_digest = %s"
+    )
+    return sql, [f.attname for f in session_fields], [f.attname for f in user_fields]
+
+
+def _session_by_access_digest(digest: str) -> AuthSession | None:
+    """One hand-written query: this runs on every authenticated request, and building the
+    equivalent ORM query costs several times the database round trip (see benchmarks/)."""
+    sql, session_names, user_names = _session_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [digest])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    session = AuthSession.from_db("default", session_names, row[: len(session_names)])
+    session.user = User.from_db("default", user_names, row[len(session_names) :])
+    return session
+
+
+def session_authenticate(token: str) -> AuthSession:
+    """The live session behind an access token, or AuthenticationFailed with the reason.
+
+    Also ends idle staff sessions and keeps last_seen_at current (at most once a minute)."""
+    now = timezone.now()
+    session = _session_by_access_digest(token_digest(token))
+    if session is None or session.revoked_at is not None or not session.user.is_active:
+        raise exceptions.AuthenticationFailed(
+            "The access token is not valid.", code="invalid_token"
+        )
+    if session.access_expires_at <= now:
+        raise exceptions.AuthenticationFailed("The access token has expired.", code="token_expired")
+    if session_is_idle(session, now):
+        AuthSession.objects.filter(pk=session.pk).update(revoked_at=now)
+        raise exceptions.AuthenticationFailed("Signed out after inactivity.", code="session_idle")
+    if now - session.last_seen_at > settings.SESSION_TOUCH_INTERVAL:
+        AuthSession.objects.filter(pk=session.pk).update(last_seen_at=now)
+        session.last_seen_at = now
+    return session
 
 
 @transaction.atomic
@@ -249,26 +319,29 @@ def _totp_step_accepted(device: TotpDevice, code: str) -> bool:
     return False
 
 
-def _mfa_failed(session: AuthSession) -> None:
-    key = f"mfa-fail:{session.user_id}"
-    cache.add(key, 0, timeout=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()))
-    cache.incr(key)
-    audit_record(
-        actor=session.user,
-        action=AuditAction.MFA_FAILED,
-        outcome=AuditOutcome.DENIED,
-        object_type="accounts.authsession",
-        object_id=str(session.public_id),
-    )
-
-
-def _mfa_throttle_check(user: User) -> None:
-    if cache.get(f"mfa-fail:{user.pk}", 0) >= settings.LOGIN_FAILURES_PER_ACCOUNT:
+def mfa_attempt_begin(user: User) -> None:
+    """Count a code attempt before checking it (see login_attempt_begin)."""
+    if _count(f"mfa-attempts:{user.pk}") > settings.LOGIN_FAILURES_PER_ACCOUNT:
         raise TooManyRequests(
             "Too many wrong codes. Try again later.",
             code="mfa_throttled",
-            retry_after=int(settings.LOGIN_FAILURE_WINDOW.total_seconds()),
+            retry_after=_window(),
         )
+
+
+def mfa_failure_record(user: User, *, surface: str, object_id: str = "") -> None:
+    audit_record(
+        actor=user,
+        action=AuditAction.MFA_FAILED,
+        outcome=AuditOutcome.DENIED,
+        object_type="accounts.authsession",
+        object_id=object_id,
+        detail={"surface": surface},
+    )
+
+
+def mfa_attempt_succeeded(user: User) -> None:
+    cache.delete(f"mfa-attempts:{user.pk}")
 
 
 def _mark_verified(session: AuthSession) -> None:
@@ -280,7 +353,7 @@ def _mark_verified(session: AuthSession) -> None:
 def mfa_enrol_confirm(*, session: AuthSession, code: str) -> list[str]:
     """Confirm the pending secret with a first code; returns recovery codes (shown once)."""
     user = session.user
-    _mfa_throttle_check(user)
+    mfa_attempt_begin(user)
     with transaction.atomic():
         device = TotpDevice.objects.select_for_update().filter(user=user).first()
         if device is None or device.confirmed_at:
@@ -288,7 +361,7 @@ def mfa_enrol_confirm(*, session: AuthSession, code: str) -> list[str]:
         if not _totp_step_accepted(device, code.strip()):
             device = None
     if device is None:
-        _mfa_failed(session)
+        mfa_failure_record(user, surface="api", object_id=str(session.public_id))
         raise ValidationFailed(
             "The code is not valid.", fields={"code": ["The code is not valid."]}
         )
@@ -301,6 +374,7 @@ def mfa_enrol_confirm(*, session: AuthSession, code: str) -> list[str]:
             RecoveryCode(user=user, code_hash=_recovery_digest(code)) for code in codes
         )
         _mark_verified(session)
+        mfa_attempt_succeeded(user)
         audit_record(
             actor=user,
             action=AuditAction.UPDATE,
@@ -331,16 +405,24 @@ def mfa_code_valid(*, user: User, code: str) -> bool:
 
 
 def mfa_verify(*, session: AuthSession, code: str) -> None:
-    _mfa_throttle_check(session.user)
-    if not TotpDevice.objects.filter(user=session.user, confirmed_at__isnull=False).exists():
+    user = session.user
+    if not TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
         raise Conflict("Set up multi-factor authentication first.", code="mfa_enrolment_required")
-    if not mfa_code_valid(user=session.user, code=code):
-        _mfa_failed(session)
+    mfa_attempt_begin(user)
+    if not mfa_code_valid(user=user, code=code):
+        mfa_failure_record(user, surface="api", object_id=str(session.public_id))
         raise ValidationFailed(
             "The code is not valid.", fields={"code": ["The code is not valid."]}
         )
-    cache.delete(f"mfa-fail:{session.user_id}")
+    mfa_attempt_succeeded(user)
     _mark_verified(session)
+    audit_record(
+        actor=user,
+        action=AuditAction.LOGIN,
+        object_type="accounts.authsession",
+        object_id=str(session.public_id),
+        detail={"step": "mfa"},
+    )
 
 
 # --- physicians -----------------------------------------------------------------------
@@ -407,13 +489,16 @@ def dea_registration_set(
         raise ValidationFailed(
             fields={"number": ["A DEA number is two letters and seven digits (e.g. AB1234563)."]}
         )
+    normalized_schedules = dea_schedules_normalize(schedules)
+    if normalized_schedules is None:
+        raise ValidationFailed(fields={"schedules": ["Schedules are 2, 2N, 3, 3N, 4 or 5."]})
     registration, _ = DeaRegistration.objects.update_or_create(
         physician=physician,
         state=state,
         defaults={
             "number": dea_normalize(number),
             "expires_on": expires_on,
-            "schedules": sorted(set(schedules)),
+            "schedules": normalized_schedules,
             "verification": VerificationStatus.VERIFIED
             if check.verified
             else VerificationStatus.NEEDS_MANUAL_VERIFICATION,

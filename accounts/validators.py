@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.core.exceptions import ValidationError
+
 NPI_PATTERN = re.compile(r"^[0-9]{10}$")
 DEA_PATTERN = re.compile(r"^[A-Z][A-Z9][0-9]{7}$")
 # Registrant types for practitioners (DOMAIN.md); others are held for manual review.
@@ -25,6 +27,30 @@ def npi_is_valid(npi: str) -> bool:
                 digit -= 9
         total += digit
     return (10 - total % 10) % 10 == int(npi[9])
+
+
+# DEA certificates print schedules as 2, 2N, 3, 3N, 4, 5; we store them as roman numerals.
+_SCHEDULES = {"2": "II", "2N": "IIN", "3": "III", "3N": "IIIN", "4": "IV", "5": "V"}
+DEA_SCHEDULES = frozenset(_SCHEDULES.values())
+# Ketamine is Schedule III non-narcotic: either III or IIIN covers it.
+SCHEDULE_III = frozenset({"III", "IIIN"})
+
+
+def dea_schedules_normalize(schedules: list[str]) -> list[str] | None:
+    """Canonical roman schedules, or None if any entry is not a DEA schedule."""
+    normalized = set()
+    for raw in schedules:
+        value = raw.strip().upper().replace(" ", "")
+        value = _SCHEDULES.get(value, value)
+        if value not in DEA_SCHEDULES:
+            return None
+        normalized.add(value)
+    return sorted(normalized)
+
+
+def validate_npi(value: str) -> None:
+    if not npi_is_valid(value):
+        raise ValidationError("Not a valid NPI (10 digits with a Luhn check digit).")
 
 
 def dea_normalize(number: str) -> str:

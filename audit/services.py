@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterable
@@ -145,7 +146,10 @@ def _row_digest(prev_hash: str, event: AuditEvent) -> str:
         "detail": event.detail,
     }
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
+    # Keyed (HMAC): someone who can edit the table but does not hold the key cannot
+    # recompute the chain after an edit.
+    key = settings.AUDIT_CHAIN_KEY.encode()
+    return hmac.new(key, (prev_hash + canonical).encode(), hashlib.sha256).hexdigest()
 
 
 def audit_seal_chain(*, batch_size: int | None = None) -> int:

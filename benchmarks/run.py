@@ -130,6 +130,8 @@ def app_env(service_env: dict[str, str]) -> dict[str, str]:
         "SECRET_KEY": secrets.token_urlsafe(64),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "LOOKUP_HASH_KEY": secrets.token_urlsafe(32),
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(32),
+        "PUBLIC_BASE_URL": f"https://{HOST}",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
     return {

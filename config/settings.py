@@ -35,12 +35,22 @@ if not FIELD_ENCRYPTION_KEYS:
     _digest = hashlib.sha256(f"fernet:{SECRET_KEY}".encode()).digest()
     FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
 LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or f"lookup:{SECRET_KEY}"
+# Key of the audit hash chain: keep it outside the database (and away from its admins).
+AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
+if PRODUCTION and len(AUDIT_CHAIN_KEY) < 32:
+    raise ImproperlyConfigured("Production needs AUDIT_CHAIN_KEY: at least 32 random characters.")
+AUDIT_CHAIN_KEY = AUDIT_CHAIN_KEY or f"audit-chain:{SECRET_KEY}"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
+if PRODUCTION and "ALLOWED_HOSTS" not in env.ENVIRON:
+    raise ImproperlyConfigured("Production needs ALLOWED_HOSTS: the public host names.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies we sit behind (X-Forwarded-For hops to trust for the client IP).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
+if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
+    # Twilio signs the exact public URL; links in messages must be https too.
+    raise ImproperlyConfigured("Production needs PUBLIC_BASE_URL: the public https:// URL.")
 # Where links in messages point: the patient-facing app.
 PUBLIC_APP_URL = env.str("PUBLIC_APP_URL", default="http://127.0.0.1:8000/app")
 # The name in every text and email: keep it free of drug or condition words (lock screens).
@@ -161,6 +171,9 @@ CSRF_COOKIE_HTTPONLY = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# The practice's own calendar (licence expiry, "today" for ages): Eastern, where both
+# states mostly are; the Florida panhandle's Central hour is on the safe side.
+PRACTICE_TIME_ZONE = env.str("PRACTICE_TIME_ZONE", default="America/New_York")
 USE_I18N = False
 USE_TZ = True
 
@@ -184,6 +197,8 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
+    # Throttles key on the client IP: trust X-Forwarded-For only as far as our own proxies.
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),

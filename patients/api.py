@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.request import Request
@@ -12,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, State
 from accounts.permissions import IsPatient, IsStaff, user_of
+from accounts.services import practice_today
 from audit.services import audit_phi_read
 from config.api import StrictSerializer, error_responses
 from config.errors import NotFound
@@ -111,7 +111,7 @@ class MyRecordView(APIView):
         data = PatientProfileIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient = services.patient_profile_save(
-            user=user_of(request), data=data.validated_data, today=timezone.localdate()
+            user=user_of(request), data=data.validated_data, today=practice_today()
         )
         return Response(PatientOut(patient).data)
 

@@ -7,10 +7,12 @@ from django.db import models
 
 from accounts.crypto import EncryptedDateField, EncryptedTextField, keyed_hash
 from accounts.models import State
+from patients.validators import us_phone_e164
 
 
 def phone_lookup_hash(phone: str) -> str:
-    return keyed_hash(phone, purpose="phone")
+    """Keyed hash of the number in E.164, however it was written."""
+    return keyed_hash(us_phone_e164(phone) or phone, purpose="phone")
 
 
 class SexAtBirth(models.TextChoices):

@@ -4,9 +4,9 @@ import uuid
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from accounts.models import LicenseStatus, Role, StateLicense, User
+from accounts.services import practice_today
 from config.errors import NotFound
 from patients.models import Patient, phone_lookup_hash
 
@@ -57,7 +57,7 @@ def patients_visible_to(viewer: User) -> QuerySet[Patient]:
             state__in=StateLicense.objects.filter(
                 physician__user=viewer,
                 status=LicenseStatus.ACTIVE,
-                expires_on__gte=timezone.localdate(),
+                expires_on__gte=practice_today(),
             ).values("state")
         )
     return patients.filter(user=viewer)

@@ -414,3 +414,12 @@ def test_read_event_inside_a_writing_transaction_commits_synchronously(patient):
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_the_chain_is_keyed_so_it_cannot_be_recomputed_without_the_key(patient, settings):
+    audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+    audit_seal_chain()
+    assert audit_verify_chain().ok
+    settings.AUDIT_CHAIN_KEY = "someone-elses-key"
+    assert audit_verify_chain().first_broken_seq == 1

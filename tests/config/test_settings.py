@@ -8,13 +8,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    ours = {
+        "SECRET_KEY",
+        "DEBUG",
+        "FIELD_ENCRYPTION_KEYS",
+        "LOOKUP_HASH_KEY",
+        "AUDIT_CHAIN_KEY",
+        "ALLOWED_HOSTS",
+        "PUBLIC_BASE_URL",
+    }
+    clean = {k: v for k, v in os.environ.items() if k not in ours}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -37,6 +47,23 @@ def test_production_refuses_to_run_without_encryption_keys():
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
 
 
+@pytest.mark.parametrize("missing", ["AUDIT_CHAIN_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"])
+def test_production_refuses_to_start_without_each_required_setting(missing):
+    env = {
+        "APP_ENV": "production",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "LOOKUP_HASH_KEY": "lookup-key",
+        "AUDIT_CHAIN_KEY": secrets.token_urlsafe(40),
+        "ALLOWED_HOSTS": "api.practice.example",
+        "PUBLIC_BASE_URL": "https://api.practice.example",
+    }
+    del env[missing]
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert missing in result.stderr
+
+
 def test_production_settings_pass_check_deploy():
     result = manage(
         "check",
@@ -47,6 +74,9 @@ def test_production_settings_pass_check_deploy():
         SECRET_KEY=secrets.token_urlsafe(50),
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         LOOKUP_HASH_KEY="lookup-key",
+        AUDIT_CHAIN_KEY=secrets.token_urlsafe(40),
+        ALLOWED_HOSTS="api.practice.example",
+        PUBLIC_BASE_URL="https://api.practice.example",
     )
     assert result.returncode == 0, result.stderr
 

@@ -83,7 +83,9 @@ class Command(BaseCommand):
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
         if not Patient.objects.filter(user=patient_user).exists():
-            patient_profile_save(user=patient_user, data=DEMO_PATIENT, today=timezone.localdate())
+            patient_profile_save(
+                user=patient_user, data=DEMO_PATIENT, today=services.practice_today()
+            )
             consents_set(
                 user=patient_user,
                 source="seed",
