@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import json
 from datetime import date
 from typing import Any
 
@@ -52,6 +53,22 @@ class EncryptedTextField(models.TextField):
     def get_prep_value(self, value: Any) -> str | None:
         value = super().get_prep_value(value)
         return None if value is None else encrypt(str(value))
+
+
+class EncryptedJSONField(EncryptedTextField):
+    """A JSON document (answers, scores) stored encrypted as one token."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        text = super().from_db_value(value, expression, connection)
+        return None if text is None else json.loads(text)
+
+    def to_python(self, value: Any) -> Any:
+        return value
+
+    def get_prep_value(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        return encrypt(json.dumps(value, sort_keys=True, separators=(",", ":"), default=str))
 
 
 class EncryptedDateField(EncryptedTextField):

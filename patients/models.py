@@ -3,10 +3,12 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils import timezone
 
-from accounts.crypto import EncryptedDateField, EncryptedTextField, keyed_hash
-from accounts.models import State
+from accounts.crypto import EncryptedDateField, EncryptedJSONField, EncryptedTextField, keyed_hash
+from accounts.models import PhysicianProfile, State
 from patients.validators import us_phone_e164
 
 
@@ -60,3 +62,244 @@ class Patient(models.Model):
     @property
     def audit_patient_id(self) -> uuid.UUID:
         return self.public_id
+
+
+# --- free assessment ("see if you qualify") --------------------------------------------
+
+
+class AssessmentOutcome(models.TextChoices):
+    LIKELY_ELIGIBLE = "likely_eligible"
+    NOT_ELIGIBLE = "not_eligible"
+    NEEDS_REVIEW = "needs_review"
+    NOT_SERVED = "not_served"  # outside FL and NJ
+
+
+class Assessment(models.Model):
+    """An anonymous assessment. Nothing identifies the person unless they leave a lead
+    (with marketing consent) or a later registration claims it with its claim token."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(max_length=2)
+    outcome = models.CharField(max_length=16, choices=AssessmentOutcome.choices)
+    reason_codes = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    ruleset_version = models.CharField(max_length=32)
+    answers = EncryptedJSONField()
+    claim_token_hash = models.CharField(max_length=64, unique=True)
+    claimed_by = models.ForeignKey(
+        Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments"
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"assessment {self.public_id} ({self.outcome})"
+
+
+class Lead(models.Model):
+    """ "Stay informed": contact details kept only with explicit marketing consent."""
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="lead")
+    email = EncryptedTextField(blank=True)
+    phone = EncryptedTextField(blank=True)
+    phone_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    consent_at = models.DateTimeField()
+    consent_source = models.CharField(max_length=32)
+    consent_wording = models.TextField()
+
+    def __str__(self) -> str:
+        return f"lead for {self.assessment_id}"
+
+
+# --- consent ---------------------------------------------------------------------------
+
+
+class ConsentKind(models.TextChoices):
+    TREATMENT = "treatment"
+    TELEHEALTH = "telehealth"
+    SMS = "sms"
+    PRIVACY = "privacy"
+
+
+class ConsentDocument(models.Model):
+    """One published version of a consent text. Never edited: publish a new version."""
+
+    kind = models.CharField(max_length=16, choices=ConsentKind.choices)
+    version = models.CharField(max_length=32)
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    body_sha256 = models.CharField(max_length=64)
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="one_document_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}"
+
+
+class ConsentSignature(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="signatures")
+    document = models.ForeignKey(
+        ConsentDocument, on_delete=models.PROTECT, related_name="signatures"
+    )
+    typed_name = EncryptedTextField()
+    signed_at = models.DateTimeField(default=timezone.now)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    document_sha256 = models.CharField(max_length=64)  # the exact text that was signed
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "document"], name="sign_each_version_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"signature {self.pk}"
+
+
+# --- intake and physician review --------------------------------------------------------
+
+
+class IntakeStatus(models.TextChoices):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    INFO_REQUESTED = "info_requested"
+    APPROVED = "approved"
+    DECLINED = "declined"
+
+
+OPEN_INTAKE_STATUSES = (IntakeStatus.DRAFT, IntakeStatus.SUBMITTED, IntakeStatus.INFO_REQUESTED)
+
+
+class Intake(models.Model):
+    """A patient's answers to one version of the intake questionnaire, and what came of them.
+
+    `answers` and `screening` (scores, rule-set decision and every reason) are encrypted;
+    `ruleset_version` stays plain so an old intake can be re-run against its own rules."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="intakes")
+    questionnaire_version = models.CharField(max_length=32)
+    status = models.CharField(
+        max_length=16, choices=IntakeStatus.choices, default=IntakeStatus.DRAFT
+    )
+    answers = EncryptedJSONField(default=dict)
+    screening = EncryptedJSONField(null=True, blank=True)
+    ruleset_version = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    submitted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=models.Q(status__in=["draft", "submitted", "info_requested"]),
+                name="one_open_intake_per_patient",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"intake {self.public_id} ({self.status})"
+
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.patient.public_id
+
+
+class ReviewAction(models.TextChoices):
+    APPROVE = "approve"
+    DECLINE = "decline"
+    REQUEST_INFO = "request_info"
+
+
+class IntakeReview(models.Model):
+    """Each physician decision on an intake; a request for information holds the question
+    and, once given, the patient's answer."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    intake = models.ForeignKey(Intake, on_delete=models.PROTECT, related_name="reviews")
+    physician = models.ForeignKey(PhysicianProfile, on_delete=models.PROTECT, related_name="+")
+    action = models.CharField(max_length=16, choices=ReviewAction.choices)
+    note = EncryptedTextField(blank=True)  # decline reason or question for the patient
+    patient_answer = EncryptedTextField(blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.action} on {self.intake_id}"
+
+
+class SafetyFlag(models.Model):
+    """An urgent safety concern (thoughts of self-harm, suicidal intent) for a physician.
+    While one is open, dosing and refills are suspended (patient_clearance)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="safety_flags")
+    kind = models.CharField(max_length=64)  # a screening reason code
+    source = models.CharField(max_length=32)  # intake, questionnaire, assessment
+    source_id = models.UUIDField(null=True, blank=True)
+    raised_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = EncryptedTextField(blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["patient"],
+                name="open_safety_flag_idx",
+                condition=models.Q(resolved_at__isnull=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"safety flag {self.public_id}"
+
+
+# --- ongoing measurement ----------------------------------------------------------------
+
+
+class Instrument(models.TextChoices):
+    PHQ9 = "phq9", "PHQ-9"
+    GAD7 = "gad7", "GAD-7"
+
+
+class QuestionnaireResponse(models.Model):
+    """A completed PHQ-9 or GAD-7; `result` holds total, band and flags (encrypted)."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="questionnaires")
+    instrument = models.CharField(max_length=8, choices=Instrument.choices)
+    instrument_version = models.CharField(max_length=32)
+    answers = EncryptedJSONField()
+    result = EncryptedJSONField()
+    source = models.CharField(max_length=16)  # intake, followup
+    submitted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["patient", "instrument", "submitted_at"], name="questionnaire_trend_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.public_id}"
+
+
+class MoodEntry(models.Model):
+    """Patient-reported mood, 1 (worst) to 10 (best), from the app or an SMS reply."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="moods")
+    score = EncryptedTextField()
+    source = models.CharField(max_length=16)  # app, sms
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"mood {self.pk}"

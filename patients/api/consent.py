@@ -1,0 +1,5 @@
+"""consent."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

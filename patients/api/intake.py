@@ -1,0 +1,5 @@
+"""intake."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

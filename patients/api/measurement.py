@@ -1,0 +1,5 @@
+"""measurement."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

@@ -1,0 +1,5 @@
+"""review."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
