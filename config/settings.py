@@ -270,6 +270,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.dispatch_due_messages",
         "schedule": NOTIFY_DISPATCH_INTERVAL_SECONDS,
     },
+    "patients-questionnaire-reminders": {
+        "task": "patients.tasks.schedule_questionnaire_reminders",
+        "schedule": env.float("QUESTIONNAIRE_REMINDER_INTERVAL_SECONDS", default=3600.0),
+    },
     "audit-seal-chain": {
         "task": "audit.tasks.seal_audit_chain",
         "schedule": env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=10.0),

@@ -55,6 +55,12 @@ TEMPLATES: dict[str, Template] = {
         email_body="There is an update in your {practice} account: {link}",
         context_keys=frozenset({"path"}),
     ),
+    "review_alert": Template(
+        sms="{practice}: an urgent item is waiting in your review queue: {link}",
+        email_subject="Urgent: an item is waiting in your review queue",
+        email_body="An urgent item is waiting for you in the {practice} review queue: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "delivery_update": Template(
         sms="{practice}: there is an update about your delivery. Track it at {link}",
         email_subject="An update about your delivery",
