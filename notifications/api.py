@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_phi_read, audit_record
 from config.api import StrictSerializer, error_responses
 from notifications import selectors, services
 from notifications.models import Category, Channel, Message, MessageStatus
@@ -143,6 +143,17 @@ class MessageListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return selectors.messages_for_ops()
 
+    def paginate_queryset(self, queryset: Any) -> Any:
+        """The page shown is what was read: which patient got which care message is PHI,
+        so every listed message is an audited read (one INSERT for the whole page)."""
+        page = super().paginate_queryset(queryset)
+        audit_phi_read(
+            actor=user_of(self.request),
+            objects=queryset if page is None else page,
+            patient_id_of=selectors.message_patient_id,
+        )
+        return page
+
 
 def _twilio_url(request: Request) -> str:
     """The URL Twilio signed: our configured public URL, not whatever Host we were sent."""
@@ -175,10 +186,11 @@ class TwilioInboundView(TwilioWebhook):
         params = self.verified_params(request)
         if params is None:
             return HttpResponse(status=403)
+        incoming = twilio_sms.incoming_sms(params)
         reply = services.inbound_sms_receive(
-            provider_message_id=params.get("MessageSid", ""),
-            from_phone=params.get("From", ""),
-            body=params.get("Body", ""),
+            provider_message_id=incoming.provider_message_id,
+            from_phone=incoming.from_phone,
+            body=incoming.body,
         )
         return HttpResponse(twilio_sms.twiml_message(reply), content_type="text/xml")
 
@@ -193,11 +205,14 @@ class TwilioStatusView(TwilioWebhook):
         params = self.verified_params(request)
         if params is None:
             return HttpResponse(status=403)
+        report = twilio_sms.delivery_report(params, query=request.GET)
         services.message_status_report(
-            message_id=request.GET.get("m", ""),
-            provider_message_id=params.get("MessageSid", ""),
-            provider_status=params.get("MessageStatus", ""),
-            error_code=params.get("ErrorCode", ""),
-            to_phone=params.get("To", ""),
+            message_id=report.message_id,
+            provider_message_id=report.provider_message_id,
+            status=report.status,
+            error_code=report.error_code,
+            number_flag=report.number_flag,
+            to_phone=report.to_phone,
+            attempt=report.attempt,
         )
         return HttpResponse(status=204)

@@ -8,12 +8,18 @@ Exactly-once, as far as a provider without idempotency keys allows:
 - a claim abandoned by a dead worker is returned to the queue only if the provider was
   never called; otherwise it ends as failed/outcome_unknown (the provider's status
   callback, which names our message id, still moves it to sent or delivered).
+
+One bad message never stops the outbox: an unexpected error while applying the rules to,
+rendering or sending one message ends that message as failed/internal_error and the batch
+goes on. A run stops within its time budget (NOTIFY_DISPATCH_TIME_BUDGET_SECONDS, below the
+Celery soft time limit) and hands back the messages it claimed but did not start.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -22,7 +28,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, F, Min, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from notifications.models import Channel, Consent, Message, MessageStatus, PhoneStatus
@@ -44,6 +51,11 @@ from patients.selectors import Contact, contacts_for_users
 logger = logging.getLogger(__name__)
 
 OUTCOME_UNKNOWN = "outcome_unknown"
+INTERNAL_ERROR = "internal_error"
+DEFAULT_TIME_BUDGET_SECONDS = 40.0  # below the Celery soft time limit (60 s)
+
+# The budget clock; a module attribute so tests can drive it.
+_clock = time.monotonic
 
 
 @dataclass
@@ -54,6 +66,8 @@ class DispatchStats:
     retried: int = 0
     failed: int = 0
     reclaimed: int = 0
+    released: int = 0  # claimed, not started before the time budget ran out, given back
+    out_of_time: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,18 +77,72 @@ class Claimed:
 
 
 def dispatch_due(*, max_batches: int | None = None) -> DispatchStats:
-    """Drain what is due now, batch by batch. Safe to run in many workers at once."""
+    """Drain what is due now, batch by batch, within the time budget. Safe to run in many
+    workers at once.
+
+    Every run gets through at least one batch of rules and one send, whatever the budget,
+    so a tiny budget slows the outbox down but never stops it.
+    """
+    budget = float(
+        getattr(settings, "NOTIFY_DISPATCH_TIME_BUDGET_SECONDS", DEFAULT_TIME_BUDGET_SECONDS)
+    )
+    deadline = _clock() + budget
     stats = DispatchStats()
     stats.reclaimed = reclaim_abandoned()
-    batches = 0
+    batches = delivered = 0
     while max_batches is None or batches < max_batches:
-        claimed = _claim_batch(stats)
-        if not claimed:
+        if batches and _clock() >= deadline:
+            stats.out_of_time = True
             break
-        for item in claimed:
-            _deliver(item, stats)
+        due, claimed = _claim_batch(stats)
+        if not due:
+            break
         batches += 1
+        delivered += _deliver_batch(claimed, stats, deadline, may_stop=delivered > 0)
+        if stats.out_of_time:
+            break
     return stats
+
+
+def _deliver_batch(
+    claimed: list[Claimed], stats: DispatchStats, deadline: float, *, may_stop: bool
+) -> int:
+    """Send the claimed messages in order; once the budget is spent, release the rest.
+    Returns how many were handled. `may_stop` is False until the run has handled one.
+
+    The release also runs when a send raises something unexpected, so this run never
+    leaves a message claimed that it did not start."""
+    done = 0
+    try:
+        for item in claimed:
+            if (done or may_stop) and _clock() >= deadline:
+                stats.out_of_time = True
+                break
+            _deliver(item, stats)
+            done += 1
+    finally:
+        if done < len(claimed):
+            stats.released += _release(claimed[done:])
+    return done
+
+
+def _release(items: list[Claimed]) -> int:
+    """Give back claims this run holds but never started: scheduled again, the attempt
+    it counted undone. A claim whose send started is never released (it may be out)."""
+    released = Message.objects.filter(
+        pk__in=[item.message.pk for item in items],
+        status=MessageStatus.CLAIMED,
+        claim_token=items[0].message.claim_token,
+        send_started_at__isnull=True,
+    ).update(
+        status=MessageStatus.SCHEDULED,
+        claim_token=None,
+        claimed_at=None,
+        attempts=F("attempts") - 1,
+    )
+    if released:
+        logger.info("time budget spent; released %d claimed messages", released)
+    return released
 
 
 def reclaim_abandoned() -> int:
@@ -92,7 +160,9 @@ def reclaim_abandoned() -> int:
     return requeued + unknown
 
 
-def _claim_batch(stats: DispatchStats) -> list[Claimed]:
+def _claim_batch(stats: DispatchStats) -> tuple[int, list[Claimed]]:
+    """Lock one batch of due messages and apply the rules; returns how many were due and
+    those claimed for sending (the others were suppressed, deferred or failed)."""
     now = timezone.now()
     with transaction.atomic():
         due = list(
@@ -101,7 +171,7 @@ def _claim_batch(stats: DispatchStats) -> list[Claimed]:
             .order_by("send_at", "id")[: settings.NOTIFY_BATCH_SIZE]
         )
         if not due:
-            return []
+            return 0, []
         recipient_ids = list({m.recipient_id for m in due})
         contacts = contacts_for_users(recipient_ids)
         consents = {
@@ -115,28 +185,48 @@ def _claim_batch(stats: DispatchStats) -> list[Claimed]:
                 phone_hash__in=[phone_lookup_hash(p) for p in phones]
             )
         }
+        # The daily cap counts what went out in the last 24 hours and what other
+        # dispatchers hold claimed right now (about to go out), so that together they
+        # cannot exceed it. A claim counts from its claim time until it is sent.
         window_start = now - timedelta(days=1)
         recent = {
-            row["recipient_id"]: (row["count"], row["oldest"])
-            for row in Message.objects.filter(
-                recipient_id__in=recipient_ids, urgent=False, sent_at__gte=window_start
-            )
+            row["recipient_id"]: (row["count"], row["oldest"] or now)
+            for row in Message.objects.filter(recipient_id__in=recipient_ids, urgent=False)
+            .filter(Q(sent_at__gte=window_start) | Q(status=MessageStatus.CLAIMED))
             .values("recipient_id")
-            .annotate(count=Count("id"), oldest=Min("sent_at"))
+            .annotate(count=Count("id"), oldest=Min(Coalesce("sent_at", "claimed_at")))
         }
         claimed_now: dict[int, int] = defaultdict(int)
         claimed: list[Claimed] = []
         token = uuid.uuid4()
         for message in due:
             contact = contacts.get(message.recipient_id)
-            reason = _suppression_reason(message, contact, consents, phone_status)
+            try:
+                reason = _suppression_reason(message, contact, consents, phone_status)
+                release = (
+                    now
+                    if reason or contact is None
+                    else _release_time(message, contact, now, recent, claimed_now)
+                )
+            except Exception as exc:
+                # A message the rules cannot judge must not hold back the batch (an
+                # exception here would roll the whole claim back, on every run).
+                logger.error(  # no traceback: its text could quote values
+                    "internal error applying the rules to message=%s error=%s",
+                    message.public_id,
+                    type(exc).__name__,
+                )
+                message.status = MessageStatus.FAILED
+                message.status_reason = INTERNAL_ERROR
+                message.failed_at = now
+                stats.failed += 1
+                continue
             if reason or contact is None:
                 message.status = MessageStatus.SUPPRESSED
                 message.status_reason = reason or "no_recipient"
                 message.suppressed_at = now
                 stats.suppressed += 1
                 continue
-            release = _release_time(message, contact, now, recent, claimed_now)
             if release > now:
                 message.send_at = release
                 stats.deferred += 1
@@ -154,13 +244,14 @@ def _claim_batch(stats: DispatchStats) -> list[Claimed]:
                 "status",
                 "status_reason",
                 "suppressed_at",
+                "failed_at",
                 "send_at",
                 "claim_token",
                 "claimed_at",
                 "attempts",
             ],
         )
-    return claimed
+    return len(due), claimed
 
 
 def _suppression_reason(
@@ -243,6 +334,17 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
     except PermanentSmsError as exc:
         _fail(mine, "permanent_error", exc.code, stats)
         return
+    except Exception as exc:
+        # A bug or a misconfiguration (a template that no longer exists, a backend that
+        # cannot start): end this message, keep the batch going. Only the exception type
+        # and our id are logged; its text could quote the body or the number.
+        logger.error(
+            "internal error sending message=%s error=%s",
+            message.public_id,
+            type(exc).__name__,
+        )
+        _fail(mine, INTERNAL_ERROR, "", stats)
+        return
     mine.update(
         status=MessageStatus.SENT,
         sent_at=timezone.now(),
@@ -267,7 +369,12 @@ def _send(message: Message, contact: Contact) -> str:
     if message.channel == Channel.SMS:
         body = render_sms(message.template_key, message.context)
         sent = get_sms_backend().send(
-            OutgoingSms(to=contact.phone, body=body, message_id=str(message.public_id))
+            OutgoingSms(
+                to=contact.phone,
+                body=body,
+                message_id=str(message.public_id),
+                attempt=message.attempts,
+            )
         )
         return sent.provider_message_id
     subject, body = render_email(message.template_key, message.context)

@@ -122,6 +122,29 @@ class Consent(models.Model):
         return f"{self.category}/{self.channel}: {'granted' if self.granted else 'withdrawn'}"
 
 
+class ConsentEvent(models.Model):
+    """One consent change, kept forever: what was granted or withdrawn, when, how and the
+    wording the patient saw. `Consent` is the current state (the fast lookup); this is the
+    history behind it. Append-only: a database trigger refuses UPDATE and DELETE."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consent_events"
+    )
+    category = models.CharField(max_length=16, choices=Category.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    granted = models.BooleanField()
+    at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=32)  # "app", "intake", "sms_keyword", ...
+    wording = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "at"], name="consent_event_user_at_idx")]
+
+    def __str__(self) -> str:
+        state = "granted" if self.granted else "withdrawn"
+        return f"{self.category}/{self.channel} {state} at {self.at:%Y-%m-%d %H:%M}"
+
+
 class PhoneStatus(models.Model):
     """What we know about a number, by keyed hash: STOP received, or not a valid number."""
 

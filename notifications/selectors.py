@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+import uuid
+
+from django.db.models import F, QuerySet
 
 from accounts.models import User
 from notifications.models import Consent, Message, PhoneStatus
@@ -8,7 +10,19 @@ from patients.selectors import contacts_for_users
 
 
 def messages_for_ops() -> QuerySet[Message]:
-    return Message.objects.select_related("recipient").order_by("-created_at", "-id")
+    """Every message, newest first, with the recipient's patient id for the audit trail
+    (joined, not loaded: the patient row's encrypted fields are never decrypted here)."""
+    return (
+        Message.objects.select_related("recipient")
+        .annotate(recipient_patient_public_id=F("recipient__patient__public_id"))
+        .order_by("-created_at", "-id")
+    )
+
+
+def message_patient_id(message: Message) -> uuid.UUID | None:
+    """The patient a message from `messages_for_ops` went to (None for staff)."""
+    patient_id: uuid.UUID | None = getattr(message, "recipient_patient_public_id", None)
+    return patient_id
 
 
 def consents_of(user: User) -> list[Consent]:

@@ -6,9 +6,10 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,11 +21,13 @@ from notifications.models import (
     Category,
     Channel,
     Consent,
+    ConsentEvent,
     InboundSms,
     Message,
     MessageStatus,
     PhoneStatus,
 )
+from notifications.sms.base import NumberFlag
 from notifications.templates import (
     HELP_TEXT,
     START_CONFIRMATION,
@@ -46,6 +49,7 @@ CONSENT_WORDING = {
 }
 
 
+@transaction.atomic
 def message_schedule(
     *,
     recipient: User,
@@ -57,7 +61,8 @@ def message_schedule(
     send_at: datetime | None = None,
     urgent: bool = False,
 ) -> Message:
-    """Put a message in the outbox; scheduling the same dedupe_key again keeps the first.
+    """Put a message in the outbox; scheduling the same dedupe_key again keeps the first,
+    unless that one was cancelled: then it is scheduled again with the new details.
 
     Only non-PHI context is allowed (ids for links); the template says which keys.
     """
@@ -66,25 +71,49 @@ def message_schedule(
     if unknown := set(context) - template.context_keys:
         raise ValueError(f"template {template_key} takes no context keys {sorted(unknown)}")
     send_at = send_at or timezone.now()
-    try:
-        with transaction.atomic():
-            message, created = Message.objects.get_or_create(
-                dedupe_key=dedupe_key,
-                defaults={
-                    "recipient": recipient,
-                    "template_key": template_key,
-                    "category": Category(category),
-                    "channel": Channel(channel),
-                    "context": context,
-                    "send_at": send_at,
-                    "urgent": urgent,
-                },
+    fields: dict[str, Any] = {
+        "recipient": recipient,
+        "template_key": template_key,
+        "category": Category(category),
+        "channel": Channel(channel),
+        "context": context,
+        "send_at": send_at,
+        "urgent": urgent,
+    }
+    # get_or_create creates in a savepoint and, when a concurrent twin won the insert,
+    # reads the twin's row instead: no IntegrityError reaches us for the dedupe key.
+    message, created = Message.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
+    revived = not created and message.status == MessageStatus.CANCELLED
+    if revived:
+        # Conditional on still being cancelled: of two schedulers reviving it at once,
+        # one does; the other, like any later one, keeps what that one scheduled.
+        revived = bool(
+            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELLED).update(
+                **fields, **_FRESH_STATE
             )
-    except IntegrityError:  # a concurrent twin won the insert
-        return Message.objects.get(dedupe_key=dedupe_key)
-    if created and send_at <= timezone.now():
+        )
+        message.refresh_from_db()
+    if (created or revived) and send_at <= timezone.now():
         _dispatch_soon()
     return message
+
+
+# Everything a revived message forgets of its previous life.
+_FRESH_STATE: dict[str, Any] = {
+    "status": MessageStatus.SCHEDULED,
+    "status_reason": "",
+    "attempts": 0,
+    "claim_token": None,
+    "claimed_at": None,
+    "send_started_at": None,
+    "sent_at": None,
+    "delivered_at": None,
+    "failed_at": None,
+    "cancelled_at": None,
+    "suppressed_at": None,
+    "provider_message_id": "",
+    "provider_error_code": "",
+}
 
 
 def _dispatch_soon() -> None:
@@ -94,7 +123,11 @@ def _dispatch_soon() -> None:
 
 
 def messages_cancel(*, dedupe_prefix: str) -> int:
-    """Cancel every still-scheduled message whose dedupe key starts with the prefix."""
+    """Cancel every still-scheduled message whose dedupe key starts with the prefix.
+
+    An empty (or blank) prefix is refused: it would match, and cancel, every message."""
+    if not dedupe_prefix.strip():
+        raise ValueError("messages_cancel needs a non-empty dedupe_prefix")
     return Message.objects.filter(
         status=MessageStatus.SCHEDULED, dedupe_key__startswith=dedupe_prefix
     ).update(status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="cancelled")
@@ -112,8 +145,12 @@ class ConsentChange:
 
 @transaction.atomic
 def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -> None:
+    """Record consent changes: the current `Consent` row per kind (the fast lookup) and an
+    append-only `ConsentEvent` per change, with the wording shown, as the history."""
     now = timezone.now()
+    events = []
     for change in changes:
+        wording = CONSENT_WORDING[Category(change.category)]
         Consent.objects.update_or_create(
             user=user,
             category=change.category,
@@ -122,8 +159,19 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
                 "granted": change.granted,
                 "changed_at": now,
                 "source": source,
-                "wording": CONSENT_WORDING[Category(change.category)],
+                "wording": wording,
             },
+        )
+        events.append(
+            ConsentEvent(
+                user=user,
+                category=change.category,
+                channel=change.channel,
+                granted=change.granted,
+                at=now,
+                source=source,
+                wording=wording,
+            )
         )
         audit_record(
             actor=user,
@@ -132,6 +180,7 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
             object_id=f"{change.category}:{change.channel}",
             detail={"granted": change.granted, "source": source},
         )
+    ConsentEvent.objects.bulk_create(events)
 
 
 def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
@@ -260,17 +309,6 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
 
 # --- delivery reports -----------------------------------------------------------------
 
-_PROVIDER_STATUS = {
-    "accepted": MessageStatus.SENT,
-    "scheduled": MessageStatus.SENT,
-    "queued": MessageStatus.SENT,
-    "sending": MessageStatus.SENT,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "read": MessageStatus.DELIVERED,
-    "undelivered": MessageStatus.FAILED,
-    "failed": MessageStatus.FAILED,
-}
 _OUTCOME_UNKNOWN = Q(status=MessageStatus.FAILED, status_reason="outcome_unknown")
 # Which statuses each report may move a message from: statuses only ever move forward, so
 # repeated and out-of-order reports change nothing.
@@ -285,23 +323,34 @@ _STATUS_TIME = {
     MessageStatus.DELIVERED: "delivered_at",
     MessageStatus.FAILED: "failed_at",
 }
+DEFAULT_UNREACHABLE_MAX_ATTEMPTS = 3
 
 
 def message_status_report(
     *,
     message_id: str,
     provider_message_id: str,
-    provider_status: str,
+    status: str | None,
     error_code: str = "",
+    number_flag: NumberFlag | None = None,
     to_phone: str = "",
+    attempt: int | None = None,
 ) -> bool:
-    """Apply a provider delivery report; returns whether the message changed.
+    """Apply a provider delivery report, in our words (see `sms.base.DeliveryReport`);
+    returns whether the message changed.
 
-    A number-level error flags `to_phone`, the number the text actually went to, which
-    may no longer be the one on file."""
-    new_status = _PROVIDER_STATUS.get(provider_status.lower())
-    if new_status is None:
+    `status` is the MessageStatus the report means (None: nothing to do). A report naming
+    an `attempt` applies only to that attempt of the message, so a late report about an
+    earlier attempt never touches a message that was sent again.
+
+    A failure because the handset was unreachable is retried a few times
+    (NOTIFY_UNREACHABLE_MAX_ATTEMPTS, with the usual backoff): the provider did not
+    deliver it, so sending it again cannot make a duplicate. Any other number-level error
+    flags `to_phone`, the number the text actually went to, which may no longer be the one
+    on file."""
+    if status not in _MOVES_FROM:
         return False
+    new_status = MessageStatus(status)
     try:
         match = Q(public_id=uuid.UUID(message_id))
     except ValueError:
@@ -311,6 +360,11 @@ def message_status_report(
     message = Message.objects.filter(match).first()
     if message is None:
         return False
+    this_attempt = Q(pk=message.pk) & _MOVES_FROM[new_status]
+    if attempt is not None:
+        this_attempt &= Q(attempts=attempt)
+    if new_status == MessageStatus.FAILED and number_flag == "unreachable":
+        return _unreachable(message, this_attempt, error_code)
     updates: dict[str, Any] = {
         "status": new_status,
         _STATUS_TIME[new_status]: timezone.now(),
@@ -321,9 +375,9 @@ def message_status_report(
         updates |= {"status_reason": "undelivered", "provider_error_code": error_code}
     else:
         updates["status_reason"] = ""
-    changed = Message.objects.filter(Q(pk=message.pk) & _MOVES_FROM[new_status]).update(**updates)
-    if changed and to_phone and error_code in PHONE_ERROR_FLAGS:
-        opted_out = PHONE_ERROR_FLAGS[error_code] == "opted_out"
+    changed = Message.objects.filter(this_attempt).update(**updates)
+    if changed and to_phone and number_flag in ("opted_out", "invalid"):
+        opted_out = number_flag == "opted_out"
         phone_flag(
             phone=to_phone,
             opted_out=True if opted_out else None,
@@ -333,4 +387,34 @@ def message_status_report(
     return bool(changed)
 
 
-PHONE_ERROR_FLAGS = {"21610": "opted_out", "21211": "invalid", "30005": "invalid"}
+def _unreachable(message: Message, this_attempt: Q, error_code: str) -> bool:
+    """Back to the queue with the usual backoff while attempts remain, else failed."""
+    limit = int(
+        getattr(settings, "NOTIFY_UNREACHABLE_MAX_ATTEMPTS", DEFAULT_UNREACHABLE_MAX_ATTEMPTS)
+    )
+    now = timezone.now()
+    if message.attempts < limit:
+        backoff = settings.NOTIFY_RETRY_BASE_SECONDS * 2 ** max(message.attempts - 1, 0)
+        updates: dict[str, Any] = {
+            "status": MessageStatus.SCHEDULED,
+            "send_at": now + timedelta(seconds=backoff),
+            "status_reason": "unreachable_retry",
+            "provider_error_code": error_code,
+            "claim_token": None,
+            "claimed_at": None,
+            "send_started_at": None,
+            "sent_at": None,
+            # The next attempt gets its own provider id; this one is spent.
+            "provider_message_id": "",
+        }
+        # Only while attempts is still what we read: a concurrent claim or report wins.
+        this_attempt &= Q(attempts=message.attempts)
+    else:
+        updates = {
+            "status": MessageStatus.FAILED,
+            "failed_at": now,
+            "status_reason": "unreachable",
+            "provider_error_code": error_code,
+            "claim_token": None,
+        }
+    return bool(Message.objects.filter(this_attempt).update(**updates))

@@ -5,6 +5,8 @@ Everything Twilio-specific stays behind this seam:
 * `TwilioSmsBackend` sends an `OutgoingSms` and returns our `SentSms`, raising only our
   `SmsError` subclasses (transient vs permanent, and what the error says about the number).
 * `signature_is_valid` checks the X-Twilio-Signature of an inbound webhook.
+* `delivery_report` and `incoming_sms` read Twilio's webhook parameters into our own
+  dataclasses: Twilio's status names and error codes are known here and nowhere else.
 * `twiml_message` builds the TwiML reply to an inbound SMS.
 
 Neither the body nor the full number is ever logged, and no vendor exception (whose message
@@ -17,7 +19,7 @@ import functools
 import logging
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 import requests
 from django.conf import settings
@@ -28,8 +30,12 @@ from twilio.request_validator import RequestValidator  # noqa: TID251
 from twilio.rest import Client  # noqa: TID251
 from twilio.twiml.messaging_response import MessagingResponse  # noqa: TID251
 
+from notifications.models import MessageStatus
 from notifications.sms.base import (
+    DeliveryReport,
+    IncomingSms,
     InvalidNumber,
+    NumberFlag,
     OptedOutNumber,
     OutgoingSms,
     PermanentSmsError,
@@ -49,6 +55,20 @@ OPTED_OUT_CODES = frozenset({21610})  # the recipient replied STOP
 INVALID_NUMBER_CODES = frozenset({21211, 30005})  # not a valid / unknown number
 UNREACHABLE_CODES = frozenset({30003})  # handset off or out of coverage: retry a little
 
+# Twilio's message statuses (MessageStatus in status callbacks) in ours. Anything else
+# ("receiving", "received", "canceled", ...) is not a delivery report we act on.
+DELIVERY_STATUSES: dict[str, MessageStatus] = {
+    "accepted": MessageStatus.SENT,
+    "scheduled": MessageStatus.SENT,
+    "queued": MessageStatus.SENT,
+    "sending": MessageStatus.SENT,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "read": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.FAILED,
+    "failed": MessageStatus.FAILED,
+}
+
 
 @functools.cache
 def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
@@ -64,9 +84,50 @@ def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) ->
     return client
 
 
-def status_callback_url(message_id: str) -> str:
+def status_callback_url(message_id: str, attempt: int | None = None) -> str:
+    """Our callback URL, naming our message (`m`) and its attempt (`a`); Twilio signs it
+    whole, query string included, so neither can be altered."""
     base = settings.PUBLIC_BASE_URL.rstrip("/")
-    return f"{base}{STATUS_CALLBACK_PATH}?m={quote(message_id, safe='')}"
+    query = {"m": message_id} | ({"a": str(attempt)} if attempt is not None else {})
+    return f"{base}{STATUS_CALLBACK_PATH}?{urlencode(query, safe='')}"
+
+
+def number_flag(code: int | None) -> NumberFlag | None:
+    """What a Twilio error code says about the number (DOMAIN.md, "Messages")."""
+    if code in OPTED_OUT_CODES:
+        return "opted_out"
+    if code in INVALID_NUMBER_CODES:
+        return "invalid"
+    if code in UNREACHABLE_CODES:
+        return "unreachable"
+    return None
+
+
+def delivery_report(
+    params: Mapping[str, str], *, query: Mapping[str, str] | None = None
+) -> DeliveryReport:
+    """A status callback (its signed POST parameters, and the query string of the callback
+    URL we gave Twilio) in our words."""
+    query = query or {}
+    code = _as_int(params.get("ErrorCode"))
+    return DeliveryReport(
+        message_id=query.get("m", ""),
+        attempt=_as_int(query.get("a")),
+        provider_message_id=params.get("MessageSid", ""),
+        status=DELIVERY_STATUSES.get(params.get("MessageStatus", "").strip().lower()),
+        error_code=str(code) if code is not None else "",
+        number_flag=number_flag(code),
+        to_phone=params.get("To", ""),
+    )
+
+
+def incoming_sms(params: Mapping[str, str]) -> IncomingSms:
+    """An inbound-message webhook (its signed POST parameters) in our words."""
+    return IncomingSms(
+        provider_message_id=params.get("MessageSid", ""),
+        from_phone=params.get("From", ""),
+        body=params.get("Body", ""),
+    )
 
 
 def _mask(number: str) -> str:
@@ -127,7 +188,7 @@ class TwilioSmsBackend(SmsBackend):
             message = client.messages.create(
                 to=sms.to,
                 body=sms.body,
-                status_callback=status_callback_url(sms.message_id),
+                status_callback=status_callback_url(sms.message_id, sms.attempt),
                 **sender,
             )
             sid = message.sid

@@ -26,6 +26,19 @@ class ScriptedSmsBackend(SmsBackend):
         return SentSms(provider_message_id=f"SM{uuid.uuid4().hex}")
 
 
+# A clock the time-budget tests give the dispatcher; TickingSmsBackend moves it on.
+clock: list[float] = [0.0]
+TICK_SECONDS = 4.0
+
+
+class TickingSmsBackend(ScriptedSmsBackend):
+    """Each send takes TICK_SECONDS on `clock`."""
+
+    def send(self, sms: OutgoingSms) -> SentSms:
+        clock[0] += TICK_SECONDS
+        return super().send(sms)
+
+
 class RecordingSmsBackend(SmsBackend):
     """Logs every provider call to Redis, so calls from threads and other processes add up."""
 

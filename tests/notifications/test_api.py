@@ -7,13 +7,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditEvent
-from notifications.models import Category, Channel, Consent, Message, MessageStatus
+from notifications.models import Category, Channel, Consent, ConsentEvent, Message, MessageStatus
 from notifications.services import CONSENT_WORDING, ConsentChange, consents_set, phone_flag
 from tests.actors import client_for
 from tests.factories import PatientFactory
@@ -76,6 +76,33 @@ def test_withdrawing_a_consent_updates_the_same_row(patient):
     (consent,) = response.json()["consents"]
     assert consent["granted"] is False
     assert Consent.objects.filter(user=patient).count() == 1
+
+
+def test_granting_then_withdrawing_leaves_both_in_the_history(patient):
+    client = client_for(patient)
+    patch(client, {"consents": [change("marketing", "sms")]})
+    patch(client, {"consents": [change("marketing", "sms", granted=False)]})
+
+    events = list(ConsentEvent.objects.filter(user=patient).order_by("at", "pk"))
+    assert [(e.category, e.channel, e.granted, e.source) for e in events] == [
+        ("marketing", "sms", True, "app"),
+        ("marketing", "sms", False, "app"),
+    ]
+    assert all(e.wording == CONSENT_WORDING[Category.MARKETING] for e in events)
+    assert events[0].at <= events[1].at
+    # The current state is still one row.
+    (consent,) = Consent.objects.filter(user=patient)
+    assert consent.granted is False
+
+
+def test_consent_history_is_append_only(patient):
+    consents_set(user=patient, source="app", changes=[ConsentChange("care", "sms", True)])
+    event = ConsentEvent.objects.get()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ConsentEvent.objects.filter(pk=event.pk).update(granted=False)
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        ConsentEvent.objects.filter(pk=event.pk).delete()
+    assert ConsentEvent.objects.get().granted is True
 
 
 def test_reading_preferences_is_audited(patient):
@@ -322,3 +349,38 @@ def test_the_outbox_runs_a_fixed_number_of_queries(ops_admin):
     assert len(body["results"]) == 20  # one page
 
     assert len(many) == len(few)
+
+
+def test_listing_the_outbox_audits_a_read_of_each_listed_message(ops_admin, patient, other_patient):
+    mine = [make_message(patient) for _ in range(2)]
+    theirs = make_message(other_patient)
+    staff = make_message(ops_admin, channel=Channel.EMAIL)
+
+    rows = listed(client_for(ops_admin))
+
+    reads = AuditEvent.objects.filter(
+        actor=ops_admin, action="read", object_type="notifications.message"
+    )
+    assert sorted(reads.values_list("object_id", flat=True)) == sorted(row["id"] for row in rows)
+    patient_of = dict(reads.values_list("object_id", "patient_id"))
+    for message in mine:
+        assert patient_of[str(message.public_id)] == patient.patient.public_id
+    assert patient_of[str(theirs.public_id)] == other_patient.patient.public_id
+    assert patient_of[str(staff.public_id)] is None
+
+
+def test_only_the_page_shown_is_audited(ops_admin):
+    for recipient in [PatientFactory().user for _ in range(25)]:
+        make_message(recipient)
+
+    rows = listed(client_for(ops_admin))
+
+    assert len(rows) == 20
+    reads = AuditEvent.objects.filter(action="read", object_type="notifications.message")
+    assert set(reads.values_list("object_id", flat=True)) == {row["id"] for row in rows}
+
+
+def test_a_refused_outbox_request_audits_no_message_read(patient):
+    make_message(patient)
+    client_for(patient).get(MESSAGES)
+    assert not AuditEvent.objects.filter(object_type="notifications.message").exists()

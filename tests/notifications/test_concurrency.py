@@ -167,3 +167,49 @@ def test_concurrent_scheduling_of_one_reminder_keeps_one_row(patient):
     assert len(ids) == 4
     assert len(set(ids)) == 1
     assert Message.objects.count() == 1
+
+
+def test_concurrent_rescheduling_of_a_cancelled_reminder_revives_it_once(patient):
+    key = "appointment:9:reminder-1h"
+    original = services.message_schedule(
+        recipient=patient,
+        template_key="appointment_reminder",
+        category="care",
+        channel="sms",
+        dedupe_key=key,
+        send_at=timezone.now() + timedelta(hours=1),
+    )
+    services.messages_cancel(dedupe_prefix="appointment:9:")
+    start = threading.Barrier(4)
+    results: list[tuple[int, str, object]] = []
+    errors: list[BaseException] = []
+
+    def reschedule(hours: int) -> None:
+        try:
+            start.wait()
+            message = services.message_schedule(
+                recipient=patient,
+                template_key="appointment_reminder",
+                category="care",
+                channel="sms",
+                dedupe_key=key,
+                send_at=timezone.now() + timedelta(hours=hours),
+            )
+            results.append((message.pk, message.status, message.send_at))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reschedule, args=(h,)) for h in (2, 3, 4, 5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors
+    (message,) = Message.objects.all()
+    assert message.status == MessageStatus.SCHEDULED
+    # Exactly one of the four revived it; the others got (and kept) what it scheduled.
+    assert len(results) == 4
+    assert set(results) == {(original.pk, MessageStatus.SCHEDULED, message.send_at)}
+    assert message.send_at > original.send_at

@@ -59,3 +59,9 @@ def test_window_follows_settings(settings):
     settings.NOTIFY_QUIET_START_HOUR, settings.NOTIFY_QUIET_END_HOUR = 10, 18
     assert quiet_hours_release(utc(2026, 7, 15, 13, 0), EASTERN) == utc(2026, 7, 15, 14, 0)
     assert quiet_hours_release(utc(2026, 7, 15, 22, 0), EASTERN) == utc(2026, 7, 16, 14, 0)
+
+
+@pytest.mark.parametrize("bogus", ["Mars/Olympus", "America/Atlantis", "../../etc/passwd", "UTC+3"])
+def test_a_zone_name_that_is_not_a_zone_means_the_unknown_zone_rule(bogus):
+    for now in (utc(2026, 7, 15, 12, 30), utc(2026, 7, 15, 16, 0), utc(2026, 1, 10, 4, 0)):
+        assert quiet_hours_release(now, bogus) == quiet_hours_release(now, None)

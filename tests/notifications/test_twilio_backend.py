@@ -294,6 +294,17 @@ def test_trailing_slash_on_public_base_url_does_not_double_up(
     )
 
 
+def test_the_callback_url_names_the_attempt_when_there_is_one(
+    twilio_settings: Any, fake_twilio: FakeTwilio
+) -> None:
+    TwilioSmsBackend().send(OutgoingSms(to=TO_NUMBER, body=BODY, message_id="abc", attempt=2))
+
+    (request,) = fake_twilio.requests
+    callback = request.param("StatusCallback")
+    assert callback == f"{PUBLIC_BASE_URL}/api/notifications/twilio/status?m=abc&a=2"
+    assert parse_qs(urlsplit(callback).query) == {"m": ["abc"], "a": ["2"]}
+
+
 def test_missing_status_in_the_answer_reads_as_sent(
     twilio_settings: Any, fake_twilio: FakeTwilio
 ) -> None:
@@ -629,3 +640,75 @@ def test_twiml_without_a_message_is_an_empty_response(text: str | None) -> None:
 
     assert root.tag == "Response"
     assert list(root) == []
+
+
+# --- status callbacks and inbound texts in our words -------------------------------------
+
+
+def _callback(status: str, error_code: str = "") -> dict[str, str]:
+    params = {
+        "MessageSid": "SM" + "b" * 32,
+        "MessageStatus": status,
+        "To": TO_NUMBER,
+        "From": FROM_NUMBER,
+    }
+    return params | ({"ErrorCode": error_code} if error_code else {})
+
+
+@pytest.mark.parametrize(
+    ("status", "ours"),
+    [
+        ("accepted", "sent"),
+        ("queued", "sent"),
+        ("sending", "sent"),
+        ("sent", "sent"),
+        ("delivered", "delivered"),
+        ("read", "delivered"),
+        ("undelivered", "failed"),
+        ("failed", "failed"),
+        ("Delivered", "delivered"),
+        ("receiving", None),
+        ("canceled", None),
+        ("teleported", None),
+        ("", None),
+    ],
+)
+def test_delivery_report_translates_twilio_statuses(status: str, ours: str | None) -> None:
+    report = twilio_sms.delivery_report(_callback(status), query={"m": "abc", "a": "3"})
+    assert report.status == ours
+    assert (report.message_id, report.attempt) == ("abc", 3)
+    assert report.provider_message_id == "SM" + "b" * 32
+    assert report.to_phone == TO_NUMBER
+    assert (report.error_code, report.number_flag) == ("", None)
+
+
+@pytest.mark.parametrize(
+    ("code", "flag"),
+    [
+        ("21610", "opted_out"),
+        ("21211", "invalid"),
+        ("30005", "invalid"),
+        ("30003", "unreachable"),
+        ("30008", None),
+        ("", None),
+        ("not-a-code", None),
+    ],
+)
+def test_delivery_report_says_what_an_error_means_for_the_number(
+    code: str, flag: str | None
+) -> None:
+    report = twilio_sms.delivery_report(_callback("undelivered", code))
+    assert report.number_flag == flag
+    assert report.error_code == (code if code.isdigit() else "")
+    assert (report.message_id, report.attempt) == ("", None)
+
+
+def test_incoming_sms_reads_the_inbound_webhook() -> None:
+    incoming = twilio_sms.incoming_sms(
+        {"MessageSid": "SM1", "From": TO_NUMBER, "To": FROM_NUMBER, "Body": "STOP"}
+    )
+    assert (incoming.provider_message_id, incoming.from_phone, incoming.body) == (
+        "SM1",
+        TO_NUMBER,
+        "STOP",
+    )
