@@ -249,6 +249,9 @@ NOTIFY_QUIET_START_HOUR = env.int("NOTIFY_QUIET_START_HOUR", default=8)  # first
 NOTIFY_QUIET_END_HOUR = env.int("NOTIFY_QUIET_END_HOUR", default=20)  # first hour refused
 NOTIFY_UNKNOWN_TZ_START_HOUR = env.int("NOTIFY_UNKNOWN_TZ_START_HOUR", default=9)
 NOTIFY_DAILY_CAP = env.int("NOTIFY_DAILY_CAP", default=3)
+# One dispatch run stops claiming after this; keep it below CELERY_TASK_SOFT_TIME_LIMIT.
+NOTIFY_DISPATCH_TIME_BUDGET_SECONDS = env.float("NOTIFY_DISPATCH_TIME_BUDGET_SECONDS", default=40.0)
+NOTIFY_UNREACHABLE_MAX_ATTEMPTS = env.int("NOTIFY_UNREACHABLE_MAX_ATTEMPTS", default=3)
 
 # Celery: JSON only, late acks, time limits; beat entries live here.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
