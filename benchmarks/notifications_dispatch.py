@@ -129,6 +129,8 @@ def main() -> int:
             "NOTIFY_QUIET_START_HOUR": "0",
             "NOTIFY_QUIET_END_HOUR": "24",
             "NOTIFY_DAILY_CAP": "1000000",
+            # One run drains everything: nothing (no beat) would start a second one.
+            "NOTIFY_DISPATCH_TIME_BUDGET_SECONDS": "600",
             "LOG_LEVEL": "WARNING",
         }
         subprocess.run(
