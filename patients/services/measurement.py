@@ -1,0 +1,216 @@
+"""Ongoing measurement, write side: PHQ-9/GAD-7 submissions (with the item-9 safety
+flag), mood entries from the app and from SMS replies, and the due reminders."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db import transaction
+
+from accounts.models import User
+from accounts.selectors import physicians_licensed_in
+from audit.models import AuditAction
+from audit.services import audit_record
+from config.errors import ValidationFailed
+from notifications.models import InboundSms
+from notifications.services import message_schedule, messages_cancel
+from patients.models import (
+    Instrument,
+    IntakeStatus,
+    MoodEntry,
+    Patient,
+    QuestionnaireResponse,
+    SafetyFlag,
+)
+from patients.scoring import Phq9Result, ScoringError, SeverityResult
+from patients.selectors import patient_of
+from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
+
+MOOD_MIN, MOOD_MAX = 1, 10
+SELF_HARM_FLAG_KIND = "self_harm_thoughts"
+QUESTIONNAIRE_PATH = "/questionnaires"
+
+
+def safety_flag_path(flag: SafetyFlag) -> str:
+    return f"/review/safety-flags/{flag.public_id}"
+
+
+def reminder_dedupe_prefix(patient: Patient) -> str:
+    return f"questionnaire:{patient.public_id}:"
+
+
+def reminder_dedupe_key(patient: Patient, instruments: Sequence[str], due_on: date) -> str:
+    """`questionnaire:<patient>:<instrument>:<due date>`; instruments due on the same day
+    share one text, named `gad7+phq9`."""
+    return f"{reminder_dedupe_prefix(patient)}{'+'.join(sorted(instruments))}:{due_on.isoformat()}"
+
+
+# --- questionnaires ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    response: QuestionnaireResponse
+    result: SeverityResult
+    safety_flag: SafetyFlag | None
+
+    @property
+    def self_harm(self) -> bool:
+        return self.safety_flag is not None
+
+
+def _result_json(result: SeverityResult) -> dict[str, object]:
+    stored: dict[str, object] = {
+        "total": result.total,
+        "band": result.band,
+        "band_label": result.band_label,
+    }
+    if isinstance(result, Phq9Result):
+        stored |= {"item9": result.item9, "self_harm_flag": result.self_harm_flag}
+    return stored
+
+
+def _alert_physicians(patient: Patient, flag: SafetyFlag) -> None:
+    """An urgent email to every physician licensed in the patient's state."""
+    for physician in physicians_licensed_in(patient.state):
+        message_schedule(
+            recipient=physician.user,
+            template_key="review_alert",
+            category="care",
+            channel="email",
+            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
+            context={"path": safety_flag_path(flag)},
+            urgent=True,
+        )
+
+
+@transaction.atomic
+def safety_flag_raise(
+    *, patient: Patient, kind: str, source: str, source_id: uuid.UUID | None, actor: User | None
+) -> SafetyFlag:
+    flag = SafetyFlag.objects.create(patient=patient, kind=kind, source=source, source_id=source_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        object_type="patients.safetyflag",
+        object_id=str(flag.public_id),
+        patient_id=patient.public_id,
+        detail={"kind": kind, "source": source},
+    )
+    _alert_physicians(patient, flag)
+    return flag
+
+
+@transaction.atomic
+def questionnaire_submit(
+    *, patient: Patient, instrument: str, answers: Sequence[int]
+) -> Submission:
+    """Score and store a PHQ-9 or GAD-7. Any answer above 0 on PHQ-9 item 9 raises an
+    urgent safety flag (dosing and refills suspended until a physician resolves it) and
+    alerts the physicians licensed in the patient's state.
+
+    Invalid answers raise ValidationFailed naming `answers` or `answers.<0-based item>`."""
+    code = Instrument(instrument)
+    try:
+        result = SCORERS[code](answers)
+    except ScoringError as error:
+        field = "answers" if error.index is None else f"answers.{error.index}"
+        raise ValidationFailed(fields={field: [error.detail.capitalize() + "."]}) from error
+    # Encrypted JSON fields (typed as text by the stubs).
+    stored_answers: Any = list(result.answers)
+    stored_result: Any = _result_json(result)
+    response = QuestionnaireResponse.objects.create(
+        patient=patient,
+        instrument=code,
+        instrument_version=result.version,
+        answers=stored_answers,
+        result=stored_result,
+        source="followup",
+    )
+    audit_record(
+        actor=patient.user,
+        action=AuditAction.CREATE,
+        object_type="patients.questionnaireresponse",
+        object_id=str(response.public_id),
+        patient_id=patient.public_id,
+    )
+    flag = None
+    if isinstance(result, Phq9Result) and result.self_harm_flag:
+        flag = safety_flag_raise(
+            patient=patient,
+            kind=SELF_HARM_FLAG_KIND,
+            source="questionnaire",
+            source_id=response.public_id,
+            actor=patient.user,
+        )
+    # Answered: a reminder still waiting (quiet hours) is moot. Whatever else is still due
+    # is scheduled again by the next reminder run.
+    messages_cancel(dedupe_prefix=reminder_dedupe_prefix(patient))
+    return Submission(response, result, flag)
+
+
+# --- mood ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def mood_record(*, patient: Patient, score: int, source: str) -> MoodEntry:
+    if isinstance(score, bool) or not MOOD_MIN <= score <= MOOD_MAX:
+        raise ValidationFailed(fields={"score": [f"Enter a number from {MOOD_MIN} to {MOOD_MAX}."]})
+    entry = MoodEntry.objects.create(patient=patient, score=str(score), source=source)
+    audit_record(
+        actor=patient.user,
+        action=AuditAction.CREATE,
+        object_type="patients.moodentry",
+        object_id=str(entry.pk),
+        patient_id=patient.public_id,
+        detail={"source": source},
+    )
+    return entry
+
+
+_MOOD_REPLY = re.compile(r"(10|0?[1-9])\.?")
+
+
+def mood_reply_handle(user: User, body: str, inbound: InboundSms) -> bool:
+    """SMS reply handler (registered in PatientsConfig.ready): a reply that is just a
+    number from 1 to 10, from a patient in care (an approved intake: the only patients the
+    check-in follow-up asks), is their mood. Anything else is left for other handlers."""
+    match = _MOOD_REPLY.fullmatch(body.strip())
+    if match is None:
+        return False
+    patient = patient_of(user)
+    if patient is None or not patient.intakes.filter(status=IntakeStatus.APPROVED).exists():
+        return False
+    mood_record(patient=patient, score=int(match.group(1)), source="sms")
+    return True
+
+
+# --- reminders -----------------------------------------------------------------------------
+
+
+def questionnaire_reminders_schedule(*, now: datetime | None = None) -> int:
+    """One "questionnaire_due" text per patient in care and due date: instruments due on
+    the same day share it. The dedupe key carries the due date, so running this again (or
+    twice at once) schedules nothing new. Returns how many reminders were looked at."""
+    count = 0
+    for patient, due in patients_with_due_questionnaires(now=now):
+        by_date: dict[date, list[str]] = {}
+        for item in due:
+            assert item.due_on is not None
+            by_date.setdefault(item.due_on, []).append(item.instrument)
+        for due_on, instruments in sorted(by_date.items()):
+            message_schedule(
+                recipient=patient.user,
+                template_key="questionnaire_due",
+                category="care",
+                channel="sms",
+                dedupe_key=reminder_dedupe_key(patient, instruments, due_on),
+                context={"path": QUESTIONNAIRE_PATH},
+            )
+            count += 1
+    return count

@@ -1,0 +1,547 @@
+"""Ongoing measurement: PHQ-9/GAD-7 due dates, submissions and the item-9 flag, mood from
+the app and from SMS replies, the trend and who may see it, and the due reminders."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.db import connection
+
+from audit.models import AuditEvent
+from notifications.models import InboundSms, Message, MessageStatus
+from notifications.services import inbound_sms_receive
+from patients.models import Intake, IntakeStatus, MoodEntry, QuestionnaireResponse, SafetyFlag
+from patients.screening import CRISIS_RESOURCES
+from patients.selectors.measurement import questionnaire_schedule
+from patients.services.measurement import questionnaire_submit
+from patients.tasks import schedule_questionnaire_reminders
+from tests.actors import client_for
+from tests.factories import PatientFactory
+
+pytestmark = pytest.mark.django_db
+
+# The `patient` actor lives in Escambia County, FL: Central time. 15:00 UTC on 2 March 2027
+# is 09:00 there (CST); daylight saving starts 14 March, so 30 March starts at 05:00 UTC.
+INTAKE_AT = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+DUE_ON = date(2027, 3, 30)
+LAST_MINUTE_BEFORE_DUE = datetime(2027, 3, 30, 4, 59, tzinfo=UTC)  # 23:59 on the 29th
+FIRST_MINUTE_DUE = datetime(2027, 3, 30, 5, 0, tzinfo=UTC)  # 00:00 on the 30th
+
+PHONE = "+13055550123"
+PHQ9_MODERATELY_SEVERE = [2, 2, 2, 2, 2, 2, 2, 2, 0]  # 16
+GAD7_MODERATE = [2, 2, 2, 2, 1, 1, 1]  # 11
+
+
+def intake_for(patient, *, status=IntakeStatus.APPROVED, submitted_at=INTAKE_AT, answers=None):
+    return Intake.objects.create(
+        patient=patient,
+        questionnaire_version="test",
+        status=status,
+        answers=answers
+        if answers is not None
+        else {"phq9": PHQ9_MODERATELY_SEVERE, "gad7": GAD7_MODERATE},
+        submitted_at=submitted_at,
+        created_at=submitted_at or INTAKE_AT,
+    )
+
+
+def submit(user, instrument, answers):
+    return client_for(user).post(
+        "/api/questionnaires", {"instrument": instrument, "answers": answers}, format="json"
+    )
+
+
+def due_by_instrument(patient):
+    return {item.instrument: item for item in questionnaire_schedule(patient)}
+
+
+# --- due ---------------------------------------------------------------------------------
+
+
+def test_questionnaires_fall_due_28_days_after_the_intake_in_the_patients_calendar(patient):
+    intake_for(patient.patient)
+    with time_machine.travel(LAST_MINUTE_BEFORE_DUE, tick=False):
+        due = due_by_instrument(patient.patient)
+        assert {code: item.due for code, item in due.items()} == {"phq9": False, "gad7": False}
+        assert due["phq9"].due_on == DUE_ON
+        assert due["phq9"].last_submitted_at == INTAKE_AT
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        due = due_by_instrument(patient.patient)
+        assert {code: item.due for code, item in due.items()} == {"phq9": True, "gad7": True}
+        assert due["gad7"].days_overdue == 0
+
+
+def test_due_endpoint_says_which_and_since_when(patient):
+    intake_for(patient.patient)
+    with time_machine.travel(FIRST_MINUTE_DUE + timedelta(days=3), tick=False):
+        response = client_for(patient).get("/api/questionnaires/due")
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["interval_days"] == 28
+    assert body["instruments"] == [
+        {
+            "instrument": "phq9",
+            "name": "PHQ-9",
+            "due": True,
+            "due_on": "2027-03-30",
+            "days_overdue": 3,
+            "last_submitted_at": "2027-03-02T15:00:00Z",
+        },
+        {
+            "instrument": "gad7",
+            "name": "GAD-7",
+            "due": True,
+            "due_on": "2027-03-30",
+            "days_overdue": 3,
+            "last_submitted_at": "2027-03-02T15:00:00Z",
+        },
+    ]
+    assert AuditEvent.objects.filter(
+        action="read", object_type="patients.questionnaireschedule"
+    ).exists()
+
+
+def test_a_submission_restarts_the_clock_for_that_instrument_only(patient):
+    intake_for(patient.patient)
+    answered_at = datetime(2027, 3, 31, 18, 0, tzinfo=UTC)  # 13:00 CDT on the 31st
+    with time_machine.travel(answered_at, tick=False):
+        assert submit(patient, "phq9", [1] * 8 + [0]).status_code == 201
+        due = due_by_instrument(patient.patient)
+    assert due["phq9"].due is False
+    assert due["phq9"].due_on == date(2027, 4, 28)
+    assert due["gad7"].due is True
+    # The boundary again, from a follow-up response this time.
+    with time_machine.travel(datetime(2027, 4, 28, 4, 59, tzinfo=UTC), tick=False):
+        assert due_by_instrument(patient.patient)["phq9"].due is False
+    with time_machine.travel(datetime(2027, 4, 28, 5, 0, tzinfo=UTC), tick=False):
+        assert due_by_instrument(patient.patient)["phq9"].due is True
+
+
+def test_the_interval_is_a_setting(patient, settings):
+    settings.QUESTIONNAIRE_INTERVAL_DAYS = 14
+    intake_for(patient.patient)
+    assert due_by_instrument(patient.patient)["phq9"].due_on == date(2027, 3, 16)
+
+
+def test_a_draft_intake_is_no_baseline(patient):
+    intake_for(patient.patient, status=IntakeStatus.DRAFT, submitted_at=None)
+    due = due_by_instrument(patient.patient)["phq9"]
+    assert (due.due, due.due_on, due.last_submitted_at) == (True, None, None)
+
+
+def test_due_endpoint_is_for_patients_only(physician, ops_admin, api):
+    assert client_for(physician.user).get("/api/questionnaires/due").status_code == 403
+    assert client_for(ops_admin).get("/api/questionnaires/due").status_code == 403
+    assert api.get("/api/questionnaires/due").status_code == 401
+
+
+# --- submission ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "total", "band"),
+    [
+        ("phq9", [0] * 9, 0, "minimal"),
+        ("phq9", [1, 1, 1, 1, 1, 0, 0, 0, 0], 5, "mild"),
+        ("phq9", [2, 2, 2, 2, 2, 0, 0, 0, 0], 10, "moderate"),
+        ("phq9", [3, 3, 3, 3, 3, 0, 0, 0, 0], 15, "moderately_severe"),
+        ("phq9", [3, 3, 3, 3, 3, 3, 2, 0, 0], 20, "severe"),
+        ("gad7", [0, 0, 0, 0, 1, 1, 2], 4, "minimal"),
+        ("gad7", [3, 3, 3, 0, 0, 0, 0], 9, "mild"),
+        ("gad7", [3, 3, 3, 3, 2, 0, 0], 14, "moderate"),
+        ("gad7", [3, 3, 3, 3, 3, 0, 0], 15, "severe"),
+    ],
+)
+def test_submission_is_scored_and_stored_encrypted(patient, instrument, answers, total, band):
+    response = submit(patient, instrument, answers)
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["instrument"], body["total"], body["band"]) == (instrument, total, band)
+    assert body["self_harm_flag"] is False
+    assert body["crisis_resources"] is None
+    assert body["instrument_version"] == "2026-11-1"
+    stored = QuestionnaireResponse.objects.get(public_id=body["id"])
+    assert stored.answers == answers
+    assert stored.result["total"] == total
+    assert stored.source == "followup"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT answers::text, result::text FROM patients_questionnaireresponse WHERE id = %s",
+            [stored.pk],
+        )
+        raw_answers, raw_result = cursor.fetchone()
+    assert band not in raw_result
+    assert str(answers[:3])[1:-1] not in raw_answers
+    assert AuditEvent.objects.filter(
+        action="create", object_type="patients.questionnaireresponse", object_id=body["id"]
+    ).exists()
+    assert not SafetyFlag.objects.exists()
+
+
+def test_item_9_raises_a_flag_returns_crisis_resources_and_alerts_licensed_physicians(
+    patient, physician, unlicensed_physician
+):
+    response = submit(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 1])
+
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["total"] == 1
+    assert body["band"] == "minimal"  # whatever the total
+    assert body["self_harm_flag"] is True
+    assert body["crisis_resources"] == CRISIS_RESOURCES
+    assert "988" in body["crisis_resources"]
+    flag = SafetyFlag.objects.get()
+    assert flag.patient == patient.patient
+    assert (flag.kind, flag.source) == ("self_harm_thoughts", "questionnaire")
+    assert flag.source_id == uuid.UUID(body["id"])
+    assert flag.resolved_at is None
+    alert = Message.objects.get(template_key="review_alert")
+    assert alert.recipient == physician.user
+    assert alert.dedupe_key == f"safety:{flag.public_id}:{physician.user_id}"
+    assert (alert.channel, alert.category, alert.urgent) == ("email", "care", True)
+    assert str(flag.public_id) in alert.context["path"]
+    assert not Message.objects.filter(recipient=unlicensed_physician.user).exists()
+    assert AuditEvent.objects.filter(
+        action="create", object_type="patients.safetyflag", object_id=str(flag.public_id)
+    ).exists()
+
+
+def test_item_9_alerts_only_physicians_licensed_in_the_patients_state(other_patient, physician):
+    from tests.factories import LicenseFactory, PhysicianFactory
+
+    florida_only = PhysicianFactory(last_name="Fenn")
+    LicenseFactory(physician=florida_only, state="FL")
+
+    submit(other_patient, "phq9", [0] * 8 + [3])  # a New Jersey patient
+
+    recipients = set(
+        Message.objects.filter(template_key="review_alert").values_list("recipient", flat=True)
+    )
+    assert recipients == {physician.user_id}
+
+
+def test_gad7_has_no_item_9(patient):
+    body = submit(patient, "gad7", [0, 0, 0, 0, 0, 0, 3]).json()
+    assert body["self_harm_flag"] is False
+    assert not SafetyFlag.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("instrument", "answers", "field"),
+    [
+        ("phq9", [0, 0, 0, 4, 0, 0, 0, 0, 0], "answers.3"),
+        ("phq9", [0, 0, 0, 0, 0, 0, 0, 0, -1], "answers.8"),
+        ("phq9", [0, 0, "often", 0, 0, 0, 0, 0, 0], "answers.2"),
+        ("phq9", [0, 0, 0, 0, 0, 0, 0, 0, 1.5], "answers.8"),
+        ("phq9", [0] * 7, "answers"),
+        ("gad7", [0] * 9, "answers"),
+        ("gad7", "0000000", "answers"),
+        ("bdi", [0] * 9, "instrument"),
+    ],
+)
+def test_invalid_answers_name_the_item_and_store_nothing(patient, instrument, answers, field):
+    response = submit(patient, instrument, answers)
+
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid"
+    assert list(error["fields"]) == [field]
+    assert not QuestionnaireResponse.objects.exists()
+
+
+def test_unknown_fields_are_refused(patient):
+    response = client_for(patient).post(
+        "/api/questionnaires",
+        {"instrument": "gad7", "answers": [0] * 7, "total": 0},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"total": ["Unknown field."]}
+
+
+def test_only_patients_with_a_record_submit(physician, ops_admin, api):
+    from tests.factories import UserFactory
+
+    payload = {"instrument": "gad7", "answers": [0] * 7}
+    assert client_for(physician.user).post("/api/questionnaires", payload).status_code == 403
+    assert client_for(ops_admin).post("/api/questionnaires", payload).status_code == 403
+    assert api.post("/api/questionnaires", payload, format="json").status_code == 401
+    no_record = client_for(UserFactory(role="patient"))
+    assert no_record.post("/api/questionnaires", payload, format="json").status_code == 404
+
+
+# --- mood ----------------------------------------------------------------------------------
+
+
+def test_mood_from_the_app(patient):
+    response = client_for(patient).post("/api/moods", {"score": 7}, format="json")
+
+    assert response.status_code == 201, response.json()
+    assert response.json()["score"] == 7
+    assert response.json()["source"] == "app"
+    entry = MoodEntry.objects.get()
+    assert (entry.patient, entry.score, entry.source) == (patient.patient, "7", "app")
+    assert AuditEvent.objects.filter(action="create", object_type="patients.moodentry").exists()
+
+
+@pytest.mark.parametrize("score", [0, 11, "seven", None])
+def test_mood_out_of_range_is_a_field_error(patient, score):
+    response = client_for(patient).post("/api/moods", {"score": score}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["score"]
+    assert not MoodEntry.objects.exists()
+
+
+def test_mood_is_for_patients_only(physician, ops_admin, api):
+    assert client_for(physician.user).post("/api/moods", {"score": 5}).status_code == 403
+    assert client_for(ops_admin).post("/api/moods", {"score": 5}).status_code == 403
+    assert api.post("/api/moods", {"score": 5}, format="json").status_code == 401
+
+
+@pytest.fixture
+def texting_patient(patient):
+    """The `patient` actor, in care (approved intake) and with a phone on file."""
+    patient.patient.set_phone(PHONE)
+    patient.patient.save()
+    intake_for(patient.patient)
+    return patient
+
+
+def text(body: str) -> str | None:
+    return inbound_sms_receive(
+        provider_message_id="SM" + uuid.uuid4().hex, from_phone=PHONE, body=body
+    )
+
+
+@pytest.mark.parametrize(("body", "score"), [("7", "7"), (" 10 ", "10"), ("3.", "3"), ("1", "1")])
+def test_a_number_texted_back_is_the_patients_mood(texting_patient, body, score):
+    assert text(body) is None
+
+    entry = MoodEntry.objects.get()
+    assert (entry.patient, entry.score, entry.source) == (texting_patient.patient, score, "sms")
+    assert InboundSms.objects.get().handled_by == "patients.mood"
+
+
+@pytest.mark.parametrize("body", ["feeling good", "7 today", "0", "11", "7/10", "3.5", ""])
+def test_anything_else_texted_back_is_not_claimed(texting_patient, body):
+    text(body)
+
+    assert not MoodEntry.objects.exists()
+    assert InboundSms.objects.get().handled_by == ""
+
+
+def test_a_number_from_a_patient_not_in_care_is_not_claimed(patient):
+    """Only patients in care are asked for their mood; a bare number from anyone else
+    is left to other handlers."""
+    patient.patient.set_phone(PHONE)
+    patient.patient.save()
+    intake_for(patient.patient, status=IntakeStatus.SUBMITTED)
+
+    text("7")
+
+    assert not MoodEntry.objects.exists()
+    assert InboundSms.objects.get().handled_by == ""
+
+
+# --- trend ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def history(patient):
+    """Intake (PHQ-9 16, GAD-7 11), then two follow-ups of each, and some mood."""
+    record = patient.patient
+    intake = intake_for(record)
+    for days, phq9, gad7 in [
+        (28, [1] * 8 + [0], [1] * 7),
+        (56, [1, 1, 1, 0, 0, 0, 0, 0, 0], [0] * 7),
+    ]:
+        with time_machine.travel(INTAKE_AT + timedelta(days=days), tick=False):
+            questionnaire_submit(patient=record, instrument="phq9", answers=phq9)
+            questionnaire_submit(patient=record, instrument="gad7", answers=gad7)
+            client_for(patient).post("/api/moods", {"score": days // 10}, format="json")
+    record.set_phone(PHONE)
+    record.save()
+    with time_machine.travel(INTAKE_AT + timedelta(days=57), tick=False):
+        text("8")
+    return intake
+
+
+def test_trend_series_baseline_and_change(patient, history):
+    response = client_for(patient).get(f"/api/patients/{patient.patient.public_id}/trend")
+
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["patient_id"] == str(patient.patient.public_id)
+    phq9, gad7 = body["instruments"]
+    assert phq9["instrument"] == "phq9"
+    assert [(p["total"], p["band"], p["source"]) for p in phq9["series"]] == [
+        (16, "moderately_severe", "intake"),
+        (8, "mild", "followup"),
+        (3, "minimal", "followup"),
+    ]
+    assert phq9["series"][0]["id"] == str(history.public_id)
+    assert phq9["series"][0]["submitted_at"] == "2027-03-02T15:00:00Z"
+    assert (phq9["baseline"], phq9["latest"], phq9["change_since_baseline"]) == (16, 3, -13)
+    assert phq9["latest_band"] == "minimal"
+    assert [p["total"] for p in gad7["series"]] == [11, 7, 0]
+    assert (gad7["baseline"], gad7["latest"], gad7["change_since_baseline"]) == (11, 0, -11)
+    assert [(m["score"], m["source"]) for m in body["mood"]] == [(2, "app"), (5, "app"), (8, "sms")]
+
+
+def test_trend_reads_are_audited(patient, history, physician):
+    client_for(physician.user).get(f"/api/patients/{patient.patient.public_id}/trend")
+
+    reads = AuditEvent.objects.filter(action="read", actor=physician.user)
+    assert reads.filter(object_type="patients.trend").count() == 1
+    assert reads.filter(object_type="patients.questionnaireresponse").count() == 4
+    assert reads.filter(object_type="patients.intake").count() == 1
+    assert set(reads.values_list("patient_id", flat=True)) == {patient.patient.public_id}
+
+
+def test_an_empty_trend(patient):
+    body = client_for(patient).get(f"/api/patients/{patient.patient.public_id}/trend").json()
+    assert [i["series"] for i in body["instruments"]] == [[], []]
+    assert body["instruments"][0]["change_since_baseline"] is None
+    assert body["mood"] == []
+
+
+def test_an_intake_without_questionnaire_answers_adds_no_point(patient):
+    intake_for(patient.patient, answers={})
+    body = client_for(patient).get(f"/api/patients/{patient.patient.public_id}/trend").json()
+    assert [i["series"] for i in body["instruments"]] == [[], []]
+
+
+def test_the_trend_query_count_does_not_grow_with_history(patient, django_assert_max_num_queries):
+    from patients.selectors.measurement import patient_trend
+
+    intake_for(patient.patient)
+    for day in range(5):
+        with time_machine.travel(INTAKE_AT + timedelta(days=day + 1), tick=False):
+            questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[1] * 9)
+    with django_assert_max_num_queries(3):
+        trend = patient_trend(patient.patient)
+    assert len(trend.instruments[0].series) == 6
+
+
+@pytest.mark.parametrize(
+    ("viewer", "status"),
+    [
+        ("self", 200),
+        ("other_patient", 404),
+        ("physician", 200),
+        ("unlicensed_physician", 404),
+        ("ops_admin", 404),
+        ("anonymous", 401),
+    ],
+)
+def test_trend_access_per_role(request, api, patient, viewer, status):
+    url = f"/api/patients/{patient.patient.public_id}/trend"
+    if viewer == "anonymous":
+        response = api.get(url)
+    else:
+        user = patient if viewer == "self" else request.getfixturevalue(viewer)
+        user = getattr(user, "user", user)  # physicians are profiles
+        response = client_for(user).get(url)
+    assert response.status_code == status
+    if status == 404:
+        assert response.json()["error"]["code"] == "not_found"
+
+
+def test_a_physician_licensed_elsewhere_sees_no_trend(other_patient):
+    from tests.factories import LicenseFactory, PhysicianFactory
+
+    florida_only = PhysicianFactory(last_name="Fenn")
+    LicenseFactory(physician=florida_only, state="FL")
+    url = f"/api/patients/{other_patient.patient.public_id}/trend"  # New Jersey
+    assert client_for(florida_only.user).get(url).status_code == 404
+
+
+def test_unknown_patient_trend_is_404(patient):
+    assert client_for(patient).get(f"/api/patients/{uuid.uuid4()}/trend").status_code == 404
+
+
+# --- reminders -----------------------------------------------------------------------------
+
+
+def reminders():
+    return list(
+        Message.objects.filter(template_key="questionnaire_due")
+        .order_by("dedupe_key")
+        .values("recipient", "dedupe_key", "channel", "category", "context", "status")
+    )
+
+
+def test_reminder_task_runs_twice_schedules_once(patient):
+    intake_for(patient.patient)
+    pid = patient.patient.public_id
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+        schedule_questionnaire_reminders()
+        schedule_questionnaire_reminders.apply()  # through Celery, too
+    assert reminders() == [
+        {
+            "recipient": patient.pk,
+            "dedupe_key": f"questionnaire:{pid}:gad7+phq9:2027-03-30",
+            "channel": "sms",
+            "category": "care",
+            "context": {"path": "/questionnaires"},
+            "status": MessageStatus.SCHEDULED,
+        }
+    ]
+
+
+def test_reminders_only_once_due(patient):
+    intake_for(patient.patient)
+    with time_machine.travel(LAST_MINUTE_BEFORE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+    assert reminders() == []
+
+
+def test_each_instrument_is_reminded_on_its_own_due_date(patient):
+    intake_for(patient.patient)
+    pid = patient.patient.public_id
+    with time_machine.travel(INTAKE_AT + timedelta(days=10), tick=False):
+        questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[0] * 9)
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+    assert [r["dedupe_key"] for r in reminders()] == [f"questionnaire:{pid}:gad7:2027-03-30"]
+    with time_machine.travel(datetime(2027, 4, 9, 5, 0, tzinfo=UTC), tick=False):
+        schedule_questionnaire_reminders()
+    assert [r["dedupe_key"] for r in reminders()] == [
+        f"questionnaire:{pid}:gad7:2027-03-30",
+        f"questionnaire:{pid}:phq9:2027-04-09",
+    ]
+
+
+def test_answering_cancels_a_reminder_still_waiting(patient):
+    intake_for(patient.patient)
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+        questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[0] * 9)
+        questionnaire_submit(patient=patient.patient, instrument="gad7", answers=[0] * 7)
+        schedule_questionnaire_reminders()
+    (reminder,) = reminders()
+    assert reminder["status"] == MessageStatus.CANCELLED
+
+
+@pytest.mark.parametrize(
+    "status", [IntakeStatus.SUBMITTED, IntakeStatus.INFO_REQUESTED, IntakeStatus.DECLINED]
+)
+def test_no_reminders_without_an_approved_intake(patient, status):
+    intake_for(patient.patient, status=status)
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+    assert reminders() == []
+
+
+def test_reminders_for_many_patients_in_one_run(django_assert_max_num_queries):
+    patients = [PatientFactory() for _ in range(3)]
+    for record in patients:
+        intake_for(record)
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        schedule_questionnaire_reminders()
+    assert {r["recipient"] for r in reminders()} == {p.user_id for p in patients}
