@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -133,36 +134,49 @@ def patients_with_due_questionnaires(
     *, now: datetime | None = None, chunk_size: int = 500
 ) -> Iterator[tuple[Patient, list[InstrumentDue]]]:
     """Patients in care (latest intake approved) with at least one questionnaire due, and
-    the instruments that are. Streams in chunks; one query per chunk."""
+    the instruments that are. Reads `chunk_size` patients per query."""
     now = now or timezone.now()
     latest_status = (
         Intake.objects.filter(patient=OuterRef("pk"))
         .order_by("-created_at", "-id")
         .values("status")
     )
-    # Nobody answered within the last interval (minus a day for time zones) can be due.
-    horizon = now - timedelta(days=interval_days() - 1)
+    # A coarse filter in SQL (the exact due date is the patient's local calendar, below):
+    # nobody who answered within the last interval less two days (time zones, daylight
+    # saving) can be due. PostgreSQL's GREATEST ignores NULLs.
+    horizon = now - timedelta(days=interval_days() - 2)
     candidates = (
         _with_last_answers(
             Patient.objects.annotate(latest_intake_status=Subquery(latest_status[:1])).filter(
                 latest_intake_status=IntakeStatus.APPROVED
             )
         )
+        .annotate(
+            **{
+                f"answered_{code}_at": Greatest(f"last_{code}_at", "last_intake_at")
+                for code in INSTRUMENTS
+            }
+        )
         .filter(
-            Q(last_intake_at__isnull=True)
-            | Q(last_intake_at__lt=horizon)
-            | Q(last_phq9_at__isnull=True)
-            | Q(last_phq9_at__lt=horizon)
-            | Q(last_gad7_at__isnull=True)
-            | Q(last_gad7_at__lt=horizon)
+            Q(answered_phq9_at__isnull=True)
+            | Q(answered_phq9_at__lt=horizon)
+            | Q(answered_gad7_at__isnull=True)
+            | Q(answered_gad7_at__lt=horizon)
         )
         .select_related("user")
         .order_by("pk")
     )
-    for patient in candidates.iterator(chunk_size=chunk_size):
-        due = [item for item in _schedule(patient, now) if item.due and item.due_on is not None]
-        if due:
-            yield patient, due
+    # Keyset pages rather than a server-side cursor: callers write between pages.
+    last_pk = 0
+    while True:
+        batch = list(candidates.filter(pk__gt=last_pk)[:chunk_size])
+        for patient in batch:
+            due = [i for i in _schedule(patient, now) if i.due and i.due_on is not None]
+            if due:
+                yield patient, due
+        if len(batch) < chunk_size:
+            return
+        last_pk = batch[-1].pk
 
 
 # --- who may see measurements ------------------------------------------------------------

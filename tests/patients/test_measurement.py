@@ -15,7 +15,10 @@ from notifications.models import InboundSms, Message, MessageStatus
 from notifications.services import inbound_sms_receive
 from patients.models import Intake, IntakeStatus, MoodEntry, QuestionnaireResponse, SafetyFlag
 from patients.screening import CRISIS_RESOURCES
-from patients.selectors.measurement import questionnaire_schedule
+from patients.selectors.measurement import (
+    patients_with_due_questionnaires,
+    questionnaire_schedule,
+)
 from patients.services.measurement import questionnaire_submit
 from patients.tasks import schedule_questionnaire_reminders
 from tests.actors import client_for
@@ -539,9 +542,42 @@ def test_no_reminders_without_an_approved_intake(patient, status):
 
 
 def test_reminders_for_many_patients_in_one_run(django_assert_max_num_queries):
-    patients = [PatientFactory() for _ in range(3)]
-    for record in patients:
+    due = [PatientFactory() for _ in range(5)]
+    recent = [PatientFactory() for _ in range(2)]
+    for record in due:
         intake_for(record)
+    for record in recent:
+        intake_for(record, submitted_at=FIRST_MINUTE_DUE - timedelta(days=3))
     with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        with django_assert_max_num_queries(3):  # pages of 2: 2 + 2 + 1, nothing more
+            found = list(patients_with_due_questionnaires(chunk_size=2))
         schedule_questionnaire_reminders()
-    assert {r["recipient"] for r in reminders()} == {p.user_id for p in patients}
+    assert [patient for patient, _ in found] == due
+    assert {r["recipient"] for r in reminders()} == {p.user_id for p in due}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reminder_runs_at_the_same_time_schedule_once(patient):
+    import threading
+
+    intake_for(patient.patient)
+    start = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            start.wait()
+            schedule_questionnaire_reminders()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
+        threads = [threading.Thread(target=run) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert errors == []
+    assert Message.objects.filter(template_key="questionnaire_due").count() == 1
