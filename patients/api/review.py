@@ -1,5 +1,383 @@
-"""review."""
+"""Physician review: the queue of submitted intakes, one intake in full, the decisions
+(approve, decline, request information) and resolving safety flags.
 
-from django.urls import URLPattern
+Physicians only (ops admins and patients get 403); a physician sees and acts on intakes of
+patients in the states where they hold an active licence, anything else is 404. Every
+read of an intake, patient, review or flag is audited."""
 
-urlpatterns: list[URLPattern] = []
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.urls import URLPattern, path
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.models import State
+from accounts.permissions import IsPhysician, user_of
+from accounts.services import practice_today
+from audit.services import audit_phi_read
+from config.api import Pagination, StrictSerializer, error_responses
+from patients.api.intake import OUTCOMES, ScreeningReasonOut, enum_field
+from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
+from patients.selectors import review as selectors
+from patients.services import review as services
+from patients.services.intake import intake_answers, intake_screening
+from patients.validators import age_on
+
+# --- output ------------------------------------------------------------------------------
+
+
+class FlagBriefOut(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    kind = serializers.CharField(help_text="The screening reason that raised it.")
+    raised_at = serializers.DateTimeField()
+
+
+class FlagOut(FlagBriefOut):
+    source_id = serializers.UUIDField(allow_null=True)
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    resolved_by = serializers.UUIDField(source="resolved_by.public_id", allow_null=True)
+    resolution_note = serializers.CharField(allow_blank=True)
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here: a class attribute named `source` would shadow Field.source.
+        fields = super().get_fields()
+        fields["source"] = serializers.CharField(help_text="intake, questionnaire, assessment")
+        return fields
+
+
+class QueueRowOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    patient_name = serializers.CharField()
+    state = serializers.CharField()
+    status = enum_field(IntakeStatus.values)
+    submitted_at = serializers.DateTimeField()
+    outcome = enum_field(OUTCOMES, allow_null=True, help_text="Screening outcome.")
+    open_safety_flags = FlagBriefOut(many=True)
+
+
+class ScreeningOut(serializers.Serializer):
+    outcome = enum_field(OUTCOMES)
+    ruleset_version = serializers.CharField()
+    reasons = ScreeningReasonOut(many=True)
+    urgent_safety = serializers.BooleanField()
+    scores = serializers.JSONField(
+        help_text="phq9, gad7, audit_c, dast10 (total, band...), cssrs (risk...), bmi."
+    )
+
+
+class ReviewOut(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    action = enum_field(ReviewAction.values)
+    physician_id = serializers.UUIDField(source="physician.user.public_id")
+    physician_name = serializers.CharField(source="physician.__str__")
+    note = serializers.CharField(
+        allow_blank=True, help_text="Decline reason or question (the patient sees both)."
+    )
+    patient_answer = serializers.CharField(allow_blank=True)
+    answered_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+
+
+class PatientSummaryOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    legal_first_name = serializers.CharField()
+    legal_last_name = serializers.CharField()
+    date_of_birth = serializers.DateField(allow_null=True)
+    age = serializers.IntegerField(allow_null=True)
+    sex_at_birth = serializers.CharField()
+    state = serializers.CharField()
+    county = serializers.CharField()
+    time_zone = serializers.CharField()
+
+
+class OtherIntakeOut(serializers.Serializer):
+    id = serializers.UUIDField(source="public_id")
+    status = enum_field(IntakeStatus.values)
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+
+
+class ReviewIntakeOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    status = enum_field(IntakeStatus.values)
+    awaiting_review = serializers.BooleanField()
+    questionnaire_version = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    submitted_at = serializers.DateTimeField(allow_null=True)
+    decided_at = serializers.DateTimeField(allow_null=True)
+    answers = serializers.JSONField()
+    screening = ScreeningOut(allow_null=True)
+    safety_flags = FlagOut(many=True, help_text="The patient's flags, open and resolved.")
+    reviews = ReviewOut(many=True)
+    patient = PatientSummaryOut()
+    other_intakes = OtherIntakeOut(many=True)
+
+
+class ReviewDecisionOut(serializers.Serializer):
+    intake_id = serializers.UUIDField()
+    status = enum_field(IntakeStatus.values)
+    decided_at = serializers.DateTimeField()
+    review = ReviewOut()
+
+
+# --- input -------------------------------------------------------------------------------
+
+
+class ApproveIn(StrictSerializer):
+    note = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+
+
+class DeclineIn(StrictSerializer):
+    reason = serializers.CharField(max_length=4000, help_text="Shown to the patient.")
+
+
+class RequestInfoIn(StrictSerializer):
+    question = serializers.CharField(max_length=4000, help_text="Shown to the patient.")
+
+
+class ResolveFlagIn(StrictSerializer):
+    note = serializers.CharField(max_length=4000)
+
+
+# --- the queue ---------------------------------------------------------------------------
+
+
+class ReviewQueuePagination(Pagination):
+    page_size = 20
+
+
+class ReviewQueueFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(field_name="patient__state", choices=State.choices)
+    flagged = django_filters.BooleanFilter(
+        method="filter_flagged", label="Only intakes of patients with an open safety flag"
+    )
+
+    class Meta:
+        model = Intake
+        fields: list[str] = []
+
+    def filter_flagged(self, queryset: Any, name: str, value: bool) -> Any:
+        return queryset.filter(has_open_flag=value)  # annotated by selectors.review_queue
+
+
+def _queue_row(intake: Intake) -> dict[str, Any]:
+    patient = intake.patient
+    return {
+        "id": intake.public_id,
+        "patient_id": patient.public_id,
+        "patient_name": f"{patient.legal_first_name} {patient.legal_last_name}".strip(),
+        "state": patient.state,
+        "status": intake.status,
+        "submitted_at": intake.submitted_at,
+        "outcome": (intake_screening(intake) or {}).get("outcome"),
+        "open_safety_flags": getattr(patient, "open_flags", []),
+    }
+
+
+@extend_schema(
+    responses={200: QueueRowOut(many=True), **error_responses(400, 401, 403)},
+    summary="Intakes awaiting review in my licensed states: open safety flags first, "
+    "then oldest submission first",
+)
+class ReviewQueueView(generics.ListAPIView):
+    permission_classes = [IsPhysician]
+    pagination_class = ReviewQueuePagination
+    filterset_class = ReviewQueueFilter
+    serializer_class = QueueRowOut
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Intake.objects.none()
+        return selectors.review_queue(user_of(self.request))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
+        audit_phi_read(actor=user_of(request), objects=page)  # one INSERT for the page
+        return self.get_paginated_response(
+            QueueRowOut([_queue_row(i) for i in page], many=True).data
+        )
+
+
+# --- one intake ----------------------------------------------------------------------------
+
+
+def _screening_out(intake: Intake) -> dict[str, Any] | None:
+    stored = intake_screening(intake)
+    if stored is None:
+        return None
+    keys = ("outcome", "ruleset_version", "reasons", "urgent_safety", "scores")
+    return {key: stored.get(key) for key in keys}
+
+
+class ReviewIntakeView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        responses={200: ReviewIntakeOut, **error_responses(401, 403, 404)},
+        summary="One intake in full: answers, scores, screening reasons, safety flags, "
+        "review history and the patient's record summary",
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        viewer = user_of(request)
+        intake = selectors.reviewable_intake(viewer, public_id)
+        patient = intake.patient
+        reviews: list[IntakeReview] = list(getattr(intake, "review_list", []))
+        flags: list[SafetyFlag] = list(getattr(patient, "flag_list", []))
+        others = list(selectors.other_intakes(intake))
+        born: Any = patient.date_of_birth
+        data = {
+            "id": intake.public_id,
+            "status": intake.status,
+            "awaiting_review": services.is_awaiting_review(intake),
+            "questionnaire_version": intake.questionnaire_version,
+            "created_at": intake.created_at,
+            "submitted_at": intake.submitted_at,
+            "decided_at": intake.decided_at,
+            "answers": intake_answers(intake),
+            "screening": _screening_out(intake),
+            "safety_flags": flags,
+            "reviews": reviews,
+            "patient": {
+                "id": patient.public_id,
+                "legal_first_name": patient.legal_first_name,
+                "legal_last_name": patient.legal_last_name,
+                "date_of_birth": born,
+                "age": age_on(born, practice_today()) if born else None,
+                "sex_at_birth": patient.sex_at_birth,
+                "state": patient.state,
+                "county": patient.county,
+                "time_zone": patient.time_zone,
+            },
+            "other_intakes": others,
+        }
+        audit_phi_read(
+            actor=viewer,
+            objects=[intake, patient, *reviews, *flags, *others],
+            patient_id_of=lambda _obj: patient.public_id,
+        )
+        return Response(ReviewIntakeOut(data).data)
+
+
+# --- decisions -----------------------------------------------------------------------------
+
+
+def _decision_out(review: IntakeReview) -> dict[str, Any]:
+    intake = review.intake
+    return ReviewDecisionOut(
+        {
+            "intake_id": intake.public_id,
+            "status": intake.status,
+            "decided_at": intake.decided_at,
+            "review": review,
+        }
+    ).data
+
+
+_DECISION_ERRORS = error_responses(400, 401, 403, 404, 409)
+
+
+class ApproveView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        request=ApproveIn,
+        responses={200: ReviewDecisionOut, **_DECISION_ERRORS},
+        summary="Approve an intake",
+        description="409 `intake_not_awaiting_review`, `safety_flag_open` (resolve the "
+        "patient's open safety flags first) or `screening_not_eligible` (a hard stop).",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        data = ApproveIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.intake_review_decide(
+            physician_user=user_of(request),
+            intake_id=public_id,
+            action=ReviewAction.APPROVE,
+            note=data.validated_data.get("note", ""),
+        )
+        return Response(_decision_out(review))
+
+
+class DeclineView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        request=DeclineIn,
+        responses={200: ReviewDecisionOut, **_DECISION_ERRORS},
+        summary="Decline an intake, with a reason the patient sees",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        data = DeclineIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.intake_review_decide(
+            physician_user=user_of(request),
+            intake_id=public_id,
+            action=ReviewAction.DECLINE,
+            note=data.validated_data["reason"],
+        )
+        return Response(_decision_out(review))
+
+
+class RequestInfoView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        request=RequestInfoIn,
+        responses={200: ReviewDecisionOut, **_DECISION_ERRORS},
+        summary="Ask the patient for more information",
+        description="The patient sees the question in GET /api/intake and answers with "
+        "POST /api/intake/answer; the intake then returns to the queue.",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        data = RequestInfoIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        review = services.intake_review_decide(
+            physician_user=user_of(request),
+            intake_id=public_id,
+            action=ReviewAction.REQUEST_INFO,
+            note=data.validated_data["question"],
+        )
+        return Response(_decision_out(review))
+
+
+class ResolveSafetyFlagView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        request=ResolveFlagIn,
+        responses={200: FlagOut, **error_responses(400, 401, 403, 404, 409)},
+        summary="Resolve a patient's safety flag (physician licensed in their state)",
+        description="409 `safety_flag_resolved` when already resolved.",
+    )
+    def post(self, request: Request, public_id: str) -> Response:
+        data = ResolveFlagIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        flag = services.safety_flag_resolve(
+            physician_user=user_of(request), flag_id=public_id, note=data.validated_data["note"]
+        )
+        return Response(FlagOut(flag).data)
+
+
+urlpatterns: list[URLPattern] = [
+    path("review/intakes", ReviewQueueView.as_view(), name="review-queue"),
+    path("review/intakes/<uuid:public_id>", ReviewIntakeView.as_view(), name="review-intake"),
+    path("review/intakes/<uuid:public_id>/approve", ApproveView.as_view(), name="review-approve"),
+    path("review/intakes/<uuid:public_id>/decline", DeclineView.as_view(), name="review-decline"),
+    path(
+        "review/intakes/<uuid:public_id>/request-info",
+        RequestInfoView.as_view(),
+        name="review-request-info",
+    ),
+    path(
+        "review/safety-flags/<uuid:public_id>/resolve",
+        ResolveSafetyFlagView.as_view(),
+        name="review-resolve-flag",
+    ),
+]

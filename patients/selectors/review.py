@@ -1,0 +1,169 @@
+"""Intake and physician review, read side: a patient's current intake, the review queue,
+what a physician may open, and the answers other apps ask ("is the intake approved?",
+"is a safety flag open?").
+
+Authorization is a queryset question: a physician reaches intakes and safety flags only
+of patients in the states where they hold an active, unexpired licence
+(`patients_visible_to`), and never a draft; anything else answers 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from accounts.models import Role, User
+from config.errors import NotFound
+from patients.models import (
+    Intake,
+    IntakeReview,
+    IntakeStatus,
+    Patient,
+    ReviewAction,
+    SafetyFlag,
+)
+from patients.selectors import patients_visible_to
+
+# --- patient side ----------------------------------------------------------------------
+
+
+def intake_current(patient: Patient) -> Intake | None:
+    """The patient's open intake, or else their latest one (None: never started).
+
+    At most one intake is open and a new one starts only when none is, so the newest is
+    the open one whenever one is open."""
+    return (
+        Intake.objects.filter(patient=patient)
+        .select_related("patient")
+        .prefetch_related(
+            Prefetch(
+                "reviews",
+                queryset=IntakeReview.objects.order_by("created_at", "id"),
+                to_attr="review_list",
+            )
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+def intake_approved(patient: Patient) -> bool:
+    """Whether a physician has approved the patient's intake (for clinical clearance).
+    Once approved, no new intake can start, so an approval stays the patient's answer."""
+    return Intake.objects.filter(patient=patient, status=IntakeStatus.APPROVED).exists()
+
+
+def open_safety_flags(patient: Patient) -> QuerySet[SafetyFlag]:
+    """Unresolved safety flags of the patient (any source), oldest first."""
+    return SafetyFlag.objects.filter(patient=patient, resolved_at__isnull=True).order_by(
+        "raised_at", "id"
+    )
+
+
+def unanswered_questions(intake: OuterRef | Intake) -> QuerySet[IntakeReview]:
+    return IntakeReview.objects.filter(
+        intake=intake, action=ReviewAction.REQUEST_INFO, answered_at__isnull=True
+    )
+
+
+# --- physician side --------------------------------------------------------------------
+
+
+def awaiting_review() -> Q:
+    """Submitted intakes, and intakes whose requested information has all been given."""
+    return Q(status=IntakeStatus.SUBMITTED) | (
+        Q(status=IntakeStatus.INFO_REQUESTED) & ~Q(Exists(unanswered_questions(OuterRef("pk"))))
+    )
+
+
+def intakes_reviewable_by(viewer: User) -> QuerySet[Intake]:
+    """Every non-draft intake of the patients in the physician's licensed states."""
+    if viewer.role != Role.PHYSICIAN:
+        return Intake.objects.none()
+    return Intake.objects.filter(patient__in=patients_visible_to(viewer).values("pk")).exclude(
+        status=IntakeStatus.DRAFT
+    )
+
+
+def review_queue(viewer: User) -> QuerySet[Intake]:
+    """Intakes awaiting the physician: patients with an open safety flag first, then oldest
+    submission first. Each row carries its patient (name and state only) and, in
+    `open_flags`, that patient's open safety flags: three queries whatever the page size
+    (count, page, flags). The answers are not loaded."""
+    open_flags = SafetyFlag.objects.filter(patient=OuterRef("patient_id"), resolved_at__isnull=True)
+    return (
+        intakes_reviewable_by(viewer)
+        .filter(awaiting_review())
+        .annotate(has_open_flag=Exists(open_flags))
+        .select_related("patient")
+        .only(
+            "public_id",
+            "status",
+            "screening",
+            "ruleset_version",
+            "submitted_at",
+            "patient",
+            "patient__public_id",
+            "patient__legal_first_name",
+            "patient__legal_last_name",
+            "patient__state",
+        )
+        .prefetch_related(
+            Prefetch(
+                "patient__safety_flags",
+                queryset=SafetyFlag.objects.filter(resolved_at__isnull=True).order_by(
+                    "raised_at", "id"
+                ),
+                to_attr="open_flags",
+            )
+        )
+        .order_by("-has_open_flag", "submitted_at", "id")
+    )
+
+
+def reviewable_intake(viewer: User, public_id: uuid.UUID | str) -> Intake:
+    """One intake with its patient, reviews (and their physicians) and the patient's
+    safety flags (`review_list`, `patient.flag_list`), or NotFound."""
+    intake = (
+        intakes_reviewable_by(viewer)
+        .filter(public_id=public_id)
+        .select_related("patient", "patient__user")
+        .prefetch_related(
+            Prefetch(
+                "reviews",
+                queryset=IntakeReview.objects.select_related("physician__user").order_by(
+                    "created_at", "id"
+                ),
+                to_attr="review_list",
+            ),
+            Prefetch(
+                "patient__safety_flags",
+                queryset=SafetyFlag.objects.select_related("resolved_by").order_by(
+                    "raised_at", "id"
+                ),
+                to_attr="flag_list",
+            ),
+        )
+        .first()
+    )
+    if intake is None:
+        raise NotFound("No such intake.")
+    return intake
+
+
+def other_intakes(intake: Intake) -> QuerySet[Intake]:
+    """The patient's earlier (non-draft) intakes, newest first, without their answers."""
+    return (
+        Intake.objects.filter(patient_id=intake.patient_id)
+        .exclude(pk=intake.pk)
+        .exclude(status=IntakeStatus.DRAFT)
+        .only("public_id", "status", "submitted_at", "decided_at", "created_at")
+        .order_by("-created_at", "-id")
+    )
+
+
+def safety_flags_resolvable_by(viewer: User) -> QuerySet[SafetyFlag]:
+    if viewer.role != Role.PHYSICIAN:
+        return SafetyFlag.objects.none()
+    return SafetyFlag.objects.filter(patient__in=patients_visible_to(viewer).values("pk"))

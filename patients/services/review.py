@@ -1,0 +1,159 @@
+"""Physician review, write side: approve, decline or ask the patient for more information,
+and resolve safety flags.
+
+Every decision locks the intake row (SELECT ... FOR UPDATE) and then checks that the
+intake is still awaiting review, so of two physicians acting at once exactly one succeeds
+and the other gets 409. A physician reaches only intakes and flags of patients in the
+states where they hold an active licence; anything else is 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import PhysicianProfile, User
+from audit.models import AuditAction
+from audit.services import audit_record
+from config.errors import Conflict, NotFound
+from notifications.models import Category, Channel
+from notifications.services import message_schedule
+from patients import screening
+from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
+from patients.selectors.review import (
+    intakes_reviewable_by,
+    open_safety_flags,
+    safety_flags_resolvable_by,
+    unanswered_questions,
+)
+from patients.services.intake import intake_screening
+
+STATUS_AFTER: Final = {
+    ReviewAction.APPROVE: IntakeStatus.APPROVED,
+    ReviewAction.DECLINE: IntakeStatus.DECLINED,
+    ReviewAction.REQUEST_INFO: IntakeStatus.INFO_REQUESTED,
+}
+PATIENT_LINK: Final = "/intake"
+
+
+def is_awaiting_review(intake: Intake) -> bool:
+    if intake.status == IntakeStatus.SUBMITTED:
+        return True
+    return (
+        intake.status == IntakeStatus.INFO_REQUESTED and not unanswered_questions(intake).exists()
+    )
+
+
+def _physician_of(user: User) -> PhysicianProfile:
+    physician = PhysicianProfile.objects.filter(user=user).first()
+    if physician is None:  # a physician account without a profile reaches nothing
+        raise NotFound("No such intake.")
+    return physician
+
+
+@transaction.atomic
+def intake_review_decide(
+    *, physician_user: User, intake_id: uuid.UUID | str, action: str, note: str = ""
+) -> IntakeReview:
+    """Record a physician's decision on an intake awaiting review and tell the patient
+    (a generic SMS and email: the details are in the app).
+
+    An approval is refused while the patient has an open safety flag (resolve it first) or
+    when the screening found a hard stop (decline, or ask the patient to correct answers)."""
+    action = ReviewAction(action)
+    physician = _physician_of(physician_user)
+    intake = (
+        intakes_reviewable_by(physician_user)
+        .select_for_update(of=("self",))
+        .select_related("patient", "patient__user")
+        .filter(public_id=intake_id)
+        .first()
+    )
+    if intake is None:
+        raise NotFound("No such intake.")
+    if not is_awaiting_review(intake):
+        raise Conflict(
+            f"This intake is {intake.status.replace('_', ' ')}, not awaiting review.",
+            code="intake_not_awaiting_review",
+        )
+    if action == ReviewAction.APPROVE:
+        if open_safety_flags(intake.patient).exists():
+            raise Conflict(
+                "The patient has an open safety flag: resolve it before approving.",
+                code="safety_flag_open",
+            )
+        outcome = (intake_screening(intake) or {}).get("outcome")
+        if outcome == screening.NOT_ELIGIBLE:
+            raise Conflict(
+                "The screening found a hard stop: decline, or ask the patient for more "
+                "information (corrected answers are screened again).",
+                code="screening_not_eligible",
+            )
+
+    now = timezone.now()
+    review = IntakeReview.objects.create(
+        intake=intake, physician=physician, action=action, note=note, created_at=now
+    )
+    intake.status = STATUS_AFTER[action]
+    intake.decided_at = now
+    intake.save(update_fields=["status", "decided_at", "updated_at"])
+
+    patient = intake.patient
+    audit_record(
+        actor=physician_user,
+        action=AuditAction.CREATE,
+        object_type="patients.intakereview",
+        object_id=str(review.public_id),
+        patient_id=patient.public_id,
+        detail={"action": action, "intake": str(intake.public_id)},
+    )
+    audit_record(
+        actor=physician_user,
+        action=AuditAction.UPDATE,
+        object_type="patients.intake",
+        object_id=str(intake.public_id),
+        patient_id=patient.public_id,
+        detail={"event": "reviewed", "action": action, "status": intake.status},
+    )
+    for channel in (Channel.SMS, Channel.EMAIL):
+        message_schedule(
+            recipient=patient.user,
+            template_key="account_update",
+            category=Category.CARE,
+            channel=channel,
+            dedupe_key=f"intake:{intake.public_id}:{review.public_id}:{channel}",
+            context={"path": PATIENT_LINK},
+        )
+    return review
+
+
+@transaction.atomic
+def safety_flag_resolve(*, physician_user: User, flag_id: uuid.UUID | str, note: str) -> SafetyFlag:
+    """A physician licensed in the patient's state resolves an open safety flag."""
+    flag = (
+        safety_flags_resolvable_by(physician_user)
+        .select_for_update(of=("self",))
+        .select_related("patient")
+        .filter(public_id=flag_id)
+        .first()
+    )
+    if flag is None:
+        raise NotFound("No such safety flag.")
+    if flag.resolved_at is not None:
+        raise Conflict("This safety flag is already resolved.", code="safety_flag_resolved")
+    flag.resolved_at = timezone.now()
+    flag.resolved_by = physician_user
+    flag.resolution_note = note
+    flag.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
+    audit_record(
+        actor=physician_user,
+        action=AuditAction.UPDATE,
+        object_type="patients.safetyflag",
+        object_id=str(flag.public_id),
+        patient_id=flag.patient.public_id,
+        detail={"event": "resolved", "kind": flag.kind},
+    )
+    return flag

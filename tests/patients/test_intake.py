@@ -1,0 +1,488 @@
+"""Intake: the questionnaire as data, drafts, field-named errors, submission with scoring and
+screening (every outcome), urgent safety handling, double submits, re-screening an old
+intake against its own rule set, encryption at rest, who may see what, audit."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from typing import Any
+
+import pytest
+from django.db import connection
+
+from audit.models import AuditEvent
+from notifications.models import Message
+from patients import screening
+from patients.models import Intake, IntakeStatus, SafetyFlag
+from patients.screening import CONDITIONS, CRISIS_RESOURCES, MEDICATION_CLASSES
+from patients.services.intake import (
+    QUESTIONNAIRE_VERSION,
+    intake_rescreen,
+    intake_save_draft,
+    intake_submit,
+)
+from tests.actors import client_for
+from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def complete_answers(**overrides: Any) -> dict[str, Any]:
+    """A complete intake: an adult with moderate depression and nothing else (eligible)."""
+    answers: dict[str, Any] = {
+        "medical_history": dict.fromkeys(CONDITIONS, False),
+        "medications": {
+            "classes": dict.fromkeys(MEDICATION_CLASSES, False),
+            "other": ["sertraline 50 mg daily"],
+        },
+        "allergies": ["penicillin"],
+        "pregnant_or_breastfeeding": False,
+        "audit_c": [1, 0, 0],
+        "dast10": [False, False, True, False, False, False, False, False, False, False],
+        "vitals": {"systolic": 118, "diastolic": 76, "height_cm": 170, "weight_kg": 68.5},
+        "phq9": [2, 2, 1, 1, 1, 2, 1, 2, 0],  # 12: moderate
+        "gad7": [1, 1, 1, 1, 1, 1, 0],  # 6: mild
+        "cssrs": {"items": [False] * 6, "lifetime_behaviour": False},
+    }
+    answers.update(copy.deepcopy(overrides))
+    return answers
+
+
+def with_condition(code: str) -> dict[str, Any]:
+    return complete_answers(medical_history=dict.fromkeys(CONDITIONS, False) | {code: True})
+
+
+def submitted_intake(patient_user: Any, answers: dict[str, Any] | None = None) -> Intake:
+    """Save and submit through the services (no HTTP): for tests that need many intakes."""
+    patient = patient_user.patient
+    intake_save_draft(patient=patient, answers=answers or complete_answers())
+    return intake_submit(patient=patient)
+
+
+def put(user: Any, answers: Any) -> Any:
+    return client_for(user).put("/api/intake", {"answers": answers}, format="json")
+
+
+def submit(user: Any) -> Any:
+    return client_for(user).post("/api/intake/submit", {}, format="json")
+
+
+@pytest.fixture
+def fl_only_physician() -> Any:
+    doctor = PhysicianFactory(last_name="Florida")
+    LicenseFactory(physician=doctor, state="FL")
+    return doctor
+
+
+@pytest.fixture
+def nj_only_physician() -> Any:
+    doctor = PhysicianFactory(last_name="Jersey")
+    LicenseFactory(physician=doctor, state="NJ")
+    return doctor
+
+
+# --- the questionnaire -----------------------------------------------------------------
+
+
+def test_questionnaire_is_versioned_data_with_every_condition_and_medication(patient):
+    body = client_for(patient).get("/api/intake/questionnaire").json()
+    assert body["version"] == QUESTIONNAIRE_VERSION
+    sections = {s["code"]: s for s in body["sections"]}
+    assert list(sections) == [
+        "medical_history",
+        "medications",
+        "allergies",
+        "pregnant_or_breastfeeding",
+        "audit_c",
+        "dast10",
+        "vitals",
+        "phq9",
+        "gad7",
+        "cssrs",
+    ]
+    assert [i["code"] for i in sections["medical_history"]["items"]] == list(CONDITIONS)
+    classes = sections["medications"]["fields"][0]
+    assert [i["code"] for i in classes["items"]] == list(MEDICATION_CLASSES)
+    assert len(sections["phq9"]["items"]) == 9
+    assert sections["phq9"]["items"][8]["options"][0] == "Not at all"
+    assert [f["code"] for f in sections["vitals"]["fields"]] == [
+        "systolic",
+        "diastolic",
+        "height_cm",
+        "weight_kg",
+    ]
+
+
+# --- drafts ------------------------------------------------------------------------------
+
+
+def test_no_intake_yet_is_404(patient):
+    response = client_for(patient).get("/api/intake")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "no_intake"
+
+
+def test_draft_is_saved_and_resumed_section_by_section(patient):
+    first = put(patient, {"medical_history": {"mania": False}, "phq9": [1, 2, None]})
+    assert first.status_code == 200, first.json()
+    body = first.json()
+    assert body["status"] == "draft"
+    assert body["editable"] is True
+    assert body["questionnaire_version"] == QUESTIONNAIRE_VERSION
+
+    assert put(patient, {"gad7": [0, 1]}).status_code == 200
+    resumed = client_for(patient).get("/api/intake").json()
+    assert resumed["id"] == body["id"]
+    assert resumed["answers"] == {
+        "medical_history": {"mania": False},
+        "phq9": [1, 2, None],
+        "gad7": [0, 1],
+    }
+    cleared = put(patient, {"phq9": None}).json()
+    assert "phq9" not in cleared["answers"]
+    assert Intake.objects.count() == 1
+    events = AuditEvent.objects.filter(object_type="patients.intake").order_by("id")
+    assert list(events.values_list("action", flat=True)) == ["create", "update", "read", "update"]
+
+
+@pytest.mark.parametrize(
+    ("answers", "field"),
+    [
+        ({"phq9": [0, 0, 0, 4]}, "answers.phq9.3"),
+        ({"phq9": [0, 0, 0, True]}, "answers.phq9.3"),
+        ({"phq9": [0, 0, 0, 1.5]}, "answers.phq9.3"),
+        ({"phq9": "0,0,0"}, "answers.phq9"),
+        ({"phq9": [0] * 10}, "answers.phq9"),
+        ({"gad7": [0, -1]}, "answers.gad7.1"),
+        ({"audit_c": [0, 5]}, "answers.audit_c.1"),
+        ({"dast10": [1]}, "answers.dast10.0"),
+        ({"medical_history": {"gout": True}}, "answers.medical_history.gout"),
+        ({"medical_history": {"mania": "no"}}, "answers.medical_history.mania"),
+        ({"medical_history": ["mania"]}, "answers.medical_history"),
+        ({"medications": {"classes": {"opioids": 1}}}, "answers.medications.classes.opioids"),
+        ({"medications": {"other": ["ok", "  "]}}, "answers.medications.other.1"),
+        ({"medications": {"brand": "x"}}, "answers.medications.brand"),
+        ({"allergies": "none"}, "answers.allergies"),
+        ({"allergies": ["x" * 201]}, "answers.allergies.0"),
+        ({"pregnant_or_breastfeeding": "no"}, "answers.pregnant_or_breastfeeding"),
+        ({"vitals": {"systolic": 400}}, "answers.vitals.systolic"),
+        ({"vitals": {"systolic": 120.5}}, "answers.vitals.systolic"),
+        ({"vitals": {"height_cm": "tall"}}, "answers.vitals.height_cm"),
+        ({"vitals": {"systolic": 90, "diastolic": 95}}, "answers.vitals.diastolic"),
+        ({"cssrs": {"items": [False, 1]}}, "answers.cssrs.items.1"),
+        ({"cssrs": {"lifetime_behaviour": "no"}}, "answers.cssrs.lifetime_behaviour"),
+        ({"favourite_colour": "teal"}, "answers.favourite_colour"),
+        ([1, 2], "answers"),
+    ],
+)
+def test_bad_answers_are_field_errors_and_save_nothing(patient, answers, field):
+    response = put(patient, answers)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert field in error["fields"], error
+    assert not Intake.objects.exists()
+
+
+def test_unknown_top_level_field_is_refused(patient):
+    response = client_for(patient).put("/api/intake", {"answers": {}, "x": 1}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"x": ["Unknown field."]}
+
+
+def test_a_record_is_needed_first():
+    newcomer = UserFactory(role="patient")
+    response = put(newcomer, {"phq9": [0]})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "no_record"
+
+
+# --- submitting --------------------------------------------------------------------------
+
+
+def test_submit_names_every_missing_and_invalid_answer(patient):
+    partial = complete_answers(phq9=[1, 1, 1], medical_history={"mania": False})
+    del partial["gad7"]
+    put(patient, partial)
+    response = submit(patient)
+    assert response.status_code == 400
+    fields = response.json()["error"]["fields"]
+    assert fields["answers.gad7"] == ["This section is required."]
+    assert {f"answers.phq9.{i}" for i in range(3, 9)} <= set(fields)
+    assert "answers.phq9.0" not in fields
+    missing_conditions = {f"answers.medical_history.{c}" for c in CONDITIONS if c != "mania"}
+    assert missing_conditions <= set(fields)
+    intake = Intake.objects.get()
+    assert intake.status == IntakeStatus.DRAFT
+    assert intake.screening is None
+
+
+def test_submit_without_an_intake_is_404(patient):
+    response = submit(patient)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "no_intake"
+
+
+def test_eligible_intake_is_scored_screened_and_waits_for_review(patient):
+    put(patient, complete_answers())
+    response = submit(patient)
+    assert response.status_code == 200, response.json()
+    body = response.json()
+    assert body["status"] == "submitted"
+    assert body["editable"] is False
+    assert body["submitted_at"]
+    assert body["crisis_resources"] is None
+    assert body["screening"]["outcome"] == "eligible_pending_review"
+    assert body["screening"]["reasons"] == []
+
+    intake = Intake.objects.get()
+    assert intake.ruleset_version == screening.CURRENT_RULESET
+    stored = intake.screening
+    assert stored["ruleset_version"] == screening.CURRENT_RULESET
+    assert stored["outcome"] == "eligible_pending_review"
+    assert stored["urgent_safety"] is False
+    scores = stored["scores"]
+    assert (scores["phq9"]["total"], scores["phq9"]["band"]) == (12, "moderate")
+    assert (scores["gad7"]["total"], scores["gad7"]["band"]) == (6, "mild")
+    assert scores["dast10"]["total"] == 0
+    assert scores["audit_c"] == {
+        "total": 1,
+        "threshold": 3,
+        "positive": False,
+        "version": "2026-11-1",
+    }
+    assert scores["cssrs"]["risk"] == "low"
+    assert scores["bmi"] == 23.7
+    assert stored["input"] == {
+        "age": intake.screening["input"]["age"],
+        "state": "FL",
+        "sex_at_birth": "female",
+    }
+    assert not SafetyFlag.objects.exists()
+    assert not Message.objects.exists()
+
+
+def test_review_reasons_give_needs_review(patient):
+    answers = complete_answers(
+        medications={
+            "classes": dict.fromkeys(MEDICATION_CLASSES, False) | {"lamotrigine": True},
+            "other": [],
+        },
+        vitals={"systolic": 142, "diastolic": 80, "height_cm": 165, "weight_kg": 60},
+    )
+    put(patient, answers)
+    body = submit(patient).json()
+    assert body["status"] == "submitted"
+    assert body["screening"]["outcome"] == "needs_review"
+    codes = [r["code"] for r in body["screening"]["reasons"]]
+    assert codes == ["blood_pressure_raised", "medication.lamotrigine"]
+    assert {r["kind"] for r in body["screening"]["reasons"]} == {"review"}
+
+
+@pytest.mark.parametrize(
+    ("answers", "code"),
+    [
+        (with_condition("bipolar_i"), "condition.bipolar_i"),
+        (complete_answers(pregnant_or_breastfeeding=True), "pregnant_or_breastfeeding"),
+        (
+            complete_answers(
+                vitals={"systolic": 165, "diastolic": 85, "height_cm": 170, "weight_kg": 70}
+            ),
+            "blood_pressure_uncontrolled",
+        ),
+        (complete_answers(phq9=[1] * 8 + [0], gad7=[1] * 7), "symptoms_below_threshold"),
+    ],
+)
+def test_hard_stop_is_not_eligible_but_still_goes_to_a_physician(patient, answers, code):
+    put(patient, answers)
+    body = submit(patient).json()
+    assert body["screening"]["outcome"] == "not_eligible"
+    assert code in [r["code"] for r in body["screening"]["reasons"] if r["kind"] == "hard_stop"]
+    assert Intake.objects.get().status == IntakeStatus.SUBMITTED  # the physician declines
+
+
+def test_alcohol_threshold_uses_sex_at_birth_from_the_record(patient):
+    patient.patient.sex_at_birth = "male"
+    patient.patient.save()
+    put(patient, complete_answers(audit_c=[1, 1, 1]))  # 3: positive for women, not men
+    body = submit(patient).json()
+    assert body["screening"]["outcome"] == "eligible_pending_review"
+    assert Intake.objects.get().screening["scores"]["audit_c"]["threshold"] == 4
+
+
+def test_self_harm_answer_raises_a_flag_alerts_physicians_and_returns_crisis_resources(
+    patient, physician, fl_only_physician, nj_only_physician
+):
+    put(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
+    response = submit(patient)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["crisis_resources"] == CRISIS_RESOURCES
+    assert body["status"] == "submitted"
+    intake = Intake.objects.get()
+    assert intake.screening["urgent_safety"] is True
+
+    flag = SafetyFlag.objects.get()
+    assert (flag.kind, flag.source, flag.source_id) == (
+        "self_harm_thoughts",
+        "intake",
+        intake.public_id,
+    )
+    assert flag.patient == patient.patient
+    assert flag.resolved_at is None
+
+    alerts = Message.objects.filter(template_key="review_alert")
+    assert {m.recipient_id for m in alerts} == {physician.user_id, fl_only_physician.user_id}
+    for message in alerts:
+        assert (message.channel, message.category, message.urgent) == ("email", "care", True)
+        assert message.dedupe_key == f"safety:{flag.public_id}:{message.recipient_id}"
+        assert message.context == {"path": f"/review/intakes/{intake.public_id}"}
+    assert AuditEvent.objects.filter(object_type="patients.safetyflag", action="create").exists()
+
+    # The patient sees the crisis resources again when they come back.
+    assert client_for(patient).get("/api/intake").json()["crisis_resources"] == CRISIS_RESOURCES
+
+
+def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
+    put(
+        patient,
+        complete_answers(
+            cssrs={"items": [True, True, False, True, False, False], "lifetime_behaviour": False}
+        ),
+    )
+    body = submit(patient).json()
+    assert body["screening"]["outcome"] == "not_eligible"
+    assert body["crisis_resources"] == CRISIS_RESOURCES
+    kinds = set(SafetyFlag.objects.values_list("kind", flat=True))
+    assert kinds == {"suicidal_intent_or_plan", "suicidal_thoughts"}
+    assert Message.objects.filter(template_key="review_alert").count() == 2  # one per flag
+
+
+def test_past_behaviour_alone_is_review_without_a_flag(patient, physician):
+    put(patient, complete_answers(cssrs={"items": [False] * 6, "lifetime_behaviour": True}))
+    body = submit(patient).json()
+    assert body["screening"]["outcome"] == "needs_review"
+    assert body["crisis_resources"] is None
+    assert not SafetyFlag.objects.exists()
+
+
+def test_second_submit_is_409_and_changes_nothing(patient):
+    put(patient, complete_answers())
+    assert submit(patient).status_code == 200
+    before = Intake.objects.values().get()
+    events = AuditEvent.objects.count()
+    again = submit(patient)
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "intake_not_editable"
+    assert Intake.objects.values().get() == before
+    assert AuditEvent.objects.count() == events
+
+
+def test_submitted_answers_cannot_be_edited(patient):
+    put(patient, complete_answers())
+    submit(patient)
+    response = put(patient, {"phq9": [0] * 9})
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "intake_not_editable"
+    assert Intake.objects.get().answers["phq9"] == complete_answers()["phq9"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_submits_submit_once(patient):
+    put(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
+    clients = [client_for(patient) for _ in range(2)]
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def go(client: Any) -> None:
+        try:
+            start.wait()
+            codes.append(client.post("/api/intake/submit", {}, format="json").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=go, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(codes) == [200, 409]
+    assert SafetyFlag.objects.count() == 1
+
+
+# --- re-screening ------------------------------------------------------------------------
+
+
+def test_rescreen_gives_the_stored_answer_even_after_a_new_rule_set(patient, monkeypatch):
+    intake = submitted_intake(patient, complete_answers(phq9=[1] * 8 + [0], gad7=[2] * 7))
+    stored = {k: intake.screening[k] for k in ("ruleset_version", "outcome", "reasons")}
+    assert stored["outcome"] == "eligible_pending_review"
+    assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
+
+    def stricter(inp: screening.ScreeningInput) -> screening.ScreeningDecision:
+        reasons = [screening.Reason("symptoms_below_threshold", "hard_stop", "stricter")]
+        return screening.ScreeningDecision("not_eligible", "2099-1-1", tuple(reasons))
+
+    monkeypatch.setattr(screening, "RULESETS", {**screening.RULESETS, "2099-1-1": stricter})
+    monkeypatch.setattr(screening, "CURRENT_RULESET", "2099-1-1")
+    # The old intake still answers with its own version...
+    assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
+    # ...while a new submission uses the new one.
+    newcomer = PatientFactory().user
+    fresh = submitted_intake(newcomer, complete_answers())
+    assert (fresh.ruleset_version, fresh.screening["outcome"]) == ("2099-1-1", "not_eligible")
+
+
+def test_rescreen_keeps_the_age_and_state_of_the_submission(patient):
+    intake = submitted_intake(patient)
+    stored = intake_rescreen(intake)
+    record = patient.patient
+    record.state, record.county, record.date_of_birth = (
+        "NJ",
+        "Bergen",
+        record.date_of_birth.replace(year=2015),
+    )
+    record.save()
+    assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
+
+
+# --- storage, access and audit -----------------------------------------------------------
+
+
+def test_answers_and_screening_are_encrypted_at_rest(patient):
+    submitted_intake(patient)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT answers, screening FROM patients_intake")
+        raw = " ".join(cursor.fetchone())
+    for plaintext in ("sertraline", "penicillin", "eligible_pending_review", "phq9"):
+        assert plaintext not in raw
+
+
+def test_reading_my_intake_is_audited(patient):
+    intake = submitted_intake(patient)
+    client_for(patient).get("/api/intake")
+    read = AuditEvent.objects.get(action="read", object_type="patients.intake")
+    assert (read.object_id, read.patient_id, read.actor_id) == (
+        str(intake.public_id),
+        patient.patient.public_id,
+        patient.pk,
+    )
+
+
+def test_other_patient_never_sees_my_intake(patient, other_patient):
+    submitted_intake(patient)
+    response = client_for(other_patient).get("/api/intake")
+    assert response.status_code == 404
+    assert not AuditEvent.objects.filter(action="read").exists()
+
+
+def test_staff_and_anonymous_cannot_use_the_patient_intake(api, physician, ops_admin):
+    assert api.get("/api/intake").status_code == 401
+    assert api.put("/api/intake", {"answers": {}}, format="json").status_code == 401
+    assert api.post("/api/intake/submit", {}, format="json").status_code == 401
+    for user in (physician.user, ops_admin):
+        client = client_for(user)
+        assert client.get("/api/intake").status_code == 403
+        assert client.put("/api/intake", {"answers": {}}, format="json").status_code == 403
+        assert client.post("/api/intake/submit", {}, format="json").status_code == 403
+        assert client.post("/api/intake/answer", {}, format="json").status_code == 403
