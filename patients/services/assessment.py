@@ -1,0 +1,480 @@
+"""The free assessment ("see if you qualify"): anonymous, scored by the screening engine,
+stored without anything that identifies the person, and claimable later by a patient.
+
+What is kept: the state, the outcome, every reason code, the rule-set version and the
+answers (encrypted; the age, never the date of birth) plus the keyed hash of a claim
+token that is shown once. Contact details ("stay informed") are kept only with explicit
+marketing consent, recorded with its time, source and the exact wording shown.
+
+The answers are not PHI while the assessment is anonymous; once a patient claims it they
+are, and from then on every read or write is audited.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Final, NoReturn
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.crypto import keyed_hash
+from accounts.models import User
+from accounts.selectors import physicians_licensed_in
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
+from config.errors import Conflict, NotFound, ValidationFailed
+from notifications.models import Category, Channel
+from notifications.services import message_schedule
+from patients import screening
+from patients.models import (
+    Assessment,
+    AssessmentOutcome,
+    Lead,
+    Patient,
+    SafetyFlag,
+    phone_lookup_hash,
+)
+from patients.scoring import (
+    GAD2,
+    GAD7,
+    PHQ2,
+    PHQ9,
+    PHQ9_SELF_HARM_ITEM,
+    CssrsResult,
+    ScoringError,
+    SeverityResult,
+    ShortFormResult,
+    score_cssrs,
+    score_gad2,
+    score_gad7,
+    score_phq2,
+    score_phq9,
+)
+from patients.selectors import patient_of
+from patients.validators import age_on
+
+# --- the questions -------------------------------------------------------------------------
+
+# The yes/no medical-history questions of the free assessment: the hard stops only (the
+# conditions that need a physician's review are asked in the intake).
+HARD_STOP_CONDITIONS: Final[Mapping[str, str]] = {
+    code: entry.label
+    for code, entry in screening.CONDITIONS.items()
+    if entry.kind == screening.HARD_STOP
+}
+PREGNANT_OR_BREASTFEEDING_QUESTION: Final = "Are you pregnant or breastfeeding?"
+SUICIDAL_INTENT_QUESTION: Final = (
+    "Are you thinking about ending your life right now, with some intention of acting on "
+    "those thoughts or a plan for how you would do it?"
+)
+
+# Every two-letter code the US Postal Service uses for a state, DC or a territory.
+US_STATE_CODES: Final = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "  # noqa: SIM905
+    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR VI GU AS MP".split()
+)
+
+# "Stay informed": the wording shown next to the consent box, stored with each lead.
+LEAD_CONSENT_SOURCE: Final = "assessment"
+LEAD_CONSENT_WORDING: Final = (
+    "Yes, keep me informed. I agree that the practice may email or text me about its "
+    "services, including when it starts serving my state. Consent is not a condition of "
+    "treatment. Message frequency varies; message and data rates may apply. Reply STOP to "
+    "opt out of texts or use the unsubscribe link in any email."
+)
+
+CLAIM_TOKEN_PURPOSE: Final = "assessment-claim"
+NEEDS_FULL_FORM: Final = "needs_full_form"
+
+NEXT_STEPS: Final[Mapping[str, tuple[str, ...]]] = {
+    AssessmentOutcome.LIKELY_ELIGIBLE: (
+        "Create your account and complete the medical intake; your claim token carries "
+        "these answers over.",
+        "A physician licensed in your state reviews every intake before any treatment.",
+    ),
+    AssessmentOutcome.NEEDS_REVIEW: (
+        "Create your account and complete the medical intake; your claim token carries "
+        "these answers over.",
+        "A physician will look at your answers with you before deciding whether this "
+        "treatment is right for you.",
+    ),
+    AssessmentOutcome.NOT_ELIGIBLE: (
+        "Based on your answers, at-home ketamine treatment is not the right fit for you.",
+        "Please talk with your own doctor or a mental health professional about other "
+        "treatment options.",
+    ),
+    AssessmentOutcome.NOT_SERVED: (
+        "We are not yet serving patients in your state.",
+        "Leave your email or phone number to hear from us when we do.",
+    ),
+    NEEDS_FULL_FORM: (
+        "Please answer the full questionnaire so we can finish checking whether you may qualify.",
+    ),
+}
+NOT_SERVED_MESSAGE: Final = "We do not yet serve patients in your state."
+
+
+# --- input and output ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AssessmentAnswers:
+    state: str
+    date_of_birth: date
+    conditions: Mapping[str, bool]  # every code in HARD_STOP_CONDITIONS: yes/no
+    pregnant_or_breastfeeding: bool
+    suicidal_intent_or_plan: bool
+    phq2: Sequence[int] | None = None
+    gad2: Sequence[int] | None = None
+    phq9: Sequence[int] | None = None
+    gad7: Sequence[int] | None = None
+
+
+@dataclass(frozen=True)
+class LeadContact:
+    email: str = ""
+    phone: str = ""  # E.164
+    marketing_consent: bool = False
+
+
+@dataclass(frozen=True)
+class AssessmentResult:
+    outcome: str  # an AssessmentOutcome, or NEEDS_FULL_FORM (nothing stored)
+    reasons: tuple[str, ...]
+    next_steps: tuple[str, ...]
+    crisis_resources: str | None
+    full_forms_needed: tuple[str, ...] = ()
+    assessment: Assessment | None = None
+    claim_token: str | None = field(default=None, repr=False)  # shown once, never stored
+    lead_saved: bool = False
+
+
+# --- scoring the answers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Symptoms:
+    phq9_total: int | None
+    phq9_item9: int | None
+    gad7_total: int | None
+    full_forms_needed: tuple[str, ...]
+
+
+def _symptom_totals(answers: AssessmentAnswers) -> _Symptoms:
+    """Totals to screen with. A full form gives its total. A negative short form (PHQ-2 or
+    GAD-2 below 3) stands for "below the eligibility threshold": its own total (at most 2)
+    is what the engine compares with the threshold of 10. A positive short form without
+    its full form gives None and asks for the full form."""
+    errors: dict[str, list[str]] = {}
+    needed: list[str] = []
+    phq = _form_total(
+        (PHQ2.code, score_phq2, answers.phq2), (PHQ9.code, score_phq9, answers.phq9), errors, needed
+    )
+    gad = _form_total(
+        (GAD2.code, score_gad2, answers.gad2), (GAD7.code, score_gad7, answers.gad7), errors, needed
+    )
+    if errors:
+        raise ValidationFailed(fields=errors)
+    item9 = answers.phq9[PHQ9_SELF_HARM_ITEM] if answers.phq9 is not None else None
+    return _Symptoms(phq, item9, gad, tuple(needed))
+
+
+_ShortForm = tuple[str, Callable[[Sequence[int]], ShortFormResult], Sequence[int] | None]
+_FullForm = tuple[str, Callable[[Sequence[int]], SeverityResult], Sequence[int] | None]
+
+
+def _form_total(
+    short: _ShortForm, full: _FullForm, errors: dict[str, list[str]], needed: list[str]
+) -> int | None:
+    (short_code, score_short, short_answers), (full_code, score_full, full_answers) = short, full
+    try:
+        if full_answers is not None:
+            result = score_full(full_answers)
+            if short_answers is not None and tuple(short_answers) != result.answers[:2]:
+                errors[full_code] = [f"The first two answers must match the {short_code} answers."]
+            return result.total
+        if short_answers is None:
+            errors[short_code] = [f"Answer the {short_code} questions or the full form."]
+            return None
+        short_result = score_short(short_answers)
+    except ScoringError as exc:
+        errors[exc.field] = [exc.detail]
+        return None
+    if short_result.positive:
+        needed.append(full_code)
+        return None
+    return short_result.total
+
+
+def _intent_screen(intent_or_plan: bool) -> CssrsResult | None:
+    """The assessment's one safety question as a C-SSRS result: a "yes" is the screener's
+    intent question (Q4), scored as given; a "no" asks nothing of the engine."""
+    if not intent_or_plan:
+        return None
+    return score_cssrs([False, False, False, True, False, False])
+
+
+def self_harm_indicated(answers: AssessmentAnswers) -> bool:
+    """Any answer of self-harm: PHQ-9 item 9 above 0, or current intent or plan."""
+    phq9 = answers.phq9
+    item9 = phq9[PHQ9_SELF_HARM_ITEM] if phq9 is not None and len(phq9) == len(PHQ9.items) else 0
+    return answers.suicidal_intent_or_plan or item9 > 0
+
+
+def _screen(
+    answers: AssessmentAnswers, symptoms: _Symptoms, today: date
+) -> screening.ScreeningDecision:
+    unknown = sorted(set(answers.conditions) - set(HARD_STOP_CONDITIONS))
+    missing = sorted(set(HARD_STOP_CONDITIONS) - set(answers.conditions))
+    if unknown or missing:
+        raise ValidationFailed(
+            fields={
+                **{f"conditions.{code}": ["Unknown condition."] for code in unknown},
+                **{f"conditions.{code}": ["Answer yes or no."] for code in missing},
+            }
+        )
+    try:
+        return screening.screen(
+            screening.ScreeningInput(
+                age=age_on(answers.date_of_birth, today),
+                state=answers.state,
+                conditions=frozenset(code for code, yes in answers.conditions.items() if yes),
+                pregnant_or_breastfeeding=answers.pregnant_or_breastfeeding,
+                phq9_total=symptoms.phq9_total,
+                phq9_item9=symptoms.phq9_item9,
+                gad7_total=symptoms.gad7_total,
+                cssrs=_intent_screen(answers.suicidal_intent_or_plan),
+            )
+        )
+    except screening.ScreeningError as exc:
+        name = "date_of_birth" if exc.field == "age" else exc.field
+        raise ValidationFailed(fields={name: [exc.detail]}) from None
+
+
+def _outcome(decision: screening.ScreeningDecision) -> str:
+    if "state_not_served" in decision.codes():
+        return AssessmentOutcome.NOT_SERVED
+    return {
+        screening.NOT_ELIGIBLE: AssessmentOutcome.NOT_ELIGIBLE,
+        screening.NEEDS_REVIEW: AssessmentOutcome.NEEDS_REVIEW,
+        screening.ELIGIBLE_PENDING_REVIEW: AssessmentOutcome.LIKELY_ELIGIBLE,
+    }[decision.outcome]
+
+
+def _patient_reasons(outcome: str, decision: screening.ScreeningDecision) -> tuple[str, ...]:
+    """The generic messages behind the outcome (no scores), each once, in the engine's order."""
+    if outcome == AssessmentOutcome.NOT_SERVED:
+        return (NOT_SERVED_MESSAGE,)
+    kinds: dict[str, str] = {
+        AssessmentOutcome.NOT_ELIGIBLE: screening.HARD_STOP,
+        AssessmentOutcome.NEEDS_REVIEW: screening.REVIEW,
+    }
+    kind = kinds.get(outcome)
+    if kind is None:
+        return ()
+    return tuple(dict.fromkeys(r.message for r in decision.reasons if r.kind == kind))
+
+
+def _stored_answers(answers: AssessmentAnswers, today: date) -> dict[str, object]:
+    """What is kept (encrypted): the age, not the date of birth; instrument versions."""
+    return {
+        "age": age_on(answers.date_of_birth, today),
+        "state": answers.state,
+        "conditions": dict(sorted(answers.conditions.items())),
+        "pregnant_or_breastfeeding": answers.pregnant_or_breastfeeding,
+        "suicidal_intent_or_plan": answers.suicidal_intent_or_plan,
+        "phq2": list(answers.phq2) if answers.phq2 is not None else None,
+        "gad2": list(answers.gad2) if answers.gad2 is not None else None,
+        "phq9": list(answers.phq9) if answers.phq9 is not None else None,
+        "gad7": list(answers.gad7) if answers.gad7 is not None else None,
+        "instrument_versions": {i.code: i.version for i in (PHQ2, GAD2, PHQ9, GAD7)},
+    }
+
+
+def _lead_errors(lead: LeadContact) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not (lead.email or lead.phone):
+        errors["stay_informed.email"] = ["Give an email address or a phone number."]
+    if lead.marketing_consent is not True:
+        errors["stay_informed.marketing_consent"] = [
+            "We can keep your contact details only with your consent to be contacted."
+        ]
+    return errors
+
+
+# --- services ------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def assessment_submit(
+    *, answers: AssessmentAnswers, lead: LeadContact | None, today: date
+) -> AssessmentResult:
+    """Score a free assessment and keep its anonymous outcome (and, with consent, a lead).
+
+    A positive short form without its full form answers `needs_full_form` and keeps
+    nothing, unless the answers already rule treatment out (a hard stop or a state we
+    do not serve), which the full form could not change. Whatever the outcome, any
+    answer of self-harm returns the crisis resources."""
+    if lead is not None and (errors := _lead_errors(lead)):
+        raise ValidationFailed(fields=errors)
+    if answers.state not in US_STATE_CODES:
+        raise ValidationFailed(fields={"state": ["Enter a two-letter US state code."]})
+    symptoms = _symptom_totals(answers)
+    decision = _screen(answers, symptoms, today)
+    crisis = screening.CRISIS_RESOURCES if self_harm_indicated(answers) else None
+    outcome = _outcome(decision)
+    if symptoms.full_forms_needed and outcome not in (
+        AssessmentOutcome.NOT_SERVED,
+        AssessmentOutcome.NOT_ELIGIBLE,
+    ):
+        return AssessmentResult(
+            outcome=NEEDS_FULL_FORM,
+            reasons=(),
+            next_steps=NEXT_STEPS[NEEDS_FULL_FORM],
+            crisis_resources=crisis,
+            full_forms_needed=symptoms.full_forms_needed,
+        )
+
+    token = secrets.token_urlsafe(32)
+    stored: Any = _stored_answers(answers, today)  # EncryptedJSONField: any JSON document
+    assessment = Assessment.objects.create(
+        state=answers.state,
+        outcome=outcome,
+        reason_codes=list(decision.codes()),
+        ruleset_version=decision.ruleset_version,
+        answers=stored,
+        claim_token_hash=keyed_hash(token, purpose=CLAIM_TOKEN_PURPOSE),
+    )
+    if lead is not None:
+        Lead.objects.create(
+            assessment=assessment,
+            email=lead.email,
+            phone=lead.phone,
+            phone_hash=phone_lookup_hash(lead.phone) if lead.phone else "",
+            consent_at=timezone.now(),
+            consent_source=LEAD_CONSENT_SOURCE,
+            consent_wording=LEAD_CONSENT_WORDING,
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.CREATE,
+            object_type="patients.lead",
+            object_id=str(assessment.public_id),
+            detail={"source": LEAD_CONSENT_SOURCE, "marketing_consent": True},
+        )
+    return AssessmentResult(
+        outcome=outcome,
+        reasons=_patient_reasons(outcome, decision),
+        next_steps=NEXT_STEPS[outcome],
+        crisis_resources=crisis,
+        assessment=assessment,
+        claim_token=token,
+        lead_saved=lead is not None,
+    )
+
+
+# The reasons that open a safety flag, as the intake raises them (one flag per reason).
+SAFETY_FLAG_REASONS: Final = ("suicidal_intent_or_plan", "self_harm_thoughts")
+
+
+def _urgent_kinds(assessment: Assessment) -> list[str]:
+    codes = set(assessment.reason_codes)
+    if screening.URGENT_SAFETY not in codes:
+        return []
+    return [code for code in SAFETY_FLAG_REASONS if code in codes] or [screening.URGENT_SAFETY]
+
+
+def assessment_claim(*, user: User, claim_token: str) -> Assessment:
+    """Link an anonymous assessment to the signed-in patient, once.
+
+    Unknown token: 404 `assessment_not_found`. Already claimed, by this patient:
+    409 `assessment_already_claimed`; by someone else: 409 `assessment_claimed`. Refused
+    attempts are audited too. An assessment whose answers raised an urgent safety
+    concern opens a safety flag for a physician when it is claimed."""
+    patient = patient_of(user)
+    if patient is None:
+        raise Conflict("Complete your profile before claiming an assessment.", code="no_record")
+    token_hash = keyed_hash(claim_token, purpose=CLAIM_TOKEN_PURPOSE)
+    with transaction.atomic():
+        # Conditional UPDATE: of two concurrent claims exactly one links the assessment.
+        linked = Assessment.objects.filter(
+            claim_token_hash=token_hash, claimed_by__isnull=True
+        ).update(claimed_by=patient, claimed_at=timezone.now())
+        if linked:
+            assessment = Assessment.objects.get(claim_token_hash=token_hash)
+            _raise_safety_flags(user, patient, assessment)
+            audit_record(
+                actor=user,
+                action=AuditAction.UPDATE,
+                object_type="patients.assessment",
+                object_id=str(assessment.public_id),
+                patient_id=patient.public_id,
+                detail={"claimed": True},
+            )
+            return assessment
+    _refuse_claim(user, patient, token_hash)
+
+
+def _refuse_claim(user: User, patient: Patient, token_hash: str) -> NoReturn:
+    existing = (
+        Assessment.objects.filter(claim_token_hash=token_hash)
+        .only("public_id", "claimed_by_id")
+        .first()
+    )
+    error: NotFound | Conflict
+    if existing is None:
+        error = NotFound("No assessment has this claim token.", code="assessment_not_found")
+    elif existing.claimed_by_id == patient.pk:
+        error = Conflict(
+            "You have already claimed this assessment.", code="assessment_already_claimed"
+        )
+    else:
+        error = Conflict(
+            "This assessment has already been claimed by another account.",
+            code="assessment_claimed",
+        )
+    audit_record(
+        actor=user,
+        action=AuditAction.UPDATE,
+        object_type="patients.assessment",
+        object_id=str(existing.public_id) if existing else "",
+        outcome=AuditOutcome.DENIED,
+        detail={"claimed": False, "reason": error.code},
+    )
+    raise error
+
+
+def _raise_safety_flags(user: User, patient: Patient, assessment: Assessment) -> None:
+    """Answers of self-harm in a claimed assessment become the patient's own: open a flag
+    per urgent reason and alert the physicians licensed in the patient's state, as the
+    intake does (dosing and refills wait for a physician to resolve it)."""
+    kinds = _urgent_kinds(assessment)
+    if not kinds:
+        return
+    physicians = list(physicians_licensed_in(patient.state))
+    for kind in kinds:
+        flag = SafetyFlag.objects.create(
+            patient=patient, kind=kind, source="assessment", source_id=assessment.public_id
+        )
+        audit_record(
+            actor=user,
+            action=AuditAction.CREATE,
+            object_type="patients.safetyflag",
+            object_id=str(flag.public_id),
+            patient_id=patient.public_id,
+            detail={"kind": kind, "source": "assessment"},
+        )
+        for physician in physicians:
+            message_schedule(
+                recipient=physician.user,
+                template_key="review_alert",
+                category=Category.CARE,
+                channel=Channel.EMAIL,
+                dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
+                context={"path": f"/review/patients/{patient.public_id}"},
+                urgent=True,
+            )
