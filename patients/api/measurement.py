@@ -1,4 +1,5 @@
-"""Ongoing measurement: PHQ-9/GAD-7 submissions and when they are due, mood, the trend."""
+"""Ongoing measurement: PHQ-9/GAD-7 submissions and when they are due, mood, the trend,
+and the clinical clearance."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from audit.models import AuditAction
 from audit.services import audit_phi_read, audit_record
 from config.api import StrictSerializer, error_responses
 from config.errors import NotFound
+from patients.clearance import patient_clearance
 from patients.models import Instrument, Patient
 from patients.screening import CRISIS_RESOURCES
 from patients.selectors import patient_of
@@ -265,9 +267,47 @@ class PatientTrendView(APIView):
         return Response(TrendOut(body).data)
 
 
+# --- clearance ---------------------------------------------------------------------------
+
+
+class ClearanceOut(serializers.Serializer):
+    allowed = serializers.BooleanField()
+    reasons = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Stable codes: no_approved_intake, consent_outstanding:<kind>, "
+        "safety_flag_open, questionnaire_overdue:<instrument>.",
+    )
+
+
+class PatientClearanceView(APIView):
+    @extend_schema(
+        responses={200: ClearanceOut, **error_responses(401, 403, 404)},
+        summary="May the patient be booked for a check-in and prescribed? Every reason if not",
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        viewer = user_of(request)
+        patient = clinical_patient_visible_to(viewer, public_id)
+        clearance = patient_clearance(patient)
+        audit_record(
+            actor=viewer,
+            action=AuditAction.READ,
+            object_type="patients.clearance",
+            object_id=str(patient.public_id),
+            patient_id=patient.public_id,
+        )
+        return Response(
+            ClearanceOut({"allowed": clearance.allowed, "reasons": clearance.reasons}).data
+        )
+
+
 urlpatterns: list[URLPattern] = [
     path("questionnaires", QuestionnaireSubmitView.as_view(), name="questionnaire-submit"),
     path("questionnaires/due", QuestionnairesDueView.as_view(), name="questionnaires-due"),
     path("moods", MoodCreateView.as_view(), name="mood-create"),
     path("patients/<uuid:public_id>/trend", PatientTrendView.as_view(), name="patient-trend"),
+    path(
+        "patients/<uuid:public_id>/clearance",
+        PatientClearanceView.as_view(),
+        name="patient-clearance",
+    ),
 ]
