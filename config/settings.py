@@ -202,6 +202,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
+        "assessment": env.str("THROTTLE_ASSESSMENT", default="20/hour"),
     },
 }
 if DEBUG:
