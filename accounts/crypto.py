@@ -58,6 +58,10 @@ class EncryptedTextField(models.TextField):
 class EncryptedJSONField(EncryptedTextField):
     """A JSON document (answers, scores) stored encrypted as one token."""
 
+    # What django-stubs should see instead of TextField's str: any JSON value.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         text = super().from_db_value(value, expression, connection)
         return None if text is None else json.loads(text)
@@ -73,6 +77,10 @@ class EncryptedJSONField(EncryptedTextField):
 
 class EncryptedDateField(EncryptedTextField):
     """A date stored encrypted (as its ISO text)."""
+
+    # What django-stubs should see instead of TextField's str.
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         text = super().from_db_value(value, expression, connection)

@@ -21,4 +21,8 @@ class Endpoint:
 ENDPOINTS: list[Endpoint] = [
     Endpoint(BASELINE, "/healthz"),
     Endpoint("me", "/api/me", auth="patient", target_ratio=0.35),
+    # The patient's own record: decrypted, with its audit event.
+    Endpoint("record", "/api/patients/me", auth="patient", target_ratio=0.30),
+    # A physician's review queue, one page of 20, each row audited (one INSERT).
+    Endpoint("queue", "/api/review/intakes?page_size=20", auth="physician", target_ratio=0.15),
 ]
