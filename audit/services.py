@@ -22,8 +22,56 @@ GENESIS_HASH = "0" * 64
 _SEAL_LOCK_KEY = 0x41554454  # "AUDT": one sealer at a time across all workers
 
 
-def _event(
-    *,
+_COLUMNS = (
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "action",
+    "object_type",
+    "object_id",
+    "patient_id",
+    "request_id",
+    "ip",
+    "user_agent",
+    "outcome",
+    "detail",
+    "prev_hash",
+    "hash",
+)
+_ROW = (
+    "(%s::timestamptz, %s::bigint, %s, %s, %s, %s, %s::uuid, %s, %s::inet, %s, %s, %s::jsonb,"
+    " '', '')"
+)
+
+
+def _insert_events(rows: list[tuple[Any, ...]], *, reads: bool) -> None:
+    """Append events with one statement: no lock, no read of the chain, no ORM.
+
+    This runs on every audited request, where Model.save()/bulk_create cost more than the
+    insert itself (see benchmarks/). A batch of read events written on its own (not inside
+    a transaction that writes PHI) also skips the wait for the WAL flush, by setting
+    (AUDIT_READS_ASYNC_COMMIT): the flush wait is most of what a read audit costs, and the
+    price is that a PostgreSQL crash can lose the read events of its last fraction of a
+    second (never writes, logins or other security events, never a half-written row).
+    set_config(..., true) lasts until this statement's own commit, so nothing else is
+    affected; inside a caller's transaction it is never used."""
+    if not rows:
+        return
+    commit_async = reads and settings.AUDIT_READS_ASYNC_COMMIT and not connection.in_atomic_block
+    values = ", ".join([_ROW] * len(rows))
+    source = (
+        f"SELECT v.* FROM (VALUES {values}) AS v CROSS JOIN "  # noqa: S608
+        "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        if commit_async
+        else f"VALUES {values}"
+    )
+    # Only constant SQL text is formatted in; every value is a bound parameter.
+    sql = f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) {source}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for row in rows for value in row])
+
+
+def _row(
     actor: User | None,
     action: str,
     object_type: str,
@@ -31,20 +79,21 @@ def _event(
     patient_id: uuid.UUID | None,
     outcome: str,
     detail: dict[str, Any] | None,
-) -> AuditEvent:
+) -> tuple[Any, ...]:
     ctx = context.current()
-    return AuditEvent(
-        actor=actor,
-        actor_role=getattr(actor, "role", "") or "",
-        action=action,
-        object_type=object_type,
-        object_id=object_id,
-        patient_id=patient_id,
-        request_id=ctx.request_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        outcome=outcome,
-        detail=detail or {},
+    return (
+        timezone.now(),
+        actor.pk if actor else None,
+        getattr(actor, "role", "") or "",
+        action,
+        object_type,
+        object_id,
+        patient_id,
+        ctx.request_id,
+        ctx.ip,
+        ctx.user_agent,
+        outcome,
+        json.dumps(detail or {}),
     )
 
 
@@ -58,74 +107,33 @@ def audit_record(
     outcome: str = AuditOutcome.SUCCESS,
     detail: dict[str, Any] | None = None,
 ) -> None:
-    """Append one event. A plain INSERT: no lock, no read of the chain.
-
-    Written by hand because it runs on every audited request and Model.save() costs more
-    than the insert itself (see benchmarks/)."""
-    ctx = context.current()
-    commit_async = action == AuditAction.READ and _read_may_commit_async()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if commit_async:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        cursor.execute(
-            _INSERT_SQL,
-            [
-                timezone.now(),
-                actor.pk if actor else None,
-                getattr(actor, "role", "") or "",
-                action,
-                object_type,
-                object_id,
-                patient_id,
-                ctx.request_id,
-                ctx.ip,
-                ctx.user_agent,
-                outcome,
-                json.dumps(detail or {}),
-            ],
-        )
-
-
-def _read_may_commit_async() -> bool:
-    """Read events on their own (not inside a transaction that writes PHI) may skip the
-    wait for the WAL flush, by setting (AUDIT_READS_ASYNC_COMMIT). The flush wait is most
-    of what a read audit costs; the price is that a PostgreSQL crash can lose the read
-    events of its last fraction of a second (never writes, logins or other security
-    events, and never a half-written row)."""
-    return settings.AUDIT_READS_ASYNC_COMMIT and not connection.in_atomic_block
-
-
-_INSERT_SQL = (
-    "INSERT INTO audit_auditevent (occurred_at, actor_id, actor_role, action, object_type, "
-    "object_id, patient_id, request_id, ip, user_agent, outcome, detail, prev_hash, hash) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb, '', '')"
-)
+    """Append one event."""
+    row = _row(actor, action, object_type, object_id, patient_id, outcome, detail)
+    _insert_events([row], reads=action == AuditAction.READ)
 
 
 def audit_phi_read(
     *, actor: User, objects: Iterable[models.Model], patient_id_of: Any = None
 ) -> None:
-    """Record that `actor` read each of `objects` (one INSERT for any number of rows).
+    """Record that `actor` read each of `objects`, in one statement for any number.
 
     An object is named by its `public_id` (never a sequential id), which every audited
-    model has; `patient_id_of(obj)`
-    names the patient whose data it is, when the model cannot say so itself.
+    model has; `patient_id_of(obj)` names the patient whose data it is, when the model
+    cannot say so itself (else its `audit_patient_id`).
     """
-    events = [
-        _event(
-            actor=actor,
-            action=AuditAction.READ,
-            object_type=obj._meta.label_lower,
-            object_id=str(obj.public_id),  # type: ignore[attr-defined]
-            patient_id=patient_id_of(obj)
-            if patient_id_of
-            else getattr(obj, "audit_patient_id", None),
-            outcome=AuditOutcome.SUCCESS,
-            detail=None,
+    rows = [
+        _row(
+            actor,
+            AuditAction.READ,
+            obj._meta.label_lower,
+            str(obj.public_id),  # type: ignore[attr-defined]
+            patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
+            AuditOutcome.SUCCESS,
+            None,
         )
         for obj in objects
     ]
-    AuditEvent.objects.bulk_create(events)
+    _insert_events(rows, reads=True)
 
 
 def _row_digest(prev_hash: str, event: AuditEvent) -> str:

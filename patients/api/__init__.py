@@ -83,9 +83,19 @@ class PatientOut(ContactOut):
     updated_at = serializers.DateTimeField()
 
 
+_CONTACT_FIELDS = tuple(name for name in ContactOut._declared_fields if name not in {"id", "email"})
+_RECORD_FIELDS = tuple(name for name in PatientOut._declared_fields if name not in {"id", "email"})
+
+
 def _record_for(viewer_role: str, patient: Patient) -> dict[str, Any]:
-    serializer = ContactOut if viewer_role == Role.OPS_ADMIN else PatientOut
-    return serializer(patient).data
+    """ContactOut / PatientOut as a plain dict: instantiating a serializer costs more than
+    the rest of this read (see benchmarks/); the serializers document the same shape."""
+    names = _CONTACT_FIELDS if viewer_role == Role.OPS_ADMIN else _RECORD_FIELDS
+    return {
+        "id": patient.public_id,
+        "email": patient.user.email,
+        **{name: getattr(patient, name) for name in names},
+    }
 
 
 class MyRecordView(APIView):
@@ -100,7 +110,7 @@ class MyRecordView(APIView):
         if patient is None:
             raise NotFound("No record yet: complete your profile first.", code="no_record")
         audit_phi_read(actor=user, objects=[patient])
-        return Response(PatientOut(patient).data)
+        return Response(_record_for(user.role, patient))
 
     @extend_schema(
         request=PatientProfileIn,
@@ -110,10 +120,11 @@ class MyRecordView(APIView):
     def put(self, request: Request) -> Response:
         data = PatientProfileIn(data=request.data)
         data.is_valid(raise_exception=True)
+        user = user_of(request)
         patient = services.patient_profile_save(
-            user=user_of(request), data=data.validated_data, today=practice_today()
+            user=user, data=data.validated_data, today=practice_today()
         )
-        return Response(PatientOut(patient).data)
+        return Response(_record_for(user.role, patient))
 
 
 class PatientDetailView(APIView):

@@ -43,7 +43,11 @@ def user_ids_for_phone(phone: str) -> list[int]:
 
 
 def patient_of(user: User) -> Patient | None:
-    return Patient.objects.filter(user=user).select_related("user").first()
+    """The user's own patient record (the caller already holds the user: no join)."""
+    patient = next(iter(Patient.objects.filter(user_id=user.pk)[:1]), None)
+    if patient is not None:
+        patient.user = user
+    return patient
 
 
 def patients_visible_to(viewer: User) -> QuerySet[Patient]:

@@ -278,3 +278,13 @@ def test_double_submission_creates_one_record(new_patient):
         thread.join(timeout=30)
     assert codes == [200, 200]
     assert Patient.objects.count() == 1
+
+
+def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
+    from patients.api import ContactOut, PatientOut
+
+    own = client_for(patient).get("/api/patients/me").json()
+    assert set(own) == set(PatientOut().fields)
+    seen_by_ops = client_for(ops_admin).get(f"/api/patients/{patient.patient.public_id}").json()
+    assert set(seen_by_ops) == set(ContactOut().fields)
+    assert own["updated_at"].endswith("Z")
