@@ -4,7 +4,7 @@ what a physician may open, and the answers other apps ask ("is the intake approv
 
 Authorization is a queryset question: a physician reaches intakes and safety flags only
 of patients in the states where they hold an active, unexpired licence
-(`patients_visible_to`), and never a draft; anything else answers 404.
+(`licensed_states`), and never a draft; anything else answers 404.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from patients.models import (
     ReviewAction,
     SafetyFlag,
 )
-from patients.selectors import patients_visible_to
+from patients.selectors import licensed_states, patients_visible_to
 
 # --- patient side ----------------------------------------------------------------------
 
@@ -81,7 +81,7 @@ def intakes_reviewable_by(viewer: User) -> QuerySet[Intake]:
     """Every non-draft intake of the patients in the physician's licensed states."""
     if viewer.role != Role.PHYSICIAN:
         return Intake.objects.none()
-    return Intake.objects.filter(patient__in=patients_visible_to(viewer).values("pk")).exclude(
+    return Intake.objects.filter(patient__state__in=licensed_states(viewer)).exclude(
         status=IntakeStatus.DRAFT
     )
 
