@@ -94,7 +94,10 @@ class IntakeOut(serializers.Serializer):
     id = serializers.UUIDField()
     questionnaire_version = serializers.CharField()
     status = enum_field(IntakeStatus.values)
-    editable = serializers.BooleanField(help_text="Whether PUT /api/intake may change answers.")
+    editable = serializers.BooleanField(
+        help_text="Whether PUT /api/intake may change answers (only a draft: submitted "
+        "answers are frozen)."
+    )
     answers = serializers.JSONField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
@@ -105,7 +108,9 @@ class IntakeOut(serializers.Serializer):
     questions = QuestionOut(many=True, help_text="Every question asked, answered or not.")
     decision = DecisionOut(allow_null=True)
     crisis_resources = serializers.CharField(
-        allow_null=True, help_text="Shown whenever the answers raised an urgent safety concern."
+        allow_null=True,
+        help_text="Shown whenever the answers show a risk of self-harm: from the screening "
+        "once submitted, from the answers given so far while a draft.",
     )
 
 
@@ -138,12 +143,17 @@ def intake_out(intake: Intake) -> dict[str, Any]:
     closed = intake.status in (IntakeStatus.APPROVED, IntakeStatus.DECLINED)
     final = decided[-1] if decided and closed else None
     stored = intake_screening(intake)
+    answers = intake_answers(intake)
+    if stored:
+        crisis = bool(stored.get("urgent_safety"))
+    else:  # a draft: no flag is raised until submission, but the resources are shown now
+        crisis = services.answers_show_self_harm_risk(answers)
     data = {
         "id": intake.public_id,
         "questionnaire_version": intake.questionnaire_version,
         "status": intake.status,
-        "editable": intake.status in (IntakeStatus.DRAFT, IntakeStatus.INFO_REQUESTED),
-        "answers": intake_answers(intake),
+        "editable": intake.status == IntakeStatus.DRAFT,
+        "answers": answers,
         "created_at": intake.created_at,
         "updated_at": intake.updated_at,
         "submitted_at": intake.submitted_at,
@@ -162,9 +172,7 @@ def intake_out(intake: Intake) -> dict[str, Any]:
             if final
             else None
         ),
-        "crisis_resources": (
-            screening.CRISIS_RESOURCES if stored and stored.get("urgent_safety") else None
-        ),
+        "crisis_resources": screening.CRISIS_RESOURCES if crisis else None,
     }
     return IntakeOut(data).data
 
@@ -208,9 +216,11 @@ class MyIntakeView(APIView):
         request=IntakeDraftIn,
         responses={200: IntakeOut, **error_responses(400, 401, 403, 409)},
         summary="Save my intake draft (partial answers allowed; starts one if none is open)",
-        description="Allowed while the intake is a draft or a physician has asked for more "
-        "information. Each invalid answer is a field error named by its path, e.g. "
-        "`answers.phq9.3`. 409 `intake_not_editable` once submitted or approved; "
+        description="Allowed only while the intake is a draft: once submitted the answers "
+        "are frozen (a physician's question is answered with POST /api/intake/answer). "
+        "After a decline a new intake starts. Each invalid answer is a field error named by "
+        "its path, e.g. `answers.phq9.3`. Answers so far showing a risk of self-harm return "
+        "`crisis_resources`. 409 `intake_not_editable` once submitted or approved; "
         "409 `no_record` without a patient record.",
     )
     def put(self, request: Request) -> Response:
@@ -248,7 +258,8 @@ class IntakeAnswerView(APIView):
         responses={200: IntakeOut, **error_responses(400, 401, 403, 404, 409)},
         summary="Answer a physician's question about my intake",
         description="Once every question is answered the intake goes back to the review "
-        "queue; answers changed meanwhile are checked in full and screened again.",
+        "queue. The answer is text: the submitted answers and their screening do not "
+        "change.",
     )
     def post(self, request: Request) -> Response:
         data = IntakeQuestionAnswerIn(data=request.data)

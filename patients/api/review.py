@@ -51,6 +51,31 @@ class FlagOut(FlagBriefOut):
         return fields
 
 
+class SafetyFlagRowOut(serializers.Serializer):
+    id = serializers.UUIDField()
+    kind = serializers.CharField(help_text="The screening reason that raised it.")
+    raised_at = serializers.DateTimeField()
+    patient_id = serializers.UUIDField()
+    patient_name = serializers.CharField()
+    state = serializers.CharField()
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        # Declared here: a class attribute named `source` would shadow Field.source.
+        fields = super().get_fields()
+        fields["source"] = serializers.CharField(help_text="intake, questionnaire, assessment")
+        return fields
+
+
+class SafetyFlagDetailOut(FlagOut):
+    patient_id = serializers.UUIDField(source="patient.public_id")
+    patient_name = serializers.SerializerMethodField()
+    state = serializers.CharField(source="patient.state")
+
+    def get_patient_name(self, flag: SafetyFlag) -> str:
+        patient = flag.patient
+        return f"{patient.legal_first_name} {patient.legal_last_name}".strip()
+
+
 class QueueRowOut(serializers.Serializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
@@ -203,6 +228,64 @@ class ReviewQueueView(generics.ListAPIView):
         return self.get_paginated_response(
             QueueRowOut([_queue_row(i) for i in page], many=True).data
         )
+
+
+# --- safety flags ------------------------------------------------------------------------
+
+
+def _flag_row(flag: SafetyFlag) -> dict[str, Any]:
+    patient = flag.patient
+    return {
+        "id": flag.public_id,
+        "kind": flag.kind,
+        "source": flag.source,
+        "raised_at": flag.raised_at,
+        "patient_id": patient.public_id,
+        "patient_name": f"{patient.legal_first_name} {patient.legal_last_name}".strip(),
+        "state": patient.state,
+    }
+
+
+@extend_schema(
+    responses={200: SafetyFlagRowOut(many=True), **error_responses(401, 403)},
+    summary="Open safety flags in my licensed states (any source), oldest raised first",
+    description="Includes flags raised after approval (follow-up questionnaires), which "
+    "never reach the intake queue. Each page is read in a fixed number of queries and "
+    "audited with one insert.",
+)
+class SafetyFlagListView(generics.ListAPIView):
+    permission_classes = [IsPhysician]
+    pagination_class = ReviewQueuePagination
+    serializer_class = SafetyFlagRowOut
+
+    def get_queryset(self) -> Any:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return SafetyFlag.objects.none()
+        return selectors.open_safety_flags_for(user_of(self.request))
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        page: list[SafetyFlag] = self.paginate_queryset(self.get_queryset()) or []
+        audit_phi_read(  # one INSERT for the page
+            actor=user_of(request), objects=page, patient_id_of=lambda f: f.patient.public_id
+        )
+        return self.get_paginated_response(
+            SafetyFlagRowOut([_flag_row(f) for f in page], many=True).data
+        )
+
+
+class SafetyFlagDetailView(APIView):
+    permission_classes = [IsPhysician]
+
+    @extend_schema(
+        responses={200: SafetyFlagDetailOut, **error_responses(401, 403, 404)},
+        summary="One safety flag, open or resolved, with its resolution",
+        description="404 for a flag of a patient outside my licensed states.",
+    )
+    def get(self, request: Request, public_id: str) -> Response:
+        viewer = user_of(request)
+        flag = selectors.reviewable_safety_flag(viewer, public_id)
+        audit_phi_read(actor=viewer, objects=[flag], patient_id_of=lambda f: f.patient.public_id)
+        return Response(SafetyFlagDetailOut(flag).data)
 
 
 # --- one intake ----------------------------------------------------------------------------
@@ -374,6 +457,12 @@ urlpatterns: list[URLPattern] = [
         "review/intakes/<uuid:public_id>/request-info",
         RequestInfoView.as_view(),
         name="review-request-info",
+    ),
+    path("review/safety-flags", SafetyFlagListView.as_view(), name="review-safety-flags"),
+    path(
+        "review/safety-flags/<uuid:public_id>",
+        SafetyFlagDetailView.as_view(),
+        name="review-safety-flag",
     ),
     path(
         "review/safety-flags/<uuid:public_id>/resolve",

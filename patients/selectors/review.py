@@ -167,3 +167,44 @@ def safety_flags_resolvable_by(viewer: User) -> QuerySet[SafetyFlag]:
     if viewer.role != Role.PHYSICIAN:
         return SafetyFlag.objects.none()
     return SafetyFlag.objects.filter(patient__in=patients_visible_to(viewer).values("pk"))
+
+
+def open_safety_flags_for(viewer: User) -> QuerySet[SafetyFlag]:
+    """Open safety flags (any source: intake, questionnaire, assessment) of the patients in
+    the physician's licensed states, oldest raised first, each with its patient (name and
+    state only): one query per page whatever its size (plus the count)."""
+    if viewer.role != Role.PHYSICIAN:
+        return SafetyFlag.objects.none()
+    return (
+        SafetyFlag.objects.filter(
+            resolved_at__isnull=True, patient__state__in=licensed_states(viewer)
+        )
+        .select_related("patient")
+        .only(
+            "public_id",
+            "kind",
+            "source",
+            "source_id",
+            "raised_at",
+            "patient",
+            "patient__public_id",
+            "patient__legal_first_name",
+            "patient__legal_last_name",
+            "patient__state",
+        )
+        .order_by("raised_at", "id")
+    )
+
+
+def reviewable_safety_flag(viewer: User, public_id: uuid.UUID | str) -> SafetyFlag:
+    """One safety flag (open or resolved) of a patient in the physician's licensed states,
+    with its patient and resolver, or NotFound."""
+    flag = (
+        safety_flags_resolvable_by(viewer)
+        .filter(public_id=public_id)
+        .select_related("patient", "resolved_by")
+        .first()
+    )
+    if flag is None:
+        raise NotFound("No such safety flag.")
+    return flag

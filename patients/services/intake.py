@@ -513,6 +513,57 @@ def _screening_input(
     )
 
 
+def _stored_screening_input(
+    answers: Mapping[str, Any], scores: Mapping[str, Any], ctx: ScreeningContext
+) -> screening.ScreeningInput:
+    """The screening input rebuilt from what was stored at submission: the scores as the
+    scorers of that day computed them (never re-scored with today's scorers) and the frozen
+    answers for what the screening reads directly (conditions, medicines, vitals)."""
+    vitals = answers["vitals"]
+    phq9, gad7, audit_c, dast10, cssrs = (
+        scores["phq9"],
+        scores["gad7"],
+        scores["audit_c"],
+        scores["dast10"],
+        scores["cssrs"],
+    )
+    return screening.ScreeningInput(
+        age=ctx.age,
+        state=ctx.state,
+        sex_at_birth=ctx.sex_at_birth,
+        conditions=_yes(answers["medical_history"]),
+        medication_classes=_yes(answers["medications"]["classes"]),
+        pregnant_or_breastfeeding=answers["pregnant_or_breastfeeding"],
+        phq9_total=phq9["total"],
+        phq9_item9=phq9["item9"],
+        gad7_total=gad7["total"],
+        cssrs=scoring.CssrsResult(
+            version=cssrs["version"],
+            answers=tuple(answers["cssrs"][_CSSRS_ITEMS]),
+            lifetime_behaviour=cssrs["lifetime_behaviour"],
+            risk=cssrs["risk"],
+        ),
+        systolic_bp=vitals["systolic"],
+        diastolic_bp=vitals["diastolic"],
+        audit_c=scoring.AuditCResult(
+            version=audit_c["version"],
+            answers=(),
+            total=audit_c["total"],
+            sex_at_birth=ctx.sex_at_birth,
+            threshold=audit_c["threshold"],
+            positive=audit_c["positive"],
+        ),
+        dast10=scoring.SeverityResult(
+            instrument=scoring.DAST10.code,
+            version=dast10["version"],
+            answers=(),
+            total=dast10["total"],
+            band=dast10["band"],
+            band_label=dast10["band_label"],
+        ),
+    )
+
+
 def decision_as_dict(decision: screening.ScreeningDecision) -> dict[str, Any]:
     return {
         "ruleset_version": decision.ruleset_version,
@@ -536,15 +587,48 @@ def _run_screening(
 
 
 def intake_rescreen(intake: Intake) -> dict[str, Any]:
-    """Re-run a submitted intake against its own rule-set version, from its stored answers
-    and the patient context stored at submission: {ruleset_version, outcome, reasons}."""
+    """Re-run a submitted intake against its own rule-set version, from the scores, answers
+    and patient context stored at submission: {ruleset_version, outcome, reasons}.
+
+    The answers are not scored again: a scorer changed since (a new instrument version)
+    must not silently change an old decision."""
     stored = intake_screening(intake)
-    if stored is None or not intake.ruleset_version:
+    if stored is None or not intake.ruleset_version or not stored.get("scores"):
         raise Conflict("This intake has not been screened.", code="intake_not_screened")
     fixed = stored.get("input")
     ctx = ScreeningContext(**fixed) if fixed else _context_of(intake.patient)
-    _, decision = _run_screening(intake_answers(intake), ctx, intake.ruleset_version)
+    inp = _stored_screening_input(intake_answers(intake), stored["scores"], ctx)
+    try:
+        decision = screening.screen(inp, intake.ruleset_version)
+    except screening.ScreeningError as exc:
+        raise Conflict(
+            f"This intake cannot be screened again: {exc.detail}.", code="intake_not_screened"
+        ) from exc
     return decision_as_dict(decision)
+
+
+def answers_show_self_harm_risk(answers: Mapping[str, Any]) -> bool:
+    """Whether (possibly partial, draft) answers show a risk of self-harm that must put
+    crisis resources in front of the patient now: PHQ-9 item 9 above 0, or on the C-SSRS
+    screener a wish to be dead, thoughts of suicide, intent, a plan or recent behaviour
+    (what makes a submitted screening urgent). Answers not given yet count as no."""
+    phq9 = answers.get("phq9")
+    if isinstance(phq9, list) and len(phq9) > 8:
+        item9 = phq9[8]
+        if isinstance(item9, int) and not isinstance(item9, bool) and item9 > 0:
+            return True
+    cssrs = answers.get("cssrs")
+    items = cssrs.get(_CSSRS_ITEMS) if isinstance(cssrs, dict) else None
+    if isinstance(items, list):
+        urgent = (
+            scoring.CSSRS_WISH_DEAD,
+            scoring.CSSRS_THOUGHTS,
+            scoring.CSSRS_INTENT,
+            scoring.CSSRS_PLAN,
+            scoring.CSSRS_BEHAVIOUR,
+        )
+        return any(index < len(items) and items[index] is True for index in urgent)
+    return False
 
 
 # Reasons that, when the decision is urgent, each become a safety flag of that kind.
@@ -597,13 +681,12 @@ def _raise_safety_flags(
     ]
     physicians = list(physicians_licensed_in(patient.state))
     for flag in flags:
-        audit_record(
+        audit_record(  # no clinical detail (the flag's kind) in the audit trail
             actor=actor,
             action=AuditAction.CREATE,
             object_type="patients.safetyflag",
             object_id=str(flag.public_id),
             patient_id=patient.public_id,
-            detail={"kind": flag.kind, "source": "intake"},
         )
         for physician in physicians:
             message_schedule(
@@ -612,7 +695,7 @@ def _raise_safety_flags(
                 category=Category.CARE,
                 channel=Channel.EMAIL,
                 dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-                context={"path": f"/review/intakes/{intake.public_id}"},
+                context={"path": f"/review/safety-flags/{flag.public_id}"},
                 urgent=True,
             )
     return flags
@@ -650,8 +733,10 @@ def intake_save_draft(*, patient: Patient, answers: Any) -> Intake:
     """Save answers to the open intake, creating a draft when none is open.
 
     Sections given replace the stored ones, a section given as null is cleared, sections
-    left out are kept. Allowed while the intake is a draft or a physician has asked for
-    more information; after an approval no new intake starts."""
+    left out are kept. Only a draft changes: once submitted the answers (and the screening
+    made of them) are frozen, also while a physician has asked for more information (the
+    patient answers the question in text). Answers to correct mean a decline and a new
+    intake; after an approval no new intake starts."""
     if errors := answers_errors(answers, complete=False):
         raise ValidationFailed(fields=errors)
     patient = _lock_patient(patient)
@@ -662,7 +747,7 @@ def intake_save_draft(*, patient: Patient, answers: Any) -> Intake:
             raise _not_editable(intake)
         intake = Intake(patient=patient, questionnaire_version=QUESTIONNAIRE_VERSION)
         created = True
-    elif intake.status not in (IntakeStatus.DRAFT, IntakeStatus.INFO_REQUESTED):
+    elif intake.status != IntakeStatus.DRAFT:
         raise _not_editable(intake)
     merged: Any = intake_answers(intake)
     for code, value in answers.items():
@@ -678,7 +763,6 @@ def intake_save_draft(*, patient: Patient, answers: Any) -> Intake:
         object_type="patients.intake",
         object_id=str(intake.public_id),
         patient_id=patient.public_id,
-        detail={"sections": sorted(answers)},
     )
     return intake
 
@@ -695,7 +779,7 @@ def intake_submit(*, patient: Patient) -> Intake:
         raise NotFound("No intake yet: save your answers first.", code="no_intake")
     if intake.status != IntakeStatus.DRAFT:
         raise _not_editable(intake)
-    flags = _evaluate(intake, patient, actor=patient.user)
+    _evaluate(intake, patient, actor=patient.user)
     intake.status = IntakeStatus.SUBMITTED
     intake.submitted_at = timezone.now()
     intake.save()
@@ -705,21 +789,16 @@ def intake_submit(*, patient: Patient) -> Intake:
         object_type="patients.intake",
         object_id=str(intake.public_id),
         patient_id=patient.public_id,
-        detail={
-            "event": "submitted",
-            "outcome": (intake_screening(intake) or {}).get("outcome"),
-            "ruleset_version": intake.ruleset_version,
-            "safety_flags": len(flags),
-        },
+        detail={"event": "submitted"},  # no outcome or flags: no clinical data in the audit
     )
     return intake
 
 
 @transaction.atomic
 def intake_answer_question(*, patient: Patient, review_id: Any, answer: str) -> Intake:
-    """Record the patient's answer to a physician's question. Once no question is left
-    open the intake goes back to the queue (status submitted); answers edited meanwhile are
-    checked in full and screened again (new urgent answers raise flags)."""
+    """Record the patient's answer (text) to a physician's question. Once no question is
+    left open the intake goes back to the queue (status submitted). The answers and their
+    screening stay exactly as submitted: nothing is edited or screened again here."""
     patient = _lock_patient(patient)
     review = (
         IntakeReview.objects.select_for_update(of=("self",))
@@ -741,17 +820,14 @@ def intake_answer_question(*, patient: Patient, review_id: Any, answer: str) -> 
         action=ReviewAction.REQUEST_INFO, answered_at__isnull=True
     ).exists()
     if not still_open:
-        screened = (intake_screening(intake) or {}).get("answers_sha256")
-        if screened != answers_digest(intake_answers(intake)):
-            _evaluate(intake, patient, actor=patient.user)
         intake.status = IntakeStatus.SUBMITTED
-        intake.save()
+        intake.save(update_fields=["status", "updated_at"])
     audit_record(
         actor=patient.user,
         action=AuditAction.UPDATE,
         object_type="patients.intakereview",
         object_id=str(review.public_id),
         patient_id=patient.public_id,
-        detail={"event": "answered", "intake": str(intake.public_id)},
+        detail={"event": "answered"},
     )
     return intake

@@ -62,7 +62,12 @@ def intake_review_decide(
     (a generic SMS and email: the details are in the app).
 
     An approval is refused while the patient has an open safety flag (resolve it first) or
-    when the screening found a hard stop (decline, or ask the patient to correct answers)."""
+    when the screening found a hard stop. Submitted answers are frozen: a question asked
+    is answered in text and changes neither the answers nor the screening; answers that
+    need correcting mean a decline (with the reason) and a new intake from the patient.
+
+    Audit events name the objects and the patient only, never the decision or clinical
+    detail (the review row holds those)."""
     action = ReviewAction(action)
     physician = _physician_of(physician_user)
     intake = (
@@ -88,8 +93,8 @@ def intake_review_decide(
         outcome = (intake_screening(intake) or {}).get("outcome")
         if outcome == screening.NOT_ELIGIBLE:
             raise Conflict(
-                "The screening found a hard stop: decline, or ask the patient for more "
-                "information (corrected answers are screened again).",
+                "The screening found a hard stop: decline with a reason (the patient can "
+                "start a new intake if answers need correcting).",
                 code="screening_not_eligible",
             )
 
@@ -108,7 +113,7 @@ def intake_review_decide(
         object_type="patients.intakereview",
         object_id=str(review.public_id),
         patient_id=patient.public_id,
-        detail={"action": action, "intake": str(intake.public_id)},
+        detail={"intake": str(intake.public_id)},
     )
     audit_record(
         actor=physician_user,
@@ -116,7 +121,7 @@ def intake_review_decide(
         object_type="patients.intake",
         object_id=str(intake.public_id),
         patient_id=patient.public_id,
-        detail={"event": "reviewed", "action": action, "status": intake.status},
+        detail={"event": "reviewed"},
     )
     for channel in (Channel.SMS, Channel.EMAIL):
         message_schedule(
@@ -154,6 +159,6 @@ def safety_flag_resolve(*, physician_user: User, flag_id: uuid.UUID | str, note:
         object_type="patients.safetyflag",
         object_id=str(flag.public_id),
         patient_id=flag.patient.public_id,
-        detail={"event": "resolved", "kind": flag.kind},
+        detail={"event": "resolved"},
     )
     return flag

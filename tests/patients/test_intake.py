@@ -5,6 +5,7 @@ intake against its own rule set, encryption at rest, who may see what, audit."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 from typing import Any
 
@@ -13,7 +14,7 @@ from django.db import connection
 
 from audit.models import AuditEvent
 from notifications.models import Message
-from patients import screening
+from patients import scoring, screening
 from patients.models import Intake, IntakeStatus, SafetyFlag
 from patients.screening import CONDITIONS, CRISIS_RESOURCES, MEDICATION_CLASSES
 from patients.services.intake import (
@@ -336,7 +337,7 @@ def test_self_harm_answer_raises_a_flag_alerts_physicians_and_returns_crisis_res
     for message in alerts:
         assert (message.channel, message.category, message.urgent) == ("email", "care", True)
         assert message.dedupe_key == f"safety:{flag.public_id}:{message.recipient_id}"
-        assert message.context == {"path": f"/review/intakes/{intake.public_id}"}
+        assert message.context == {"path": f"/review/safety-flags/{flag.public_id}"}
     assert AuditEvent.objects.filter(object_type="patients.safetyflag", action="create").exists()
 
     # The patient sees the crisis resources again when they come back.
@@ -356,6 +357,46 @@ def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
     kinds = set(SafetyFlag.objects.values_list("kind", flat=True))
     assert kinds == {"suicidal_intent_or_plan", "suicidal_thoughts"}
     assert Message.objects.filter(template_key="review_alert").count() == 2  # one per flag
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {"phq9": [0, 0, 0, 0, 0, 0, 0, 0, 1]},  # item 9 alone, nothing else answered yet
+        {"phq9": [None] * 8 + [3]},
+        {"cssrs": {"items": [False, False, False, True]}},  # intent
+        {"cssrs": {"items": [False, False, False, False, True]}},  # plan
+        {"cssrs": {"items": [False] * 5 + [True], "lifetime_behaviour": False}},  # behaviour
+        {"cssrs": {"items": [True]}},  # wish to be dead: urgent at submission too
+    ],
+)
+def test_a_draft_showing_self_harm_risk_returns_crisis_resources_at_once(
+    patient, physician, answers
+):
+    response = put(patient, answers)
+    assert response.status_code == 200, response.json()
+    assert response.json()["status"] == "draft"
+    assert response.json()["crisis_resources"] == CRISIS_RESOURCES
+    assert client_for(patient).get("/api/intake").json()["crisis_resources"] == CRISIS_RESOURCES
+    # No flag, no alert until submission.
+    assert not SafetyFlag.objects.exists()
+    assert not Message.objects.filter(template_key="review_alert").exists()
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [
+        {},
+        {"phq9": [3, 3, 3, 3, 3, 3, 3, 3, 0]},
+        {"phq9": [3, 3, 3, None]},
+        {"cssrs": {"items": [False, False, True, False, False, False]}},  # method alone
+        {"cssrs": {"lifetime_behaviour": True}},  # longer ago: review, not urgent
+    ],
+)
+def test_a_draft_without_self_harm_answers_has_no_crisis_resources(patient, answers):
+    response = put(patient, answers)
+    assert response.status_code == 200, response.json()
+    assert response.json()["crisis_resources"] is None
 
 
 def test_past_behaviour_alone_is_review_without_a_flag(patient, physician):
@@ -431,6 +472,23 @@ def test_rescreen_gives_the_stored_answer_even_after_a_new_rule_set(patient, mon
     newcomer = PatientFactory().user
     fresh = submitted_intake(newcomer, complete_answers())
     assert (fresh.ruleset_version, fresh.screening["outcome"]) == ("2099-1-1", "not_eligible")
+
+
+def test_rescreen_uses_the_stored_scores_not_todays_scorers(patient, monkeypatch):
+    intake = submitted_intake(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 0]))
+    stored = {k: intake.screening[k] for k in ("ruleset_version", "outcome", "reasons")}
+    assert stored["outcome"] == "eligible_pending_review"  # PHQ-9 12, GAD-7 6
+    real = scoring.score_phq9
+
+    def rescaled(answers: Any) -> scoring.Phq9Result:  # a changed scorer: totals halve
+        result = real(answers)
+        return dataclasses.replace(result, total=result.total // 2, version="2099")
+
+    monkeypatch.setattr(scoring, "score_phq9", rescaled)
+    assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
+    # The changed scorer would have given another answer had the answers been re-scored.
+    fresh = submitted_intake(PatientFactory().user, complete_answers())
+    assert fresh.screening["outcome"] == "not_eligible"
 
 
 def test_rescreen_keeps_the_age_and_state_of_the_submission(patient):

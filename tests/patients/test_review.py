@@ -5,6 +5,7 @@ flags blocking approval until resolved, concurrent decisions, each role's access
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from typing import Any
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
+from patients.screening import CONDITIONS
 from patients.services.intake import intake_save_draft
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
@@ -258,7 +260,7 @@ def test_request_info_then_the_patient_answers_and_it_returns_to_the_queue(patie
 
     client = client_for(patient)
     mine = client.get("/api/intake").json()
-    assert mine["editable"] is True
+    assert mine["editable"] is False  # the question is answered in text, answers are frozen
     [question] = mine["pending_questions"]
     assert question["question"] == "Which dose of sertraline?"
 
@@ -296,31 +298,109 @@ def test_answering_someone_elses_question_is_404(patient, other_patient, physici
     assert set(bad.json()["error"]["fields"]) == {"review_id", "answer"}
 
 
-def test_corrected_answers_are_screened_again_before_approval(patient, physician):
-    high_bp = {"systolic": 170, "diastolic": 85, "height_cm": 170, "weight_kg": 70}
-    intake = submitted_intake(patient, complete_answers(vitals=high_bp))
+def test_a_declared_hard_stop_cannot_be_edited_away_while_a_question_is_open(patient, physician):
+    hard_stop = complete_answers(
+        medical_history=dict.fromkeys(CONDITIONS, False) | {"schizophrenia": True}
+    )
+    intake = submitted_intake(patient, hard_stop)
+    submitted = Intake.objects.get(pk=intake.pk)
+    original_answers, original_screening = submitted.answers, submitted.screening
+    assert original_screening["outcome"] == "not_eligible"
     refused = act(physician.user, intake, "approve")
     assert refused.status_code == 409
     assert refused.json()["error"]["code"] == "screening_not_eligible"
 
-    act(
-        physician.user,
-        intake,
-        "request-info",
-        {"question": "Please re-measure your blood pressure."},
+    asked = act(physician.user, intake, "request-info", {"question": "Who diagnosed this?"})
+    assert asked.status_code == 200
+    client = client_for(patient)
+    mine = client.get("/api/intake").json()
+    assert (mine["status"], mine["editable"]) == ("info_requested", False)
+    # The patient cannot edit the answers while the question is open...
+    erased = dict.fromkeys(CONDITIONS, False)
+    edit = client.put("/api/intake", {"answers": {"medical_history": erased}}, format="json")
+    assert edit.status_code == 409
+    assert edit.json()["error"]["code"] == "intake_not_editable"
+    # ...and answers the question in text, which changes neither answers nor screening.
+    [question] = mine["pending_questions"]
+    answered = client.post(
+        "/api/intake/answer",
+        {"review_id": question["id"], "answer": "It was a misdiagnosis, I am fine now."},
+        format="json",
+    )
+    assert answered.status_code == 200, answered.json()
+    body = answered.json()
+    assert body["status"] == "submitted"
+    assert body["screening"]["outcome"] == "not_eligible"
+    assert body["answers"]["medical_history"]["schizophrenia"] is True
+    after = Intake.objects.get(pk=intake.pk)
+    assert after.answers == original_answers
+    assert after.screening == original_screening
+    assert ids(queue(physician.user)) == [str(intake.public_id)]  # back in the queue
+    refused = act(physician.user, intake, "approve")
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "screening_not_eligible"
+    assert Intake.objects.get(pk=intake.pk).status == IntakeStatus.SUBMITTED
+
+    # Answers to correct: the physician declines and the patient starts a new intake; the
+    # old one stays in the history as it was.
+    assert act(physician.user, intake, "decline", {"reason": "Please start again."}).status_code
+    restart = client.put("/api/intake", {"answers": {"medical_history": erased}}, format="json")
+    assert restart.status_code == 200
+    assert restart.json()["status"] == "draft"
+    assert restart.json()["id"] != str(intake.public_id)
+    old = Intake.objects.get(pk=intake.pk)
+    assert (old.status, old.answers, old.screening) == (
+        IntakeStatus.DECLINED,
+        original_answers,
+        original_screening,
+    )
+
+
+def test_audit_events_carry_no_clinical_detail(patient, physician):
+    risky = complete_answers(
+        cssrs={"items": [True, True, False, True, False, False], "lifetime_behaviour": False},
+        phq9=SELF_HARM["phq9"],
     )
     client = client_for(patient)
-    corrected = {"systolic": 124, "diastolic": 80, "height_cm": 170, "weight_kg": 70}
-    assert (
-        client.put("/api/intake", {"answers": {"vitals": corrected}}, format="json").status_code
-        == 200
-    )
-    question = client.get("/api/intake").json()["pending_questions"][0]
-    body = client.post(
-        "/api/intake/answer", {"review_id": question["id"], "answer": "Done: 124/80"}, format="json"
-    ).json()
-    assert body["screening"]["outcome"] == "eligible_pending_review"
-    assert act(physician.user, intake, "approve").status_code == 200
+    assert client.put("/api/intake", {"answers": risky}, format="json").status_code == 200
+    assert client.post("/api/intake/submit", {}, format="json").status_code == 200
+    intake = Intake.objects.get()
+    assert intake.screening["outcome"] == "not_eligible"
+    kinds = set(SafetyFlag.objects.values_list("kind", flat=True))
+    assert kinds == {"self_harm_thoughts", "suicidal_intent_or_plan", "suicidal_thoughts"}
+    doctor = client_for(physician.user)
+    for flag in SafetyFlag.objects.all():
+        url = f"/api/review/safety-flags/{flag.public_id}/resolve"
+        assert doctor.post(url, {"note": "Called the patient."}, format="json").status_code == 200
+    act(physician.user, intake, "request-info", {"question": "Are you safe right now?"})
+    [question] = client.get("/api/intake").json()["pending_questions"]
+    answer = {"review_id": question["id"], "answer": "Yes."}
+    assert client.post("/api/intake/answer", answer, format="json").status_code == 200
+    assert act(physician.user, intake, "decline", {"reason": "Not safe."}).status_code == 200
+
+    events = list(AuditEvent.objects.all())
+    assert {e.object_type for e in events} >= {
+        "patients.intake",
+        "patients.intakereview",
+        "patients.safetyflag",
+    }
+    clinical = {
+        *kinds,
+        "not_eligible",
+        "needs_review",
+        "eligible_pending_review",
+        "urgent_safety",
+        "medical_history",
+        "cssrs",
+        "phq9",
+        "decline",
+        "declined",
+        "outcome",
+        "sections",
+    }
+    for event in events:
+        text = json.dumps(event.detail or {})
+        assert not [word for word in clinical if word in text], (event.object_type, text)
 
 
 def test_an_open_safety_flag_blocks_approval_until_resolved(patient, physician):
@@ -402,21 +482,129 @@ def test_two_physicians_acting_at_once_one_wins(patient, physician, fl_only_phys
 
 
 def test_only_physicians_reach_review(api, patient, ops_admin):
-    intake = submitted_intake(patient)
-    flag_url = f"/api/review/safety-flags/{intake.public_id}/resolve"
+    intake = submitted_intake(patient, complete_answers(**SELF_HARM))
+    flag = SafetyFlag.objects.get()
     endpoints = [
         ("get", "/api/review/intakes"),
         ("get", f"/api/review/intakes/{intake.public_id}"),
         ("post", f"/api/review/intakes/{intake.public_id}/approve"),
         ("post", f"/api/review/intakes/{intake.public_id}/decline"),
         ("post", f"/api/review/intakes/{intake.public_id}/request-info"),
-        ("post", flag_url),
+        ("get", "/api/review/safety-flags"),
+        ("get", f"/api/review/safety-flags/{flag.public_id}"),
+        ("post", f"/api/review/safety-flags/{flag.public_id}/resolve"),
     ]
+    bodies = {
+        "decline": {"reason": "x"},
+        "request-info": {"question": "x"},
+        "resolve": {"note": "x"},
+    }
     for method, url in endpoints:
-        assert getattr(api, method)(url, format="json").status_code == 401, url
+        body = bodies.get(url.rsplit("/", 1)[-1], {})
+        assert getattr(api, method)(url, body, format="json").status_code == 401, url
         for user in (patient, ops_admin):  # ops admins never see clinical answers
-            response = getattr(client_for(user), method)(url, format="json")
+            response = getattr(client_for(user), method)(url, body, format="json")
             assert response.status_code == 403, (user.role, url)
-            assert "answers" not in response.json()
+            assert response.json()["error"]["code"] in ("permission_denied", "forbidden")
+            text = json.dumps(response.json())
+            assert str(flag.public_id) not in text or url.endswith(str(flag.public_id))
+            assert "self_harm_thoughts" not in text
+            assert "phq9" not in text
     assert not AuditEvent.objects.filter(action="read").exists()
     assert Intake.objects.get().status == IntakeStatus.SUBMITTED
+    flag.refresh_from_db()
+    assert flag.resolved_at is None
+    assert not IntakeReview.objects.exists()
+
+
+# --- safety flags ------------------------------------------------------------------------
+
+
+def approved_with_questionnaire_flag(patient_user: Any, physician: Any) -> SafetyFlag:
+    """An approved patient whose follow-up questionnaire raised a flag (never in the queue)."""
+    intake = submitted_intake(patient_user)
+    assert act(physician.user, intake, "approve").status_code == 200
+    return SafetyFlag.objects.create(
+        patient=patient_user.patient, kind="self_harm_thoughts", source="questionnaire"
+    )
+
+
+def flag_list(user: Any, query: str = "") -> Any:
+    return client_for(user).get(f"/api/review/safety-flags{query}")
+
+
+def test_a_questionnaire_flag_of_an_approved_patient_reaches_licensed_physicians(
+    patient, physician, fl_only_physician, unlicensed_physician, ops_admin
+):
+    flag = approved_with_questionnaire_flag(patient, physician)
+    assert ids(queue(physician.user)) == []  # not in the intake queue...
+    response = flag_list(fl_only_physician.user)  # ...but listed here
+    assert response.status_code == 200, response.json()
+    assert response.json()["results"] == [
+        {
+            "id": str(flag.public_id),
+            "kind": "self_harm_thoughts",
+            "source": "questionnaire",
+            "raised_at": response.json()["results"][0]["raised_at"],
+            "patient_id": str(patient.patient.public_id),
+            "patient_name": f"{patient.patient.legal_first_name} {patient.patient.legal_last_name}",
+            "state": "FL",
+        }
+    ]
+    read = AuditEvent.objects.get(action="read", object_type="patients.safetyflag")
+    assert (read.object_id, read.patient_id, read.actor_id) == (
+        str(flag.public_id),
+        patient.patient.public_id,
+        fl_only_physician.user_id,
+    )
+    assert flag_list(unlicensed_physician.user).json()["results"] == []
+    assert flag_list(ops_admin).status_code == 403
+    assert flag_list(patient).status_code == 403
+
+    detail = client_for(fl_only_physician.user).get(f"/api/review/safety-flags/{flag.public_id}")
+    assert detail.status_code == 200
+    assert (detail.json()["source"], detail.json()["resolved_at"]) == ("questionnaire", None)
+    outside = client_for(unlicensed_physician.user).get(
+        f"/api/review/safety-flags/{flag.public_id}"
+    )
+    assert outside.status_code == 404
+    for user in (ops_admin, patient):
+        assert client_for(user).get(f"/api/review/safety-flags/{flag.public_id}").status_code == 403
+
+
+def test_flag_list_is_open_flags_oldest_first_and_detail_shows_the_resolution(
+    physician, other_patient, fl_only_physician
+):
+    first, second = (PatientFactory().user for _ in range(2))
+    newer = approved_with_questionnaire_flag(first, physician)
+    older = approved_with_questionnaire_flag(second, physician)
+    SafetyFlag.objects.filter(pk=older.pk).update(raised_at=timezone.now() - dt.timedelta(days=2))
+    nj = approved_with_questionnaire_flag(other_patient, physician)  # New Jersey
+    expected = [str(f.public_id) for f in (older, newer, nj)]
+    assert ids(flag_list(physician.user)) == expected
+    assert str(nj.public_id) not in ids(flag_list(fl_only_physician.user))
+
+    client = client_for(physician.user)
+    url = f"/api/review/safety-flags/{older.public_id}"
+    resolved = client.post(f"{url}/resolve", {"note": "Safety plan agreed."}, format="json")
+    assert resolved.status_code == 200
+    assert str(older.public_id) not in ids(flag_list(physician.user))  # open flags only
+    detail = client.get(url).json()
+    assert detail["resolution_note"] == "Safety plan agreed."
+    assert detail["resolved_by"] == str(physician.user.public_id)
+    assert detail["resolved_at"] is not None
+    assert detail["patient_id"] == str(second.patient.public_id)
+
+
+def test_flag_list_runs_fixed_queries_and_audits_in_one_insert(physician):
+    for _ in range(2):
+        approved_with_questionnaire_flag(PatientFactory().user, physician)
+    with CaptureQueriesContext(connection) as few:
+        assert len(flag_list(physician.user).json()["results"]) == 2
+    for _ in range(6):
+        approved_with_questionnaire_flag(PatientFactory().user, physician)
+    with CaptureQueriesContext(connection) as many:
+        assert len(flag_list(physician.user).json()["results"]) == 8
+    assert len(many) == len(few)
+    audit_inserts = [q for q in many.captured_queries if "audit_auditevent" in q["sql"]]
+    assert len(audit_inserts) == 1
