@@ -10,8 +10,10 @@ a check-in and prescribed (refills included). Scheduling and prescriptions call
 
 Reasons are stable codes, in this order:
 - `no_approved_intake`: the patient's latest intake is not approved (or there is none);
-- `consent_outstanding:<kind>`: a consent document (treatment, telehealth, ...) whose
-  current version the patient has not signed;
+- `consent_outstanding:<kind>`: the treatment or telehealth consent whose current
+  version the patient has not signed (only these are conditions of care; the privacy
+  notice and SMS consent are prompted for through `consents_outstanding`, never
+  required);
 - `safety_flag_open`: an unresolved safety flag (e.g. PHQ-9 item 9): dosing and refills
   are suspended until a physician resolves it;
 - `questionnaire_overdue:<instrument>`: PHQ-9 or GAD-7 overdue by more than
@@ -24,7 +26,7 @@ from dataclasses import dataclass, field
 
 from patients.models import Intake, IntakeStatus, Patient, SafetyFlag
 from patients.selectors.measurement import questionnaire_schedule
-from patients.services.consent import consents_outstanding
+from patients.services.consent import clinical_consents_outstanding
 
 NO_APPROVED_INTAKE = "no_approved_intake"
 CONSENT_OUTSTANDING = "consent_outstanding"
@@ -50,7 +52,7 @@ def patient_clearance(patient: Patient) -> Clearance:
     )
     if latest_intake != IntakeStatus.APPROVED:
         reasons.append(NO_APPROVED_INTAKE)
-    reasons += [f"{CONSENT_OUTSTANDING}:{kind}" for kind in consents_outstanding(patient)]
+    reasons += [f"{CONSENT_OUTSTANDING}:{kind}" for kind in clinical_consents_outstanding(patient)]
     if SafetyFlag.objects.filter(patient=patient, resolved_at__isnull=True).exists():
         reasons.append(SAFETY_FLAG_OPEN)
     reasons += [

@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
@@ -75,16 +74,18 @@ class AssessmentOutcome(models.TextChoices):
 
 
 class Assessment(models.Model):
-    """An anonymous assessment. Nothing identifies the person unless they leave a lead
-    (with marketing consent) or a later registration claims it with its claim token."""
+    """An anonymous assessment: the outcome only (for conversion figures). No answer and no
+    clinical reason code is kept; `urgent_safety` (an answer of self-harm) is the one bit
+    a later claim needs to open a safety flag for a physician. Nothing identifies the
+    person unless they leave a lead (with marketing consent) or a later registration
+    claims it with its claim token."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     state = models.CharField(max_length=2)
     outcome = models.CharField(max_length=16, choices=AssessmentOutcome.choices)
-    reason_codes = ArrayField(models.CharField(max_length=64), default=list, blank=True)
     ruleset_version = models.CharField(max_length=32)
-    answers = EncryptedJSONField()
+    urgent_safety = models.BooleanField(default=False)
     claim_token_hash = models.CharField(max_length=64, unique=True)
     claimed_by = models.ForeignKey(
         Patient, null=True, blank=True, on_delete=models.SET_NULL, related_name="assessments"
@@ -96,7 +97,8 @@ class Assessment(models.Model):
 
 
 class Lead(models.Model):
-    """ "Stay informed": contact details kept only with explicit marketing consent."""
+    """ "Stay informed": contact details kept only with explicit marketing consent. The
+    lead carries contact and consent only; its assessment holds no answers."""
 
     assessment = models.OneToOneField(Assessment, on_delete=models.CASCADE, related_name="lead")
     email = EncryptedTextField(blank=True)
@@ -239,7 +241,7 @@ class SafetyFlag(models.Model):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="safety_flags")
-    kind = models.CharField(max_length=64)  # a screening reason code
+    kind = EncryptedTextField()  # a screening reason code (clinical: encrypted, never filtered)
     source = models.CharField(max_length=32)  # intake, questionnaire, assessment
     source_id = models.UUIDField(null=True, blank=True)
     raised_at = models.DateTimeField(default=timezone.now)

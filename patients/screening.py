@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final, Literal
 
-from patients.scoring import AuditCResult, CssrsResult, SeverityResult, audit_c_threshold
+from patients.scoring import AuditCResult, CssrsResult, SeverityResult
 
 Kind = Literal["hard_stop", "review", "info"]
 Outcome = Literal["not_eligible", "needs_review", "eligible_pending_review"]
@@ -227,6 +227,15 @@ BP_HARD_STOP_DIASTOLIC: Final = 100
 BP_REVIEW_SYSTOLIC: Final = 140
 BP_REVIEW_DIASTOLIC: Final = 90
 DAST10_REVIEW_MIN: Final = 6
+# AUDIT-C totals needing review, frozen here (not read from patients.scoring, whose live
+# thresholds may change): 4 or more for men, 3 or more for everyone else.
+AUDIT_C_REVIEW_MIN_MALE: Final = 4
+AUDIT_C_REVIEW_MIN_OTHER: Final = 3
+
+
+def _audit_c_review_min_2026_11_1(sex_at_birth: str | None) -> int:
+    return AUDIT_C_REVIEW_MIN_MALE if sex_at_birth == "male" else AUDIT_C_REVIEW_MIN_OTHER
+
 
 _MESSAGES_2026_11_1: Final[Mapping[str, str]] = MappingProxyType(
     {
@@ -340,7 +349,8 @@ def evaluate_2026_11_1(inp: ScreeningInput) -> ScreeningDecision:
         add("blood_pressure_raised", REVIEW)
 
     # Alcohol and drugs (an active use disorder is a hard stop via the conditions above).
-    if inp.audit_c is not None and inp.audit_c.total >= audit_c_threshold(inp.sex_at_birth):
+    audit_c_min = _audit_c_review_min_2026_11_1(inp.sex_at_birth)
+    if inp.audit_c is not None and inp.audit_c.total >= audit_c_min:
         add("alcohol_use_review", REVIEW)
     if inp.dast10 is not None and inp.dast10.total >= DAST10_REVIEW_MIN:
         add("drug_use_review", REVIEW)

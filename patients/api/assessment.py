@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
 from accounts.services import practice_today
-from config.api import StrictSerializer, error_responses
+from config.api import StrictSerializer, _flatten, error_responses
 from patients.api import UsPhoneField
 from patients.models import AssessmentOutcome
 from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, Instrument
@@ -152,6 +152,28 @@ class AssessmentOut(serializers.Serializer):
         "with it. Null with needs_full_form (nothing is stored).",
     )
     lead_saved = serializers.BooleanField()
+    lead_warnings = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Why the stay-informed details were not kept, by field "
+        "(e.g. `stay_informed.marketing_consent`); empty when they were kept or not given. "
+        "A lead problem never withholds the decision or the crisis resources.",
+    )
+
+
+def _validated(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The validated answers, and the stay-informed problems as warnings. When the only
+    invalid part is `stay_informed`, the answers are still scored (with the lead dropped),
+    so a person who shows self-harm always receives the crisis resources."""
+    data = AssessmentIn(data=request.data)
+    if data.is_valid():
+        return data.validated_data, {}
+    body = request.data
+    if not isinstance(body, dict) or set(data.errors) != {"stay_informed"}:
+        raise serializers.ValidationError(data.errors)
+    warnings = _flatten(data.errors)
+    without_lead = AssessmentIn(data={k: v for k, v in body.items() if k != "stay_informed"})
+    without_lead.is_valid(raise_exception=True)
+    return without_lead.validated_data, warnings
 
 
 def _result_body(result: services.AssessmentResult) -> dict[str, Any]:
@@ -163,6 +185,7 @@ def _result_body(result: services.AssessmentResult) -> dict[str, Any]:
         "full_forms_needed": list(result.full_forms_needed),
         "claim_token": result.claim_token,
         "lead_saved": result.lead_saved,
+        "lead_warnings": dict(result.lead_warnings),
     }
 
 
@@ -174,7 +197,12 @@ class AssessmentCreateView(APIView):
     @extend_schema(
         request=AssessmentIn,
         responses={
-            201: OpenApiResponse(AssessmentOut, description="A decision; the assessment is kept."),
+            201: OpenApiResponse(
+                AssessmentOut,
+                description="A decision; the assessment is kept. Stay-informed details "
+                "that cannot be kept (no consent, no contact, a bad email or phone) are "
+                "dropped: `lead_saved` false and the reasons in `lead_warnings`.",
+            ),
             200: OpenApiResponse(
                 AssessmentOut,
                 description="needs_full_form: nothing is kept; ask the full questionnaire.",
@@ -185,9 +213,7 @@ class AssessmentCreateView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        data = AssessmentIn(data=request.data)
-        data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v, warnings = _validated(request)
         lead = v.get("stay_informed")
         result = services.assessment_submit(
             answers=services.AssessmentAnswers(
@@ -211,8 +237,10 @@ class AssessmentCreateView(APIView):
             today=practice_today(),
         )
         code = status.HTTP_200_OK if result.assessment is None else status.HTTP_201_CREATED
+        body = _result_body(result)
+        body["lead_warnings"] = {**warnings, **body["lead_warnings"]}
         return Response(
-            AssessmentOut(_result_body(result)).data,
+            AssessmentOut(body).data,
             status=code,
             headers={"Cache-Control": "no-store"},
         )

@@ -1,13 +1,17 @@
 """The free assessment ("see if you qualify"): anonymous, scored by the screening engine,
 stored without anything that identifies the person, and claimable later by a patient.
 
-What is kept: the state, the outcome, every reason code, the rule-set version and the
-answers (encrypted; the age, never the date of birth) plus the keyed hash of a claim
-token that is shown once. Contact details ("stay informed") are kept only with explicit
-marketing consent, recorded with its time, source and the exact wording shown.
+What is kept: the anonymous outcome only (for conversion figures): the state, the
+outcome, the rule-set version, whether an answer showed self-harm (`urgent_safety`, so a
+later claim opens a safety flag for a physician) and the keyed hash of a claim token that
+is shown once. No answer and no clinical reason code is stored. Contact details ("stay
+informed") are kept only with explicit marketing consent, recorded with its time, source
+and the exact wording shown; the lead holds contact and consent only.
 
-The answers are not PHI while the assessment is anonymous; once a patient claims it they
-are, and from then on every read or write is audited.
+The answers are always scored first: a problem with the optional lead (contact details
+without consent, consent without contact details, a bad email or phone) never withholds
+the decision or the crisis resources. The lead is dropped (`lead_saved` false) and the
+problem is returned as a field-level warning (`lead_warnings`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 from django.db import transaction
 from django.utils import timezone
@@ -151,6 +155,7 @@ class AssessmentResult:
     assessment: Assessment | None = None
     claim_token: str | None = field(default=None, repr=False)  # shown once, never stored
     lead_saved: bool = False
+    lead_warnings: Mapping[str, list[str]] = field(default_factory=dict)
 
 
 # --- scoring the answers -------------------------------------------------------------------
@@ -279,22 +284,6 @@ def _patient_reasons(outcome: str, decision: screening.ScreeningDecision) -> tup
     return tuple(dict.fromkeys(r.message for r in decision.reasons if r.kind == kind))
 
 
-def _stored_answers(answers: AssessmentAnswers, today: date) -> dict[str, object]:
-    """What is kept (encrypted): the age, not the date of birth; instrument versions."""
-    return {
-        "age": age_on(answers.date_of_birth, today),
-        "state": answers.state,
-        "conditions": dict(sorted(answers.conditions.items())),
-        "pregnant_or_breastfeeding": answers.pregnant_or_breastfeeding,
-        "suicidal_intent_or_plan": answers.suicidal_intent_or_plan,
-        "phq2": list(answers.phq2) if answers.phq2 is not None else None,
-        "gad2": list(answers.gad2) if answers.gad2 is not None else None,
-        "phq9": list(answers.phq9) if answers.phq9 is not None else None,
-        "gad7": list(answers.gad7) if answers.gad7 is not None else None,
-        "instrument_versions": {i.code: i.version for i in (PHQ2, GAD2, PHQ9, GAD7)},
-    }
-
-
 def _lead_errors(lead: LeadContact) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not (lead.email or lead.phone):
@@ -318,9 +307,14 @@ def assessment_submit(
     A positive short form without its full form answers `needs_full_form` and keeps
     nothing, unless the answers already rule treatment out (a hard stop or a state we
     do not serve), which the full form could not change. Whatever the outcome, any
-    answer of self-harm returns the crisis resources."""
-    if lead is not None and (errors := _lead_errors(lead)):
-        raise ValidationFailed(fields=errors)
+    answer of self-harm returns the crisis resources.
+
+    The answers are scored first. A lead that cannot be kept (see `_lead_errors`) is
+    dropped, never stored, and reported in `lead_warnings`: it does not withhold the
+    decision or the crisis resources."""
+    lead_warnings = _lead_errors(lead) if lead is not None else {}
+    if lead_warnings:
+        lead = None
     if answers.state not in US_STATE_CODES:
         raise ValidationFailed(fields={"state": ["Enter a two-letter US state code."]})
     symptoms = _symptom_totals(answers)
@@ -337,16 +331,15 @@ def assessment_submit(
             next_steps=NEXT_STEPS[NEEDS_FULL_FORM],
             crisis_resources=crisis,
             full_forms_needed=symptoms.full_forms_needed,
+            lead_warnings=lead_warnings,
         )
 
     token = secrets.token_urlsafe(32)
-    stored: Any = _stored_answers(answers, today)  # EncryptedJSONField: any JSON document
     assessment = Assessment.objects.create(
         state=answers.state,
         outcome=outcome,
-        reason_codes=list(decision.codes()),
         ruleset_version=decision.ruleset_version,
-        answers=stored,
+        urgent_safety=decision.urgent_safety,
         claim_token_hash=keyed_hash(token, purpose=CLAIM_TOKEN_PURPOSE),
     )
     if lead is not None:
@@ -374,18 +367,8 @@ def assessment_submit(
         assessment=assessment,
         claim_token=token,
         lead_saved=lead is not None,
+        lead_warnings=lead_warnings,
     )
-
-
-# The reasons that open a safety flag, as the intake raises them (one flag per reason).
-SAFETY_FLAG_REASONS: Final = ("suicidal_intent_or_plan", "self_harm_thoughts")
-
-
-def _urgent_kinds(assessment: Assessment) -> list[str]:
-    codes = set(assessment.reason_codes)
-    if screening.URGENT_SAFETY not in codes:
-        return []
-    return [code for code in SAFETY_FLAG_REASONS if code in codes] or [screening.URGENT_SAFETY]
 
 
 def assessment_claim(*, user: User, claim_token: str) -> Assessment:
@@ -449,32 +432,34 @@ def _refuse_claim(user: User, patient: Patient, token_hash: str) -> NoReturn:
 
 
 def _raise_safety_flags(user: User, patient: Patient, assessment: Assessment) -> None:
-    """Answers of self-harm in a claimed assessment become the patient's own: open a flag
-    per urgent reason and alert the physicians licensed in the patient's state, as the
-    intake does (dosing and refills wait for a physician to resolve it)."""
-    kinds = _urgent_kinds(assessment)
-    if not kinds:
+    """An answer of self-harm in a claimed assessment becomes the patient's own: open one
+    `urgent_safety` flag (which answer is not kept) and alert the physicians licensed in
+    the patient's state, as the intake does (dosing and refills wait for a physician to
+    resolve it). The audit detail names the source only, never the kind."""
+    if not assessment.urgent_safety:
         return
     physicians = list(physicians_licensed_in(patient.state))
-    for kind in kinds:
-        flag = SafetyFlag.objects.create(
-            patient=patient, kind=kind, source="assessment", source_id=assessment.public_id
+    flag = SafetyFlag.objects.create(
+        patient=patient,
+        kind=screening.URGENT_SAFETY,
+        source="assessment",
+        source_id=assessment.public_id,
+    )
+    audit_record(
+        actor=user,
+        action=AuditAction.CREATE,
+        object_type="patients.safetyflag",
+        object_id=str(flag.public_id),
+        patient_id=patient.public_id,
+        detail={"source": "assessment"},
+    )
+    for physician in physicians:
+        message_schedule(
+            recipient=physician.user,
+            template_key="review_alert",
+            category=Category.CARE,
+            channel=Channel.EMAIL,
+            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
+            context={"path": f"/review/patients/{patient.public_id}"},
+            urgent=True,
         )
-        audit_record(
-            actor=user,
-            action=AuditAction.CREATE,
-            object_type="patients.safetyflag",
-            object_id=str(flag.public_id),
-            patient_id=patient.public_id,
-            detail={"kind": kind, "source": "assessment"},
-        )
-        for physician in physicians:
-            message_schedule(
-                recipient=physician.user,
-                template_key="review_alert",
-                category=Category.CARE,
-                channel=Channel.EMAIL,
-                dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-                context={"path": f"/review/patients/{patient.public_id}"},
-                urgent=True,
-            )

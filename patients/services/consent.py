@@ -3,9 +3,14 @@
 A document (`ConsentDocument`) is one published version of one kind; it is never edited.
 The current document of a kind is the one published most recently (a version published
 with a future `published_at` becomes current at that moment). Publishing a new version
-makes that kind outstanding again for every patient: the re-consent rule, which
-`consent_required` enforces before clinical actions (booking a check-in, signing a
-prescription, a refill) and `patients.clearance.patient_clearance` reports.
+makes that kind outstanding again for every patient (`consents_outstanding` lists every
+kind, for prompting). Only the treatment and telehealth consents are conditions of care
+(`CLINICAL_CONSENT_KINDS`): `consent_required` enforces them before clinical actions
+(booking a check-in, signing a prescription, a refill) and
+`patients.clearance.patient_clearance` reports them. A privacy-notice acknowledgement or
+SMS consent can never be a condition of treatment.
+
+`consent_document_publish` publishes a new version (never an edit of an existing one).
 
 Signing records the typed name (it must be the patient's legal first and last name),
 the time, the IP address and user agent of the request, and the SHA-256 of the exact
@@ -17,9 +22,10 @@ from __future__ import annotations
 import hashlib
 import unicodedata
 from collections.abc import Collection, Iterable
+from datetime import datetime
 from typing import Final
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from audit import context
@@ -31,6 +37,8 @@ from notifications.services import ConsentChange, consents_set
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
 
 KIND_ORDER: Final = tuple(ConsentKind.values)
+# The consents that are conditions of treatment; the others are prompted for, never required.
+CLINICAL_CONSENT_KINDS: Final = (ConsentKind.TREATMENT.value, ConsentKind.TELEHEALTH.value)
 SMS_CONSENT_SOURCE: Final = "intake"
 SMS_CATEGORIES: Final = tuple(Category.values)  # care, billing, marketing
 
@@ -96,11 +104,72 @@ def consents_outstanding(patient: Patient) -> list[str]:
     return [d.kind for d in current if d.pk not in signed]
 
 
+def clinical_consents_outstanding(patient: Patient) -> list[str]:
+    """The outstanding kinds that block clinical actions: treatment and telehealth only."""
+    return [kind for kind in consents_outstanding(patient) if kind in CLINICAL_CONSENT_KINDS]
+
+
 def consent_required(patient: Patient) -> None:
-    """Raise `ConsentRequired` (409 `consent_required`, listing the kinds) when any consent
-    is outstanding. Booking, prescribing and refills call this before acting."""
-    if outstanding := consents_outstanding(patient):
+    """Raise `ConsentRequired` (409 `consent_required`, listing the kinds) when the current
+    treatment or telehealth consent is unsigned. Booking, prescribing and refills call this
+    before acting. SMS consent and the privacy notice never block care."""
+    if outstanding := clinical_consents_outstanding(patient):
         raise ConsentRequired(outstanding)
+
+
+def consent_document_publish(
+    *,
+    kind: str,
+    version: str,
+    title: str,
+    body: str,
+    published_at: datetime | None = None,
+) -> ConsentDocument:
+    """Publish a new version of a consent document, with the SHA-256 of its exact text.
+    Once current (at `published_at`, default now) every patient must sign it again.
+
+    An unknown kind, or an empty version, title or body: ValidationFailed naming the field.
+    A kind and version already published: 409 `consent_version_exists` (a published text
+    is never edited; publish a new version)."""
+    errors: dict[str, list[str]] = {}
+    if kind not in KIND_ORDER:
+        errors["kind"] = [f"Unknown consent kind; one of: {', '.join(KIND_ORDER)}."]
+    for name, value in (("version", version), ("title", title), ("body", body)):
+        if not value or not value.strip():
+            errors[name] = ["This field may not be blank."]
+    if errors:
+        raise ValidationFailed(fields=errors)
+    with transaction.atomic():
+        if ConsentDocument.objects.filter(kind=kind, version=version).exists():
+            raise _version_exists(kind, version)
+        try:
+            with transaction.atomic():
+                document = ConsentDocument.objects.create(
+                    kind=kind,
+                    version=version,
+                    title=title,
+                    body=body,
+                    body_sha256=body_sha256(body),
+                    published_at=published_at or timezone.now(),
+                )
+        except IntegrityError:  # published concurrently
+            raise _version_exists(kind, version) from None
+        audit_record(
+            actor=None,
+            action=AuditAction.CREATE,
+            object_type="patients.consentdocument",
+            object_id=f"{kind}:{version}",
+            detail={"kind": kind, "version": version},
+        )
+    return document
+
+
+def _version_exists(kind: str, version: str) -> Conflict:
+    return Conflict(
+        f"Version {version} of the {kind} consent is already published; publish a new version.",
+        code="consent_version_exists",
+        fields={"version": ["This version is already published."]},
+    )
 
 
 def _normalised_name(name: str) -> str:

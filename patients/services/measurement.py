@@ -7,10 +7,12 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import physicians_licensed_in
@@ -32,6 +34,9 @@ from patients.selectors import patient_of
 from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
 
 MOOD_MIN, MOOD_MAX = 1, 10
+# An identical response from the same patient within this many seconds is the same
+# submission (a double click, a retried request): setting QUESTIONNAIRE_DEDUPE_SECONDS.
+DEFAULT_QUESTIONNAIRE_DEDUPE_SECONDS = 60
 SELF_HARM_FLAG_KIND = "self_harm_thoughts"
 QUESTIONNAIRE_PATH = "/questionnaires"
 
@@ -100,7 +105,7 @@ def safety_flag_raise(
         object_type="patients.safetyflag",
         object_id=str(flag.public_id),
         patient_id=patient.public_id,
-        detail={"kind": kind, "source": source},
+        detail={"source": source},  # never the kind: it is clinical
     )
     _alert_physicians(patient, flag)
     return flag
@@ -114,7 +119,12 @@ def questionnaire_submit(
     urgent safety flag (dosing and refills suspended until a physician resolves it) and
     alerts the physicians licensed in the patient's state.
 
-    Invalid answers raise ValidationFailed naming `answers` or `answers.<0-based item>`."""
+    Invalid answers raise ValidationFailed naming `answers` or `answers.<0-based item>`.
+
+    The patient's row is locked for the submission, so two identical submissions at once
+    (a double click) are serialised: the same answers to the same instrument within
+    `QUESTIONNAIRE_DEDUPE_SECONDS` (default 60) return the response already stored (and its
+    flag) instead of storing a second response and raising a second flag."""
     code = Instrument(instrument)
     try:
         result = SCORERS[code](answers)
@@ -124,6 +134,10 @@ def questionnaire_submit(
     # Encrypted JSON fields (typed as text by the stubs).
     stored_answers: Any = list(result.answers)
     stored_result: Any = _result_json(result)
+    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").get()
+    duplicate = _recent_identical(patient, code, list(result.answers))
+    if duplicate is not None:
+        return duplicate
     response = QuestionnaireResponse.objects.create(
         patient=patient,
         instrument=code,
@@ -152,6 +166,36 @@ def questionnaire_submit(
     # is scheduled again by the next reminder run.
     messages_cancel(dedupe_prefix=reminder_dedupe_prefix(patient))
     return Submission(response, result, flag)
+
+
+def _recent_identical(patient: Patient, instrument: str, answers: list[int]) -> Submission | None:
+    """The patient's response with exactly these answers to `instrument` within the dedupe
+    window, as a Submission with its flag; None when there is none. Answers are encrypted,
+    so they are compared here, not in SQL. Call with the patient's row locked."""
+    seconds = getattr(
+        settings, "QUESTIONNAIRE_DEDUPE_SECONDS", DEFAULT_QUESTIONNAIRE_DEDUPE_SECONDS
+    )
+    since = timezone.now() - timedelta(seconds=seconds)
+    recent = QuestionnaireResponse.objects.filter(
+        patient=patient, instrument=instrument, submitted_at__gte=since
+    ).order_by("-submitted_at", "-id")
+    for response in recent:
+        if list(response.answers) != answers:
+            continue
+        result = SCORERS[Instrument(instrument)](answers)
+        flag = SafetyFlag.objects.filter(
+            patient=patient, source="questionnaire", source_id=response.public_id
+        ).first()
+        audit_record(
+            actor=patient.user,
+            action=AuditAction.READ,
+            object_type="patients.questionnaireresponse",
+            object_id=str(response.public_id),
+            patient_id=patient.public_id,
+            detail={"duplicate_submission": True},
+        )
+        return Submission(response, result, flag)
+    return None
 
 
 # --- mood ----------------------------------------------------------------------------------

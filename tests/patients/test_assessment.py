@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from notifications.models import Message
 from patients.api.assessment import DEFAULT_ASSESSMENT_RATE, AssessmentThrottle
 from patients.models import Assessment, Lead, SafetyFlag
-from patients.screening import CONDITIONS, CRISIS_RESOURCES, HARD_STOP
+from patients.screening import CRISIS_RESOURCES
 from patients.services.assessment import (
     HARD_STOP_CONDITIONS,
     LEAD_CONSENT_WORDING,
@@ -80,13 +80,12 @@ def test_likely_eligible_is_stored_anonymously_with_a_claim_token_shown_once(api
     assert assessment.outcome == "likely_eligible"
     assert assessment.state == "FL"
     assert assessment.ruleset_version == "2026-11-1"
-    assert assessment.reason_codes == []
+    assert assessment.urgent_safety is False
     assert assessment.claim_token_hash == keyed_hash(token, purpose="assessment-claim")
     assert assessment.claimed_by is None
-    # The age is kept, never the date of birth; the answers are encrypted at rest.
-    assert assessment.answers["age"] >= 18
-    assert "date_of_birth" not in assessment.answers
-    assert assessment.answers["phq9"] == PHQ9_MODERATE
+    # The anonymous outcome only: no answer, no age, no date of birth.
+    assert not hasattr(assessment, "answers")
+    assert not hasattr(assessment, "reason_codes")
     raw = " ".join(_raw("patients_assessment"))
     assert token not in raw
     assert "phq9" not in raw
@@ -104,14 +103,37 @@ def test_each_hard_stop_condition_is_not_eligible(api, code):
         "safe for you."
     ]
     assert body["crisis_resources"] is None
-    assert f"condition.{code}" in Assessment.objects.get().reason_codes
+    raw = " ".join(_raw("patients_assessment"))
+    assert code not in raw
+    assert "condition" not in raw
 
 
-def test_the_questions_are_every_hard_stop_of_the_catalog():
-    hard_stops = {code for code, entry in CONDITIONS.items() if entry.kind == HARD_STOP}
-    assert set(HARD_STOP_CONDITIONS) == hard_stops
-    assert "uncontrolled_hypertension" in hard_stops
-    assert "ketamine_misuse_history" in hard_stops
+# The hard stops of DOMAIN.md ("Screening and clinical safety"), written out by hand: the
+# free assessment must ask each of them (pregnancy and current suicidal intent or plan are
+# asked as their own questions).
+DOMAIN_HARD_STOP_CONDITIONS = [
+    "uncontrolled_hypertension",
+    "aneurysmal_vascular_disease",
+    "arteriovenous_malformation",
+    "intracerebral_hemorrhage_history",
+    "severe_cardiovascular_disease",
+    "schizophrenia",
+    "psychosis",
+    "mania",
+    "bipolar_i",
+    "active_substance_use_disorder",
+    "ketamine_misuse_history",
+]
+
+
+def test_the_questions_are_every_hard_stop_of_domain_md(api):
+    assert sorted(HARD_STOP_CONDITIONS) == sorted(DOMAIN_HARD_STOP_CONDITIONS)
+    body = api.get("/api/assessments/questions").json()
+    assert sorted(c["code"] for c in body["conditions"]) == sorted(DOMAIN_HARD_STOP_CONDITIONS)
+    assert {q["code"] for q in body["questions"]} == {
+        "pregnant_or_breastfeeding",
+        "suicidal_intent_or_plan",
+    }
 
 
 def test_pregnancy_or_breastfeeding_is_not_eligible(api):
@@ -133,7 +155,7 @@ def test_suicidal_intent_is_not_eligible_with_crisis_resources(api):
     assert body["outcome"] == "not_eligible"
     assert body["crisis_resources"] == CRISIS_RESOURCES
     assert "988" in body["crisis_resources"]
-    assert "suicidal_intent_or_plan" in Assessment.objects.get().reason_codes
+    assert Assessment.objects.get().urgent_safety is True
 
 
 def test_item_9_above_zero_needs_review_with_crisis_resources(api):
@@ -144,7 +166,7 @@ def test_item_9_above_zero_needs_review_with_crisis_resources(api):
         "Your answers about your safety need a physician's review before treatment."
     ]
     assert body["crisis_resources"] == CRISIS_RESOURCES
-    assert set(Assessment.objects.get().reason_codes) >= {"self_harm_thoughts", "urgent_safety"}
+    assert Assessment.objects.get().urgent_safety is True
 
 
 def test_crisis_resources_come_whatever_else_the_outcome(api):
@@ -180,7 +202,7 @@ def test_negative_short_forms_are_below_threshold(api):
     response = api.post(URL, payload, format="json")
     assert response.status_code == 201
     assert response.json()["outcome"] == "not_eligible"
-    assert "symptoms_below_threshold" in Assessment.objects.get().reason_codes
+    assert Assessment.objects.get().outcome == "not_eligible"
 
 
 def test_negative_short_form_with_the_other_full_form_above_threshold(api):
@@ -361,17 +383,46 @@ def test_lead_with_only_an_email_is_enough(api):
         {"phone": "3055550199", "marketing_consent": "yes"},
     ],
 )
-def test_contact_details_without_consent_are_refused_and_nothing_is_kept(api, lead):
-    fields = error_fields(submit(api, stay_informed=lead))
-    assert "stay_informed.marketing_consent" in fields
+def test_contact_details_without_consent_are_dropped_with_a_warning(api, lead):
+    response = submit(api, stay_informed=lead)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["outcome"] == "likely_eligible"
+    assert body["lead_saved"] is False
+    assert "stay_informed.marketing_consent" in body["lead_warnings"]
     assert _raw("patients_lead") == []
-    assert _raw("patients_assessment") == []
+    raw = " ".join(_raw("patients_assessment"))
+    assert "sam@example.test" not in raw
+    assert "5550199" not in raw
 
 
-def test_consent_without_contact_details_is_refused(api):
-    fields = error_fields(submit(api, stay_informed={"marketing_consent": True}))
-    assert "stay_informed.email" in fields
-    assert not Assessment.objects.exists()
+@pytest.mark.parametrize(
+    "lead",
+    [
+        {"email": "sam@example.test", "phone": "3055550199", "marketing_consent": False},
+        {"email": "sam@example.test"},
+        {"phone": "3055550199", "marketing_consent": "yes"},
+        {"email": "not-an-email", "marketing_consent": True},
+    ],
+)
+def test_a_bad_lead_never_withholds_the_crisis_resources(api, lead):
+    response = submit(api, suicidal_intent_or_plan=True, stay_informed=lead)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["outcome"] == "not_eligible"
+    assert "988" in body["crisis_resources"]
+    assert body["crisis_resources"] == CRISIS_RESOURCES
+    assert body["lead_saved"] is False
+    assert body["lead_warnings"]
+    assert not Lead.objects.exists()
+    assert Assessment.objects.get().urgent_safety is True
+
+
+def test_consent_without_contact_details_is_dropped_with_a_warning(api):
+    body = submit(api, stay_informed={"marketing_consent": True}).json()
+    assert body["lead_saved"] is False
+    assert "stay_informed.email" in body["lead_warnings"]
+    assert not Lead.objects.exists()
 
 
 @pytest.mark.parametrize(
@@ -383,7 +434,17 @@ def test_consent_without_contact_details_is_refused(api):
     ],
 )
 def test_bad_contact_details_name_the_field(api, lead, field):
-    assert field in error_fields(submit(api, stay_informed=lead))
+    response = submit(api, stay_informed=lead)
+    assert response.status_code == 201
+    assert field in response.json()["lead_warnings"]
+    assert not Lead.objects.exists()
+
+
+def test_other_bad_input_is_still_a_400(api):
+    lead = {"email": "sam@example.test", "marketing_consent": True}
+    fields = error_fields(submit(api, state="ZZ", stay_informed=lead))
+    assert "state" in fields
+    assert not Assessment.objects.exists()
 
 
 def test_questions_list_every_condition_and_the_consent_wording(api):
@@ -474,7 +535,7 @@ def test_claiming_an_answer_of_self_harm_opens_a_safety_flag(api, patient, physi
     assessment = Assessment.objects.get()
     assert (flag.patient, flag.kind, flag.source, flag.source_id) == (
         patient.patient,
-        "self_harm_thoughts",
+        "urgent_safety",
         "assessment",
         assessment.public_id,
     )
@@ -482,7 +543,8 @@ def test_claiming_an_answer_of_self_harm_opens_a_safety_flag(api, patient, physi
     alert = Message.objects.get(recipient=physician.user)
     assert alert.template_key == "review_alert"
     assert alert.urgent
-    assert AuditEvent.objects.filter(action="create", object_type="patients.safetyflag").exists()
+    event = AuditEvent.objects.get(action="create", object_type="patients.safetyflag")
+    assert event.detail == {"source": "assessment"}
 
 
 def test_claiming_a_calm_assessment_opens_no_flag(patient, token):
@@ -527,3 +589,24 @@ def test_only_patients_claim(api, physician, ops_admin, token):
     assert claim(physician.user, token).status_code == 403
     assert claim(ops_admin, token).status_code == 403
     assert Assessment.objects.get().claimed_by is None
+
+
+def test_raw_assessment_table_holds_no_answer_and_no_clinical_code(api):
+    conditions = {c: c == "schizophrenia" for c in HARD_STOP_CONDITIONS}
+    submit(
+        api,
+        conditions=conditions,
+        suicidal_intent_or_plan=True,
+        pregnant_or_breastfeeding=True,
+        phq9=[3, 3, 3, 3, 3, 3, 3, 3, 3],
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM patients_assessment")
+        columns = [c.name for c in cursor.description]
+    assert "answers" not in columns
+    assert "reason_codes" not in columns
+    raw = " ".join(_raw("patients_assessment"))
+    for clinical in ("schizophrenia", "suicidal", "self_harm", "pregnan", "phq9", "condition"):
+        assert clinical not in raw
+    assert "1988" not in raw
+    assert Assessment.objects.get().urgent_safety is True

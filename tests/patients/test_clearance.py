@@ -13,7 +13,13 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from patients.clearance import Clearance, patient_clearance
 from patients.models import ConsentDocument, ConsentKind, Intake, IntakeStatus, SafetyFlag
-from patients.services.consent import body_sha256, consent_document_current, consent_sign
+from patients.services.consent import (
+    body_sha256,
+    consent_document_current,
+    consent_required,
+    consent_sign,
+    consents_outstanding,
+)
 from patients.services.measurement import questionnaire_submit
 from tests.actors import client_for
 
@@ -24,7 +30,8 @@ pytestmark = pytest.mark.django_db
 INTAKE_AT = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
 LAST_DAY_OF_GRACE = datetime(2027, 4, 7, 4, 59, tzinfo=UTC)  # 23:59 on 6 April
 PAST_GRACE = datetime(2027, 4, 7, 5, 0, tzinfo=UTC)
-ALL_CONSENTS = [f"consent_outstanding:{kind}" for kind in ConsentKind.values]
+# Only the treatment and telehealth consents are conditions of care.
+ALL_CONSENTS = ["consent_outstanding:treatment", "consent_outstanding:telehealth"]
 
 
 def approve_intake(record, *, at=INTAKE_AT):
@@ -85,9 +92,12 @@ def test_every_reason_appears_and_disappears_as_it_is_fixed(patient):
     submitted.save()
     assert reasons(record) == ALL_CONSENTS
 
-    # Consents, one kind at a time.
+    # Consents, one kind at a time: the privacy notice and SMS consent never block care.
     outstanding = list(ALL_CONSENTS)
-    for kind in ConsentKind.values:
+    for kind in (ConsentKind.PRIVACY, ConsentKind.SMS):
+        sign(record, kind)
+        assert reasons(record) == outstanding
+    for kind in (ConsentKind.TREATMENT, ConsentKind.TELEHEALTH):
         sign(record, kind)
         outstanding.remove(f"consent_outstanding:{kind}")
         assert reasons(record) == outstanding
@@ -180,12 +190,33 @@ def test_a_new_consent_version_needs_signing_again(patient):
     assert reasons(record) == []
 
 
+def test_privacy_notice_and_sms_consent_are_never_a_condition_of_care(patient):
+    record = patient.patient
+    approve_intake(record)
+    sign(record, ConsentKind.TREATMENT)
+    sign(record, ConsentKind.TELEHEALTH)
+    # Unsigned privacy notice and SMS consent (still listed for prompting): cleared.
+    assert consents_outstanding(record) == ["sms", "privacy"]
+    assert patient_clearance(record) == Clearance(allowed=True, reasons=[])
+    consent_required(record)  # no error
+
+    body = "Notice of privacy practices, revised."
+    ConsentDocument.objects.create(
+        kind=ConsentKind.PRIVACY,
+        version="2099-01",
+        title="Notice of privacy practices",
+        body=body,
+        body_sha256=body_sha256(body),
+    )
+    assert patient_clearance(record).allowed is True
+
+
 def test_every_open_flag_counts(patient):
     record = patient.patient
     approve_intake(record)
     sign_all(record)
-    for _ in range(2):
-        questionnaire_submit(patient=record, instrument="phq9", answers=[0] * 8 + [2])
+    for item9 in (2, 1):  # two different responses (an identical one is a duplicate)
+        questionnaire_submit(patient=record, instrument="phq9", answers=[0] * 8 + [item9])
     first, second = SafetyFlag.objects.order_by("pk")
     first.resolved_at = timezone.now()
     first.save()

@@ -15,11 +15,13 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
+from config.errors import Conflict, ValidationFailed
 from notifications.models import Consent
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentSignature
 from patients.services.consent import (
     ConsentRequired,
+    consent_document_publish,
     consent_documents_current,
     consent_required,
     consent_sign,
@@ -311,15 +313,77 @@ def test_a_new_version_makes_its_kind_outstanding_again(patient):
     assert consents_outstanding(record) == []
 
 
-def test_consent_required_is_a_409_listing_the_kinds(patient):
+def test_consent_required_is_a_409_listing_the_clinical_kinds(patient):
     sign(patient, "privacy")
     with pytest.raises(ConsentRequired) as required:
         consent_required(patient.patient)
     error = required.value
     assert (error.status_code, error.code) == (409, "consent_required")
-    assert error.kinds == ["treatment", "telehealth", "sms"]
-    assert error.fields == {"consents": ["treatment", "telehealth", "sms"]}
-    assert "treatment, telehealth, sms" in error.message
+    assert error.kinds == ["treatment", "telehealth"]
+    assert error.fields == {"consents": ["treatment", "telehealth"]}
+    assert "treatment, telehealth." in error.message
+
+
+def test_sms_and_privacy_are_prompted_but_never_required(patient):
+    sign(patient, "treatment")
+    sign(patient, "telehealth")
+    assert consents_outstanding(patient.patient) == ["sms", "privacy"]
+    consent_required(patient.patient)  # no error: not conditions of treatment
+    publish("privacy", "2027-01", body="Privacy notice, revised.")
+    publish("sms", "2027-01", body="SMS consent, revised.")
+    consent_required(patient.patient)
+    publish("telehealth", "2027-01", body="Telehealth consent, revised.")
+    with pytest.raises(ConsentRequired) as required:
+        consent_required(patient.patient)
+    assert required.value.kinds == ["telehealth"]
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+def test_publishing_a_version_makes_its_kind_outstanding_again(patient):
+    sign_all(patient)
+    assert consents_outstanding(patient.patient) == []
+    body = "Treatment consent, version 2027-02."
+    document = consent_document_publish(
+        kind="treatment", version="2027-02", title="Consent to treatment", body=body
+    )
+    assert document.body_sha256 == hashlib.sha256(body.encode()).hexdigest()
+    assert document.published_at is not None
+    assert consents_outstanding(patient.patient) == ["treatment"]
+    with pytest.raises(ConsentRequired):
+        consent_required(patient.patient)
+    assert sign(patient, "treatment", version="2027-02").status_code == 200
+    assert consents_outstanding(patient.patient) == []
+
+
+def test_publishing_an_existing_kind_and_version_is_refused():
+    before = ConsentDocument.objects.get(kind="treatment", version=VERSION)
+    with pytest.raises(Conflict) as refused:
+        consent_document_publish(kind="treatment", version=VERSION, title="T", body="Other text.")
+    assert refused.value.code == "consent_version_exists"
+    after = ConsentDocument.objects.get(kind="treatment", version=VERSION)
+    assert (after.body, after.body_sha256) == (before.body, before.body_sha256)
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [({"kind": "marketing"}, "kind"), ({"version": " "}, "version"), ({"body": ""}, "body")],
+)
+def test_publishing_checks_its_input(changes, field):
+    args = {"kind": "privacy", "version": "2099-01", "title": "Notice", "body": "Text.", **changes}
+    with pytest.raises(ValidationFailed) as invalid:
+        consent_document_publish(**args)
+    assert field in invalid.value.fields
+
+
+def test_a_future_publication_becomes_outstanding_when_it_takes_effect(patient):
+    sign_all(patient)
+    later = timezone.now() + dt.timedelta(days=1)
+    consent_document_publish(
+        kind="telehealth", version="2099-01", title="T", body="Later.", published_at=later
+    )
+    assert consents_outstanding(patient.patient) == []
 
 
 def test_outstanding_is_per_patient(patient, other_patient):

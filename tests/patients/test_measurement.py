@@ -3,6 +3,7 @@ the app and from SMS replies, the trend and who may see it, and the due reminder
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -581,3 +582,66 @@ def test_reminder_runs_at_the_same_time_schedule_once(patient):
             thread.join(timeout=30)
     assert errors == []
     assert Message.objects.filter(template_key="questionnaire_due").count() == 1
+
+
+# --- double submission ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_double_click_stores_one_response_and_raises_one_flag(patient, physician):
+    """Two identical submissions at once (two threads, two connections): the patient's row
+    lock serialises them and the second returns the first response."""
+    intake_for(patient.patient)
+    start = threading.Barrier(2)
+    codes: list[int] = []
+    ids: list[str] = []
+
+    def attempt() -> None:
+        try:
+            start.wait()
+            response = submit(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 2])
+            codes.append(response.status_code)
+            ids.append(response.json()["id"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert codes == [201, 201]
+    assert len(set(ids)) == 1
+    assert QuestionnaireResponse.objects.filter(patient=patient.patient).count() == 1
+    assert SafetyFlag.objects.filter(patient=patient.patient).count() == 1
+    assert Message.objects.filter(template_key="review_alert").count() == 1
+
+
+def test_an_identical_response_after_the_window_is_a_new_response(patient, settings):
+    settings.QUESTIONNAIRE_DEDUPE_SECONDS = 60
+    answers = [1, 1, 1, 1, 1, 1, 1]
+    with time_machine.travel(datetime(2027, 3, 20, 15, 0, tzinfo=UTC), tick=False):
+        first = questionnaire_submit(patient=patient.patient, instrument="gad7", answers=answers)
+        again = questionnaire_submit(patient=patient.patient, instrument="gad7", answers=answers)
+        assert again.response.pk == first.response.pk
+        other = questionnaire_submit(
+            patient=patient.patient, instrument="gad7", answers=[2, 1, 1, 1, 1, 1, 1]
+        )
+        assert other.response.pk != first.response.pk
+    with time_machine.travel(datetime(2027, 3, 20, 15, 1, 1, tzinfo=UTC), tick=False):
+        later = questionnaire_submit(patient=patient.patient, instrument="gad7", answers=answers)
+    assert later.response.pk != first.response.pk
+    assert QuestionnaireResponse.objects.filter(patient=patient.patient).count() == 3
+
+
+def test_safety_flag_kind_is_encrypted_at_rest_and_kept_out_of_the_audit(patient):
+    questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[0] * 8 + [1])
+    flag = SafetyFlag.objects.get()
+    assert flag.kind == "self_harm_thoughts"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM patients_safetyflag")
+        raw = " ".join(str(v) for row in cursor.fetchall() for v in row)
+    assert "self_harm" not in raw
+    event = AuditEvent.objects.get(action="create", object_type="patients.safetyflag")
+    assert "self_harm" not in str(event.detail)
+    assert event.detail == {"source": "questionnaire"}

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patients import screening
+from patients import scoring, screening
 from patients.scoring import score_audit_c, score_cssrs, score_dast10
 from patients.screening import (
     CONDITIONS,
@@ -20,7 +20,6 @@ from patients.screening import (
     RULESETS,
     URGENT_SAFETY,
     CatalogEntry,
-    Reason,
     ScreeningDecision,
     ScreeningError,
     ScreeningInput,
@@ -430,18 +429,19 @@ def test_decisions_are_deterministic_sorted_and_consistent(inp: ScreeningInput) 
         assert decision.urgent_safety
 
 
-def test_rerunning_with_an_explicit_old_version_gives_the_same_answer(
+def test_rule_set_2026_11_1_does_not_follow_live_scoring_thresholds(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    inp = make(medication_classes=frozenset({"opioids"}), systolic_bp=150)
+    """The frozen rule set keeps its own AUDIT-C thresholds: changing the scoring module's
+    (live) thresholds must not change an old decision."""
+    inp = make(sex_at_birth="female", audit_c=score_audit_c([1, 1, 1], sex_at_birth="female"))
     before = screen(inp, "2026-11-1")
-
-    def stricter(_: ScreeningInput) -> ScreeningDecision:
-        return ScreeningDecision("not_eligible", "2099-1-1", (Reason("x", "hard_stop", "x"),))
-
-    monkeypatch.setattr(screening, "RULESETS", {**RULESETS, "2099-1-1": stricter})
+    assert before.codes() == ("alcohol_use_review",)
+    monkeypatch.setattr(scoring, "AUDIT_C_POSITIVE_MIN_FEMALE", 12)
+    monkeypatch.setattr(scoring, "AUDIT_C_POSITIVE_MIN_MALE", 12)
     assert screen(inp, "2026-11-1") == before
-    assert screen(inp, "2099-1-1").outcome == "not_eligible"
+    male = make(sex_at_birth="male", audit_c=score_audit_c([2, 1, 1], sex_at_birth="male"))
+    assert screen(male, "2026-11-1").codes() == ("alcohol_use_review",)
 
 
 def test_every_registered_ruleset_stamps_its_own_version() -> None:
@@ -450,8 +450,54 @@ def test_every_registered_ruleset_stamps_its_own_version() -> None:
         assert screen(make(), version).ruleset_version == version
 
 
+def audit_c(*answers: int) -> Any:
+    """AUDIT-C answers (the sex passed to the scorer does not matter to the engine)."""
+    return score_audit_c(list(answers), sex_at_birth=None)
+
+
 GOLDEN_2026_11_1 = [
     (make(), "eligible_pending_review", ()),
+    # AUDIT-C: 4 or more for men, 3 or more for women and when the sex is not known.
+    (make(sex_at_birth="male", audit_c=audit_c(1, 1, 1)), "eligible_pending_review", ()),
+    (
+        make(sex_at_birth="male", audit_c=audit_c(2, 1, 1)),
+        "needs_review",
+        ("alcohol_use_review",),
+    ),
+    (make(sex_at_birth="female", audit_c=audit_c(1, 1, 0)), "eligible_pending_review", ()),
+    (
+        make(sex_at_birth="female", audit_c=audit_c(1, 1, 1)),
+        "needs_review",
+        ("alcohol_use_review",),
+    ),
+    (make(sex_at_birth=None, audit_c=audit_c(3, 0, 0)), "needs_review", ("alcohol_use_review",)),
+    (
+        make(sex_at_birth="intersex", audit_c=audit_c(0, 0, 3)),
+        "needs_review",
+        ("alcohol_use_review",),
+    ),
+    # DAST-10: 6 or more.
+    (make(dast10=dast(5)), "eligible_pending_review", ()),
+    (make(dast10=dast(6)), "needs_review", ("drug_use_review",)),
+    (make(dast10=dast(10)), "needs_review", ("drug_use_review",)),
+    # Blood pressure: review at 140/90, hard stop at 160/100 (either number).
+    (make(systolic_bp=139, diastolic_bp=89), "eligible_pending_review", ()),
+    (make(systolic_bp=140, diastolic_bp=70), "needs_review", ("blood_pressure_raised",)),
+    (make(systolic_bp=120, diastolic_bp=90), "needs_review", ("blood_pressure_raised",)),
+    (make(systolic_bp=159, diastolic_bp=99), "needs_review", ("blood_pressure_raised",)),
+    (make(systolic_bp=160, diastolic_bp=80), "not_eligible", ("blood_pressure_uncontrolled",)),
+    (make(systolic_bp=130, diastolic_bp=100), "not_eligible", ("blood_pressure_uncontrolled",)),
+    (
+        make(
+            sex_at_birth="male",
+            systolic_bp=150,
+            audit_c=audit_c(4, 4, 4),
+            dast10=dast(7),
+            medication_classes=frozenset({"opioids"}),
+        ),
+        "needs_review",
+        ("alcohol_use_review", "blood_pressure_raised", "drug_use_review", "medication.opioids"),
+    ),
     (
         make(gad7_total=None, phq9_total=None, diastolic_bp=90),
         "needs_review",
