@@ -287,6 +287,8 @@ CELERY_BEAT_SCHEDULE = {
 # PHQ-9 and GAD-7 are due this many days after the last one; clearance lapses after the grace.
 QUESTIONNAIRE_INTERVAL_DAYS = env.int("QUESTIONNAIRE_INTERVAL_DAYS", default=28)
 QUESTIONNAIRE_GRACE_DAYS = env.int("QUESTIONNAIRE_GRACE_DAYS", default=7)
+# The same answers to the same questionnaire within this window are one submission.
+QUESTIONNAIRE_DEDUPE_SECONDS = env.int("QUESTIONNAIRE_DEDUPE_SECONDS", default=60)
 
 # See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)

@@ -323,7 +323,6 @@ _STATUS_TIME = {
     MessageStatus.DELIVERED: "delivered_at",
     MessageStatus.FAILED: "failed_at",
 }
-DEFAULT_UNREACHABLE_MAX_ATTEMPTS = 3
 
 
 def message_status_report(
@@ -389,9 +388,7 @@ def message_status_report(
 
 def _unreachable(message: Message, this_attempt: Q, error_code: str) -> bool:
     """Back to the queue with the usual backoff while attempts remain, else failed."""
-    limit = int(
-        getattr(settings, "NOTIFY_UNREACHABLE_MAX_ATTEMPTS", DEFAULT_UNREACHABLE_MAX_ATTEMPTS)
-    )
+    limit = settings.NOTIFY_UNREACHABLE_MAX_ATTEMPTS
     now = timezone.now()
     if message.attempts < limit:
         backoff = settings.NOTIFY_RETRY_BASE_SECONDS * 2 ** max(message.attempts - 1, 0)

@@ -24,18 +24,15 @@ from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, In
 from patients.services import assessment as services
 from patients.services.assessment import NEEDS_FULL_FORM
 
-DEFAULT_ASSESSMENT_RATE = "20/hour"
-
 
 class AssessmentThrottle(AnonRateThrottle):
     """Per client IP. The rate is REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["assessment"],
-    read on each request (so tests can lower it), else DEFAULT_ASSESSMENT_RATE."""
+    read on each request (so tests can lower it)."""
 
     scope = "assessment"
 
     def get_rate(self) -> str | None:
-        rates = getattr(settings, "REST_FRAMEWORK", {}).get("DEFAULT_THROTTLE_RATES", {})
-        return rates.get(self.scope) or DEFAULT_ASSESSMENT_RATE
+        return str(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][self.scope])
 
 
 # --- input -----------------------------------------------------------------------------------

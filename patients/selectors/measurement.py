@@ -34,8 +34,6 @@ from patients.models import (
 from patients.scoring import ScoringError, SeverityResult, score_gad7, score_phq9
 from patients.selectors import patients_visible_to
 
-DEFAULT_INTERVAL_DAYS = 28
-DEFAULT_GRACE_DAYS = 7
 INSTRUMENTS: tuple[str, ...] = (Instrument.PHQ9, Instrument.GAD7)
 SCORERS: dict[str, Callable[[Sequence[int]], SeverityResult]] = {
     Instrument.PHQ9: score_phq9,
@@ -48,11 +46,11 @@ _ANSWERED_INTAKE = Q(submitted_at__isnull=False) & ~Q(status=IntakeStatus.DRAFT)
 
 
 def interval_days() -> int:
-    return int(getattr(settings, "QUESTIONNAIRE_INTERVAL_DAYS", DEFAULT_INTERVAL_DAYS))
+    return int(settings.QUESTIONNAIRE_INTERVAL_DAYS)
 
 
 def grace_days() -> int:
-    return int(getattr(settings, "QUESTIONNAIRE_GRACE_DAYS", DEFAULT_GRACE_DAYS))
+    return int(settings.QUESTIONNAIRE_GRACE_DAYS)
 
 
 def patient_zone(patient: Patient) -> ZoneInfo:

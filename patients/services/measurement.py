@@ -36,7 +36,6 @@ from patients.selectors.measurement import SCORERS, patients_with_due_questionna
 MOOD_MIN, MOOD_MAX = 1, 10
 # An identical response from the same patient within this many seconds is the same
 # submission (a double click, a retried request): setting QUESTIONNAIRE_DEDUPE_SECONDS.
-DEFAULT_QUESTIONNAIRE_DEDUPE_SECONDS = 60
 SELF_HARM_FLAG_KIND = "self_harm_thoughts"
 QUESTIONNAIRE_PATH = "/questionnaires"
 
@@ -172,9 +171,7 @@ def _recent_identical(patient: Patient, instrument: str, answers: list[int]) -> 
     """The patient's response with exactly these answers to `instrument` within the dedupe
     window, as a Submission with its flag; None when there is none. Answers are encrypted,
     so they are compared here, not in SQL. Call with the patient's row locked."""
-    seconds = getattr(
-        settings, "QUESTIONNAIRE_DEDUPE_SECONDS", DEFAULT_QUESTIONNAIRE_DEDUPE_SECONDS
-    )
+    seconds = settings.QUESTIONNAIRE_DEDUPE_SECONDS
     since = timezone.now() - timedelta(seconds=seconds)
     recent = QuestionnaireResponse.objects.filter(
         patient=patient, instrument=instrument, submitted_at__gte=since

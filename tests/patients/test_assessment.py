@@ -10,7 +10,7 @@ from django.db import connection
 from accounts.crypto import keyed_hash
 from audit.models import AuditEvent
 from notifications.models import Message
-from patients.api.assessment import DEFAULT_ASSESSMENT_RATE, AssessmentThrottle
+from patients.api.assessment import AssessmentThrottle
 from patients.models import Assessment, Lead, SafetyFlag
 from patients.screening import CRISIS_RESOURCES
 from patients.services.assessment import (
@@ -340,11 +340,8 @@ def test_throttled_per_ip_at_the_configured_rate(api, settings):
     assert Assessment.objects.count() == 3
 
 
-def test_throttle_rate_falls_back_without_a_setting(settings):
-    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
-    rates.pop("assessment", None)
-    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": rates}
-    assert AssessmentThrottle().get_rate() == DEFAULT_ASSESSMENT_RATE == "20/hour"
+def test_throttle_rate_comes_from_settings():
+    assert AssessmentThrottle().get_rate() == "20/hour"
 
 
 # --- lead capture --------------------------------------------------------------------------
