@@ -15,11 +15,10 @@ from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
 from config.api import StrictSerializer, error_responses
-from config.errors import Conflict
 from notifications.models import Category
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
-from patients.selectors import patient_of
+from patients.selectors import own_record, patient_of
 from patients.services import consent as services
 
 
@@ -166,9 +165,7 @@ class ConsentSignView(APIView):
         user = user_of(request)
         data = SignIn(data=request.data)
         data.is_valid(raise_exception=True)
-        patient = patient_of(user)
-        if patient is None:
-            raise Conflict("Complete your patient record before signing.", code="no_record")
+        patient = own_record(user)
         document = services.consent_document_to_sign(
             kind=kind, version=data.validated_data["version"]
         )

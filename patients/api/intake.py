@@ -16,10 +16,10 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPatient, user_of
 from audit.services import audit_phi_read
 from config.api import StrictSerializer, error_responses
-from config.errors import Conflict, NotFound
+from config.errors import NotFound
 from patients import screening
-from patients.models import Intake, IntakeReview, IntakeStatus, Patient, ReviewAction
-from patients.selectors import patient_of
+from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
+from patients.selectors import own_record, patient_of
 from patients.selectors.review import intake_current
 from patients.services import intake as services
 from patients.services.intake import QUESTIONNAIRE, intake_answers, intake_screening
@@ -177,13 +177,6 @@ def intake_out(intake: Intake) -> dict[str, Any]:
     return IntakeOut(data).data
 
 
-def _my_record(request: Request) -> Patient:
-    patient = patient_of(user_of(request))
-    if patient is None:
-        raise Conflict("Complete your patient record first.", code="no_record")
-    return patient
-
-
 # --- views -------------------------------------------------------------------------------
 
 
@@ -227,7 +220,7 @@ class MyIntakeView(APIView):
         data = IntakeDraftIn(data=request.data)
         data.is_valid(raise_exception=True)
         intake = services.intake_save_draft(
-            patient=_my_record(request), answers=data.validated_data["answers"]
+            patient=own_record(user_of(request)), answers=data.validated_data["answers"]
         )
         return Response(intake_out(intake))
 
@@ -246,7 +239,7 @@ class IntakeSubmitView(APIView):
     )
     def post(self, request: Request) -> Response:
         IntakeSubmitIn(data=request.data).is_valid(raise_exception=True)
-        intake = services.intake_submit(patient=_my_record(request))
+        intake = services.intake_submit(patient=own_record(user_of(request)))
         return Response(intake_out(intake))
 
 
@@ -265,7 +258,7 @@ class IntakeAnswerView(APIView):
         data = IntakeQuestionAnswerIn(data=request.data)
         data.is_valid(raise_exception=True)
         intake = services.intake_answer_question(
-            patient=_my_record(request),
+            patient=own_record(user_of(request)),
             review_id=data.validated_data["review_id"],
             answer=data.validated_data["answer"],
         )

@@ -16,11 +16,10 @@ from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import audit_phi_read, audit_record
 from config.api import StrictSerializer, error_responses
-from config.errors import NotFound
 from patients.clearance import patient_clearance
-from patients.models import Instrument, Patient
+from patients.models import Instrument
 from patients.screening import CRISIS_RESOURCES
-from patients.selectors import patient_of
+from patients.selectors import own_record
 from patients.selectors.measurement import (
     clinical_patient_visible_to,
     interval_days,
@@ -28,14 +27,6 @@ from patients.selectors.measurement import (
     questionnaire_schedule,
 )
 from patients.services.measurement import mood_record, questionnaire_submit
-
-
-def _own_record(request: Request) -> Patient:
-    patient = patient_of(user_of(request))
-    if patient is None:
-        raise NotFound("No record yet: complete your profile first.", code="no_record")
-    return patient
-
 
 # --- questionnaires ----------------------------------------------------------------------
 
@@ -70,12 +61,12 @@ class QuestionnaireSubmitView(APIView):
 
     @extend_schema(
         request=QuestionnaireSubmissionIn,
-        responses={201: QuestionnaireSubmissionOut, **error_responses(400, 401, 403, 404)},
+        responses={201: QuestionnaireSubmissionOut, **error_responses(400, 401, 403, 409)},
         summary="Submit a PHQ-9 or GAD-7",
         description="Errors name the item: `answers.3` is the fourth answer (0-based).",
     )
     def post(self, request: Request) -> Response:
-        patient = _own_record(request)
+        patient = own_record(user_of(request))
         data = QuestionnaireSubmissionIn(data=request.data)
         data.is_valid(raise_exception=True)
         submission = questionnaire_submit(
@@ -124,11 +115,11 @@ class QuestionnairesDueView(APIView):
     permission_classes = [IsPatient]
 
     @extend_schema(
-        responses={200: QuestionnairesDueOut, **error_responses(401, 403, 404)},
+        responses={200: QuestionnairesDueOut, **error_responses(401, 403, 409)},
         summary="Which questionnaires are due, and since when",
     )
     def get(self, request: Request) -> Response:
-        patient = _own_record(request)
+        patient = own_record(user_of(request))
         schedule = questionnaire_schedule(patient)
         audit_record(
             actor=patient.user,
@@ -172,11 +163,11 @@ class MoodCreateView(APIView):
 
     @extend_schema(
         request=MoodIn,
-        responses={201: MoodOut, **error_responses(400, 401, 403, 404)},
+        responses={201: MoodOut, **error_responses(400, 401, 403, 409)},
         summary="Record how I feel today (1-10)",
     )
     def post(self, request: Request) -> Response:
-        patient = _own_record(request)
+        patient = own_record(user_of(request))
         data = MoodIn(data=request.data)
         data.is_valid(raise_exception=True)
         entry = mood_record(patient=patient, score=data.validated_data["score"], source="app")

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from accounts.models import LicenseStatus, Role, StateLicense, User
 from accounts.services import practice_today
-from config.errors import NotFound
+from config.errors import Conflict, NotFound
 from patients.models import Patient, phone_lookup_hash
 
 
@@ -53,6 +53,15 @@ def patient_of(user: User) -> Patient | None:
     patient = next(iter(Patient.objects.raw(_PATIENT_OF_USER, [user.pk])), None)
     if patient is not None:
         patient.user = user
+    return patient
+
+
+def own_record(user: User) -> Patient:
+    """The user's patient record, for actions that need one: 409 `no_record` until the
+    patient has completed it."""
+    patient = patient_of(user)
+    if patient is None:
+        raise Conflict("Complete your patient record first.", code="no_record")
     return patient
 
 

@@ -58,7 +58,7 @@ from patients.scoring import (
     score_phq2,
     score_phq9,
 )
-from patients.selectors import patient_of
+from patients.selectors import own_record
 from patients.validators import age_on
 
 # --- the questions -------------------------------------------------------------------------
@@ -378,9 +378,7 @@ def assessment_claim(*, user: User, claim_token: str) -> Assessment:
     409 `assessment_already_claimed`; by someone else: 409 `assessment_claimed`. Refused
     attempts are audited too. An assessment whose answers raised an urgent safety
     concern opens a safety flag for a physician when it is claimed."""
-    patient = patient_of(user)
-    if patient is None:
-        raise Conflict("Complete your profile before claiming an assessment.", code="no_record")
+    patient = own_record(user)
     token_hash = keyed_hash(claim_token, purpose=CLAIM_TOKEN_PURPOSE)
     with transaction.atomic():
         # Conditional UPDATE: of two concurrent claims exactly one links the assessment.

@@ -275,7 +275,7 @@ def test_only_patients_with_a_record_submit(physician, ops_admin, api):
     assert client_for(ops_admin).post("/api/questionnaires", payload).status_code == 403
     assert api.post("/api/questionnaires", payload, format="json").status_code == 401
     no_record = client_for(UserFactory(role="patient"))
-    assert no_record.post("/api/questionnaires", payload, format="json").status_code == 404
+    assert no_record.post("/api/questionnaires", payload, format="json").status_code == 409
 
 
 # --- mood ----------------------------------------------------------------------------------
