@@ -57,6 +57,20 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
         return cleaned
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every save through the admin is an audit event naming the fields that changed."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_record(
+            actor=request.user if isinstance(request.user, User) else None,
+            action=AuditAction.UPDATE if change else AuditAction.CREATE,
+            object_type=obj._meta.label_lower,
+            object_id=str(getattr(obj, "public_id", "") or obj.pk),
+            detail={"surface": "admin", "fields": sorted(form.changed_data)},
+        )
+
+
 admin.site.login_form = MfaAdminLoginForm
 admin.site.site_header = "Practice operations"
 
@@ -85,14 +99,14 @@ class CdsInline(admin.TabularInline):
 
 
 @admin.register(PhysicianProfile)
-class PhysicianProfileAdmin(admin.ModelAdmin):
+class PhysicianProfileAdmin(AuditedAdmin):
     list_display = ["last_name", "first_name", "npi"]
     search_fields = ["last_name", "npi"]
     inlines = [LicenceInline, DeaInline, CdsInline]
 
 
 @admin.register(User)
-class UserAdmin(admin.ModelAdmin):
+class UserAdmin(AuditedAdmin):
     list_display = ["email", "role", "is_active", "date_joined"]
     list_filter = ["role", "is_active"]
     search_fields = ["email"]
@@ -104,7 +118,7 @@ class UserAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuthSession)
-class AuthSessionAdmin(admin.ModelAdmin):
+class AuthSessionAdmin(AuditedAdmin):
     list_display = ["public_id", "user", "created_at", "last_seen_at", "revoked_at"]
     list_select_related = ["user"]
     fields = ["public_id", "user", "created_at", "last_seen_at", "revoked_at", "ip"]

@@ -234,7 +234,7 @@ def session_authenticate(token: str) -> AuthSession:
     if session.access_expires_at <= now:
         raise exceptions.AuthenticationFailed("The access token has expired.", code="token_expired")
     if session_is_idle(session, now):
-        AuthSession.objects.filter(pk=session.pk).update(revoked_at=now)
+        _end_idle_session(session, now)
         raise exceptions.AuthenticationFailed("Signed out after inactivity.", code="session_idle")
     if now - session.last_seen_at > settings.SESSION_TOUCH_INTERVAL:
         AuthSession.objects.filter(pk=session.pk).update(last_seen_at=now)
@@ -242,31 +242,51 @@ def session_authenticate(token: str) -> AuthSession:
     return session
 
 
-@transaction.atomic
+def _end_idle_session(session: AuthSession, now: datetime) -> None:
+    """Revoke a staff session that sat idle too long, and say so in the audit log."""
+    AuthSession.objects.filter(pk=session.pk, revoked_at__isnull=True).update(revoked_at=now)
+    audit_record(
+        actor=session.user,
+        action=AuditAction.LOGOUT,
+        object_type="accounts.authsession",
+        object_id=str(session.public_id),
+        detail={"reason": "idle"},
+    )
+
+
 def auth_refresh(*, refresh_token: str) -> IssuedTokens:
     now = timezone.now()
-    session = (
-        AuthSession.objects.select_for_update()
-        .select_related("user")
-        .filter(refresh_digest=token_digest(refresh_token), revoked_at__isnull=True)
-        .first()
-    )
-    if session is None or session.refresh_expires_at <= now or not session.user.is_active:
-        raise NotAuthenticated("The refresh token is not valid.", code="invalid_refresh_token")
-    if session_is_idle(session, now):
-        session.revoked_at = now
-        session.save(update_fields=["revoked_at"])
+    with transaction.atomic():
+        session = (
+            AuthSession.objects.select_for_update()
+            .select_related("user")
+            .filter(refresh_digest=token_digest(refresh_token), revoked_at__isnull=True)
+            .first()
+        )
+        if session is None or session.refresh_expires_at <= now or not session.user.is_active:
+            raise NotAuthenticated("The refresh token is not valid.", code="invalid_refresh_token")
+        idle = session_is_idle(session, now)
+        if not idle:
+            tokens = _issue_tokens(session)
+            session.save(
+                update_fields=[
+                    "access_digest",
+                    "refresh_digest",
+                    "access_expires_at",
+                    "refresh_expires_at",
+                    "last_seen_at",
+                ]
+            )
+            audit_record(
+                actor=session.user,
+                action=AuditAction.LOGIN,
+                object_type="accounts.authsession",
+                object_id=str(session.public_id),
+                detail={"step": "refresh"},
+            )
+    if idle:  # outside the transaction, so the revocation is not rolled back by the error
+        _end_idle_session(session, now)
         raise NotAuthenticated("Signed out after inactivity.", code="session_idle")
-    tokens = _issue_tokens(session)
-    session.save(
-        update_fields=[
-            "access_digest",
-            "refresh_digest",
-            "access_expires_at",
-            "refresh_expires_at",
-            "last_seen_at",
-        ]
-    )
     return tokens
 
 

@@ -142,3 +142,41 @@ def test_phone_lookup_matches_however_the_number_is_written(patient):
     patient.patient.save()
     assert user_ids_for_phone("(305) 555-0142") == [patient.pk]
     assert user_ids_for_phone("1-305-555-0142") == [patient.pk]
+
+
+def test_refresh_is_audited_and_an_idle_staff_refresh_is_revoked_for_good(api, ops_admin):
+    from accounts.models import AuthSession
+    from accounts.services import _issue_tokens
+
+    tokens = _issue_tokens(
+        AuthSession(user=ops_admin, mfa_required=True, mfa_verified_at=timezone.now())
+    )
+    tokens.session.save()
+    fresh = api.post("/api/auth/refresh", {"refresh_token": tokens.refresh_token}, format="json")
+    assert fresh.status_code == 200
+    assert AuditEvent.objects.filter(action="login", detail={"step": "refresh"}).count() == 1
+    AuthSession.objects.update(last_seen_at=timezone.now() - dt.timedelta(minutes=16))
+    idle = api.post(
+        "/api/auth/refresh", {"refresh_token": fresh.json()["refresh_token"]}, format="json"
+    )
+    assert idle.json()["error"]["code"] == "session_idle"
+    assert AuthSession.objects.get().revoked_at is not None
+    assert AuditEvent.objects.filter(action="logout", detail={"reason": "idle"}).count() == 1
+
+
+def test_admin_changes_are_audited_with_the_fields_changed():
+    user, secret = enrolled_admin()
+    target = UserFactory()
+    browser = Client()
+    browser.post(
+        "/admin/login/",
+        {"username": user.email, "password": PASSWORD, "otp_code": pyotp.TOTP(secret).now()},
+    )
+    response = browser.post(
+        f"/admin/accounts/user/{target.pk}/change/",
+        {"email": target.email, "role": "patient", "is_active": ""},
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action="update", object_id=str(target.public_id))
+    assert event.detail == {"surface": "admin", "fields": ["is_active"]}
+    assert event.actor == user
