@@ -225,6 +225,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearerAuth": []}],
+    # Several apps have a "status"; name each set of values after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "MessageStatusEnum": "notifications.models.MessageStatus",
+        "IntakeStatusEnum": "patients.models.IntakeStatus.values",
+    },
 }
 
 # Messages (notifications app). Backends by dotted path, like EMAIL_BACKEND.
