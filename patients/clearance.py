@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from patients.models import Intake, IntakeStatus, Patient, SafetyFlag
+from patients.models import Patient
 from patients.selectors.measurement import questionnaire_schedule
+from patients.selectors.review import intake_approved, open_safety_flags
 from patients.services.consent import clinical_consents_outstanding
 
 NO_APPROVED_INTAKE = "no_approved_intake"
@@ -44,16 +45,10 @@ def patient_clearance(patient: Patient) -> Clearance:
     """Whether `patient` may be booked for a check-in and prescribed, with every reason
     when not (see the module docstring for the codes)."""
     reasons: list[str] = []
-    latest_intake = (
-        Intake.objects.filter(patient=patient)
-        .order_by("-created_at", "-id")
-        .values_list("status", flat=True)
-        .first()
-    )
-    if latest_intake != IntakeStatus.APPROVED:
+    if not intake_approved(patient):
         reasons.append(NO_APPROVED_INTAKE)
     reasons += [f"{CONSENT_OUTSTANDING}:{kind}" for kind in clinical_consents_outstanding(patient)]
-    if SafetyFlag.objects.filter(patient=patient, resolved_at__isnull=True).exists():
+    if open_safety_flags(patient).exists():
         reasons.append(SAFETY_FLAG_OPEN)
     reasons += [
         f"{QUESTIONNAIRE_OVERDUE}:{item.instrument}"

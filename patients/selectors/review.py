@@ -49,9 +49,15 @@ def intake_current(patient: Patient) -> Intake | None:
 
 
 def intake_approved(patient: Patient) -> bool:
-    """Whether a physician has approved the patient's intake (for clinical clearance).
-    Once approved, no new intake can start, so an approval stays the patient's answer."""
-    return Intake.objects.filter(patient=patient, status=IntakeStatus.APPROVED).exists()
+    """Whether the patient's latest intake is approved (for clinical clearance): a newer
+    intake, once one exists, withdraws the approval until it is approved itself."""
+    latest = (
+        Intake.objects.filter(patient=patient)
+        .order_by("-created_at", "-id")
+        .values_list("status", flat=True)
+        .first()
+    )
+    return latest == IntakeStatus.APPROVED
 
 
 def open_safety_flags(patient: Patient) -> QuerySet[SafetyFlag]:
