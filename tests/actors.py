@@ -11,6 +11,7 @@ from accounts.services import _issue_tokens
 from tests.factories import DeaFactory, LicenseFactory, PatientFactory, PhysicianFactory, far_future
 
 __all__ = [
+    "actor_user",
     "client_for",
     "ops_admin",
     "other_patient",
@@ -29,6 +30,12 @@ def client_for(user: User) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
     return client
+
+
+def actor_user(request: pytest.FixtureRequest, name: str) -> User:
+    """The user behind an actor fixture, by name (physician fixtures are profiles)."""
+    actor = request.getfixturevalue(name)
+    return getattr(actor, "user", actor)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.models import AuthSession, User
 from audit.models import AuditEvent
-from tests.actors import client_for
+from tests.actors import actor_user, client_for
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -195,8 +195,7 @@ def test_me_for_physician_includes_credentials_and_audits(physician):
 
 @pytest.mark.parametrize("actor", ["patient", "ops_admin", "physician"])
 def test_me_for_each_role_and_anonymous(api, request, actor):
-    user = request.getfixturevalue(actor)
-    user = getattr(user, "user", user)
+    user = actor_user(request, actor)
     assert client_for(user).get("/api/me").json()["role"] == user.role
     assert api.get("/api/me").status_code == 401
 

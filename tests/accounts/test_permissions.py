@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.actors import client_for
+from tests.actors import actor_user, client_for
 
 pytestmark = pytest.mark.django_db
 
@@ -37,16 +37,14 @@ def test_anonymous_endpoints_answer_validation_not_auth_errors(api, method, path
 
 @pytest.mark.parametrize("actor", ["patient", "other_patient", "ops_admin", "physician"])
 def test_every_role_reads_only_itself_on_me(request, actor):
-    user = request.getfixturevalue(actor)
-    user = getattr(user, "user", user)
+    user = actor_user(request, actor)
     body = client_for(user).get("/api/me").json()
     assert (body["id"], body["role"]) == (str(user.public_id), user.role)
 
 
 @pytest.mark.parametrize("actor", ["patient", "ops_admin", "physician"])
 def test_every_role_can_log_out(request, actor):
-    user = request.getfixturevalue(actor)
-    client = client_for(getattr(user, "user", user))
+    client = client_for(actor_user(request, actor))
     assert client.post("/api/auth/logout").status_code == 204
     assert client.get("/api/me").status_code == 401
 
@@ -57,8 +55,7 @@ def test_staff_with_password_only_session_is_limited_to_mfa_endpoints(request, a
 
     from accounts.models import AuthSession
 
-    user = request.getfixturevalue(actor)
-    client = client_for(getattr(user, "user", user))
+    client = client_for(actor_user(request, actor))
     AuthSession.objects.update(mfa_verified_at=None)
     assert client.get("/api/me").status_code == 403
     assert client.post("/api/auth/mfa/enrol").status_code == 201

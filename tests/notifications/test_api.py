@@ -15,7 +15,7 @@ from accounts.models import User
 from audit.models import AuditEvent
 from notifications.models import Category, Channel, Consent, ConsentEvent, Message, MessageStatus
 from notifications.services import CONSENT_WORDING, ConsentChange, consents_set, phone_flag
-from tests.actors import client_for
+from tests.actors import actor_user, client_for
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -172,8 +172,7 @@ def test_a_missing_granted_flag_is_refused(patient):
 @pytest.mark.parametrize("actor", ["physician", "ops_admin"])
 @pytest.mark.parametrize("method", ["get", "patch"])
 def test_staff_have_no_preferences(request, actor, method):
-    user = request.getfixturevalue(actor)
-    user = getattr(user, "user", user)
+    user = actor_user(request, actor)
     client = client_for(user)
     response = getattr(client, method)(
         PREFERENCES, {"consents": [change("care", "sms")]}, format="json"
@@ -313,8 +312,7 @@ def test_invalid_filters_are_refused(ops_admin, params):
 
 @pytest.mark.parametrize("actor", ["patient", "physician"])
 def test_patients_and_physicians_cannot_list_the_outbox(request, actor):
-    user = request.getfixturevalue(actor)
-    user = getattr(user, "user", user)
+    user = actor_user(request, actor)
     make_message(PatientFactory().user)
 
     response = client_for(user).get(MESSAGES)

@@ -22,7 +22,7 @@ from patients.selectors.measurement import (
 )
 from patients.services.measurement import questionnaire_submit
 from patients.tasks import schedule_questionnaire_reminders
-from tests.actors import client_for
+from tests.actors import actor_user, client_for
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -431,6 +431,7 @@ def test_the_trend_query_count_does_not_grow_with_history(patient, django_assert
     assert len(trend.instruments[0].series) == 6
 
 
+@pytest.mark.parametrize("view", ["trend", "clearance"])
 @pytest.mark.parametrize(
     ("viewer", "status"),
     [
@@ -442,13 +443,12 @@ def test_the_trend_query_count_does_not_grow_with_history(patient, django_assert
         ("anonymous", 401),
     ],
 )
-def test_trend_access_per_role(request, api, patient, viewer, status):
-    url = f"/api/patients/{patient.patient.public_id}/trend"
+def test_clinical_views_access_per_role(request, api, patient, view, viewer, status):
+    url = f"/api/patients/{patient.patient.public_id}/{view}"
     if viewer == "anonymous":
         response = api.get(url)
     else:
-        user = patient if viewer == "self" else request.getfixturevalue(viewer)
-        user = getattr(user, "user", user)  # physicians are profiles
+        user = patient if viewer == "self" else actor_user(request, viewer)
         response = client_for(user).get(url)
     assert response.status_code == status
     if status == 404:
