@@ -124,12 +124,15 @@ class ErrorSerializer(serializers.Serializer):
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input; `error.fields` names each field and the reason.",
+    402: "The card was declined.",
     401: "Missing, expired or revoked access token.",
     403: "Authenticated but not allowed (role, or MFA not completed).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",
     413: "Request body too large.",
     429: "Too many attempts; see the Retry-After header.",
+    502: "The payment provider refused the request.",
+    503: "A provider is temporarily unavailable; retry after the Retry-After header.",
 }
 
 

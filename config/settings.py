@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "audit",
     "patients",
     "notifications",
+    "billing",
 ]
 
 MIDDLEWARE = [
@@ -259,6 +260,38 @@ NOTIFY_DAILY_CAP = env.int("NOTIFY_DAILY_CAP", default=3)
 NOTIFY_DISPATCH_TIME_BUDGET_SECONDS = env.float("NOTIFY_DISPATCH_TIME_BUDGET_SECONDS", default=40.0)
 NOTIFY_UNREACHABLE_MAX_ATTEMPTS = env.int("NOTIFY_UNREACHABLE_MAX_ATTEMPTS", default=3)
 
+# Billing. The membership plan: one price, in cents. BILLING_GATEWAY by dotted path; the
+# local gateway (embedded default) needs no Stripe account and signs its webhooks like Stripe.
+MEMBERSHIP_AMOUNT_CENTS = env.int("MEMBERSHIP_AMOUNT_CENTS", default=25000)
+MEMBERSHIP_CURRENCY = env.str("MEMBERSHIP_CURRENCY", default="usd")
+MEMBERSHIP_NAME = env.str("MEMBERSHIP_NAME", default="Monthly membership")
+# Days a past_due membership keeps access before it counts as paused.
+MEMBERSHIP_GRACE_DAYS = env.int("MEMBERSHIP_GRACE_DAYS", default=7)
+# The dunning reminder goes this many days after a failed payment.
+BILLING_REMINDER_DAYS = env.int("BILLING_REMINDER_DAYS", default=3)
+# Production defaults to Stripe: the local gateway's checkout accepts test cards for free.
+BILLING_GATEWAY = env.str(
+    "BILLING_GATEWAY",
+    default="billing.gateways.stripe.StripeGateway"
+    if PRODUCTION
+    else "billing.gateways.local.LocalGateway",
+)
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="whsec_local_development_only")
+STRIPE_PRICE_ID = env.str("STRIPE_PRICE_ID", default="price_local_membership")
+# Only for tests and local stand-ins; production leaves it empty (the SDK's own host).
+STRIPE_API_BASE_URL = env.str("STRIPE_API_BASE_URL", default="")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=20.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+if STRIPE_WEBHOOK_TOLERANCE_SECONDS <= 0:  # the SDK reads 0 as "no age check at all"
+    raise ImproperlyConfigured("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be positive.")
+_STRIPE_KEYS_MISSING = not STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET.startswith("whsec_local")
+if PRODUCTION and BILLING_GATEWAY.endswith(".stripe.StripeGateway") and _STRIPE_KEYS_MISSING:
+    raise ImproperlyConfigured(
+        "The Stripe gateway needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
+    )
+
 # Celery: JSON only, late acks, time limits; beat entries live here.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = None
@@ -282,6 +315,14 @@ CELERY_BEAT_SCHEDULE = {
     "patients-questionnaire-reminders": {
         "task": "patients.tasks.schedule_questionnaire_reminders",
         "schedule": env.float("QUESTIONNAIRE_REMINDER_INTERVAL_SECONDS", default=3600.0),
+    },
+    "billing-sync-memberships": {
+        "task": "billing.tasks.sync_memberships",
+        "schedule": env.float("BILLING_SYNC_INTERVAL_SECONDS", default=86400.0),
+    },
+    "billing-deliver-local-events": {
+        "task": "billing.tasks.deliver_local_events",
+        "schedule": 30.0,
     },
     "audit-seal-chain": {
         "task": "audit.tasks.seal_audit_chain",
@@ -330,5 +371,7 @@ LOGGING = {
     "loggers": {
         # Django logs the request path of every 4xx; paths carry only opaque ids.
         "django.request": {"level": "ERROR"},
+        # The Stripe SDK logs request bodies (the customer's email) at DEBUG and INFO.
+        "stripe": {"level": "WARNING"},
     },
 }

@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/", include("accounts.urls")),
     path("api/notifications/", include("notifications.urls")),
     path("api/", include("patients.urls")),
+    path("api/billing/", include("billing.urls")),
+    path("billing/", include("billing.local_pages")),
 ]
 
 handler400 = "config.api.bad_request"

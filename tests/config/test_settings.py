@@ -47,7 +47,16 @@ def test_production_refuses_to_run_without_encryption_keys():
     assert "FIELD_ENCRYPTION_KEYS" in result.stderr
 
 
-@pytest.mark.parametrize("missing", ["AUDIT_CHAIN_KEY", "ALLOWED_HOSTS", "PUBLIC_BASE_URL"])
+@pytest.mark.parametrize(
+    "missing",
+    [
+        "AUDIT_CHAIN_KEY",
+        "ALLOWED_HOSTS",
+        "PUBLIC_BASE_URL",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+    ],
+)
 def test_production_refuses_to_start_without_each_required_setting(missing):
     env = {
         "APP_ENV": "production",
@@ -57,6 +66,8 @@ def test_production_refuses_to_start_without_each_required_setting(missing):
         "AUDIT_CHAIN_KEY": secrets.token_urlsafe(40),
         "ALLOWED_HOSTS": "api.practice.example",
         "PUBLIC_BASE_URL": "https://api.practice.example",
+        "STRIPE_SECRET_KEY": "sk_live_example",
+        "STRIPE_WEBHOOK_SECRET": "whsec_example",
     }
     del env[missing]
     result = manage("check", **env)
@@ -77,6 +88,8 @@ def test_production_settings_pass_check_deploy():
         AUDIT_CHAIN_KEY=secrets.token_urlsafe(40),
         ALLOWED_HOSTS="api.practice.example",
         PUBLIC_BASE_URL="https://api.practice.example",
+        STRIPE_SECRET_KEY="sk_live_example",
+        STRIPE_WEBHOOK_SECRET="whsec_example",
     )
     assert result.returncode == 0, result.stderr
 

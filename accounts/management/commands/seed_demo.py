@@ -11,6 +11,10 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import PhysicianProfile, Role, User
+from billing.gateways import gateway
+from billing.gateways.local import LocalGateway, checkout_complete
+from billing.selectors import current_subscription
+from billing.services import checkout_start
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
 from patients.services import patient_profile_save
@@ -94,10 +98,24 @@ class Command(BaseCommand):
                     ConsentChange("billing", "sms", True),
                 ],
             )
+        membership = self._membership(patient_user)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
             f"  ops admin:  {OPS_EMAIL}  (enrols MFA on first login)\n"
             f"  physician:  {PHYSICIANS[0][0]}  (FL; enrols MFA on first login)\n"
             f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrols MFA on first login)\n"
-            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time)"
+            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})"
+        )
+
+    def _membership(self, patient_user: User) -> str:
+        """With the local gateway, the demo patient checks out with the 0341 test card:
+        active now, and `billing_simulate` shows a failed renewal and the dunning."""
+        if not isinstance(gateway(), LocalGateway):
+            return "no membership: the Stripe gateway is configured"
+        if current_subscription(patient_user.patient) is None:
+            attempt = checkout_start(user=patient_user)
+            checkout_complete(attempt.gateway_session_id, "4000000000000341")
+        return (
+            "membership through the local gateway; "
+            f"`manage.py billing_simulate {PATIENT_EMAIL}` ends its period"
         )

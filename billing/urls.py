@@ -1,0 +1,3 @@
+from billing import api
+
+urlpatterns = api.urlpatterns

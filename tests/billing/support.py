@@ -1,0 +1,136 @@
+"""Webhook payloads signed as Stripe signs them, and the local gateway driven end to end."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from typing import Any
+
+from django.conf import settings
+from django.test import Client
+from rest_framework.test import APIClient
+
+from accounts.models import User
+from billing.gateways import local
+from billing.gateways.shapes import signature_header
+from billing.models import BillingCustomer, Subscription
+from billing.services import checkout_start
+
+WEBHOOK_URL = "/api/billing/stripe/webhook"
+_ids = itertools.count(1)
+NOW = int(time.time())
+
+
+def event(
+    event_type: str, obj: dict[str, Any], *, created: int, event_id: str = ""
+) -> dict[str, Any]:
+    return {
+        "id": event_id or f"evt_test_{next(_ids)}",
+        "object": "event",
+        "type": event_type,
+        "created": created,
+        "data": {"object": obj},
+    }
+
+
+def subscription_obj(
+    *,
+    customer: str,
+    sub_id: str = "sub_test_1",
+    status: str = "active",
+    period_end: int | None = None,
+    cancel_at_period_end: bool = False,
+    on_item: bool = True,
+) -> dict[str, Any]:
+    period_end = period_end or NOW + 30 * 86400
+    item: dict[str, Any] = {
+        "id": "si_test_1",
+        "price": {"id": "price_test", "unit_amount": 25000, "currency": "usd"},
+    }
+    data: dict[str, Any] = {
+        "id": sub_id,
+        "object": "subscription",
+        "customer": customer,
+        "status": status,
+        "cancel_at_period_end": cancel_at_period_end,
+        "items": {"data": [item]},
+    }
+    (item if on_item else data)["current_period_end"] = period_end
+    return data
+
+
+def invoice_obj(
+    *,
+    customer: str,
+    invoice_id: str = "in_test_1",
+    sub_id: str = "sub_test_1",
+    status: str = "open",
+    created: int = NOW,
+) -> dict[str, Any]:
+    return {
+        "id": invoice_id,
+        "object": "invoice",
+        "customer": customer,
+        "subscription": sub_id,
+        "number": "TEST-0001",
+        "status": status,
+        "amount_due": 25000,
+        "amount_paid": 25000 if status == "paid" else 0,
+        "currency": "usd",
+        "lines": {"data": [{"period": {"start": created, "end": created + 30 * 86400}}]},
+        "hosted_invoice_url": "https://invoice.stripe.test/i/1",
+        "created": created,
+    }
+
+
+def post_signed(
+    client: Client,
+    payload: dict[str, Any] | bytes,
+    *,
+    secret: str | None = None,
+    timestamp: int | None = None,
+    signature: str | None = None,
+) -> Any:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+    if signature is None:
+        signature = signature_header(
+            body, secret or settings.STRIPE_WEBHOOK_SECRET, timestamp=timestamp
+        )
+    return client.post(
+        WEBHOOK_URL, data=body, content_type="application/json", HTTP_STRIPE_SIGNATURE=signature
+    )
+
+
+def customer_for(user: User, customer_id: str = "cus_test_1") -> BillingCustomer:
+    return BillingCustomer.objects.create(patient=user.patient, gateway_customer_id=customer_id)
+
+
+def client_transport(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """The local gateway's deliveries, into the app in-process instead of over HTTP."""
+    response = Client().post(
+        WEBHOOK_URL,
+        data=body,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=headers["Stripe-Signature"],
+    )
+    return int(response.status_code)
+
+
+def deliver() -> int:
+    return local.deliver_pending(transport=client_transport)
+
+
+def become_member(user: User, card: str = "4242424242424242") -> Subscription:
+    """Check out through the local gateway's hosted page and deliver its events."""
+    attempt = checkout_start(user=user)
+    local.checkout_complete(attempt.gateway_session_id, card)
+    deliver()
+    return Subscription.objects.get(patient=user.patient)
+
+
+def membership(client: APIClient) -> dict[str, Any]:
+    response = client.get("/api/billing/membership")
+    assert response.status_code == 200, response.content
+    data: dict[str, Any] = response.json()
+    return data
