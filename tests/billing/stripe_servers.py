@@ -22,11 +22,13 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+
+from tests.local_http import serve_locally
 
 SECRET_KEY = "sk_test_gateway_0123456789abcdef"
 
@@ -410,24 +412,7 @@ def _handler_for(fake: FakeStripe) -> type[BaseHTTPRequestHandler]:
 
 def start_fake_stripe() -> FakeStripe:
     fake = FakeStripe()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    fake.base_url = f"http://{host!s}:{port}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-stripe", daemon=True
+    fake.base_url, fake.stop = serve_locally(
+        _handler_for(fake), name="fake-stripe", on_stop=fake.release.set
     )
-    thread.start()
-    stopped = threading.Event()
-
-    def stop() -> None:
-        if stopped.is_set():
-            return
-        stopped.set()
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    fake.stop = stop
     return fake

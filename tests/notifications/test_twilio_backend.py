@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -36,6 +36,7 @@ from notifications.sms.base import (
     UncertainSmsError,
 )
 from notifications.sms.twilio import TwilioSmsBackend, signature_is_valid, twiml_message
+from tests.local_http import serve_locally
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -172,30 +173,13 @@ def _handler_for(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def fake_twilio() -> Iterator[FakeTwilio]:
     fake = FakeTwilio()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    fake.base_url = f"http://{host!s}:{port}"
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-twilio", daemon=True
+    fake.base_url, fake.stop = serve_locally(
+        _handler_for(fake), name="fake-twilio", on_stop=fake.release.set
     )
-    thread.start()
-    stopped = threading.Event()
-
-    def stop() -> None:
-        if stopped.is_set():
-            return
-        stopped.set()
-        fake.release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-    fake.stop = stop
     try:
         yield fake
     finally:
-        stop()
+        fake.stop()
 
 
 @pytest.fixture(autouse=True)
