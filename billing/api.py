@@ -140,6 +140,21 @@ class MembershipResumeView(MembershipCancelView):
         return super().post(request)
 
 
+class PayNowView(APIView):
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        request=None,
+        responses={200: MembershipOut, **error_responses(401, 402, 403, 409, 502, 503)},
+        summary="Pay the overdue membership invoice now",
+        description="Charges the card on file (update it in the billing portal first). "
+        "402 `card_declined` when refused; 409 `nothing_due` when nothing is overdue.",
+    )
+    def post(self, request: Request) -> Response:
+        invoice = services.invoice_pay_now(user=user_of(request))
+        return _answer_membership(request, invoice.subscription)
+
+
 class RedirectOut(serializers.Serializer):
     url = serializers.URLField(help_text="Send the browser here.")
 
@@ -326,6 +341,7 @@ urlpatterns: list[URLPattern] = [
     path("membership", MembershipView.as_view(), name="billing-membership"),
     path("membership/cancel", MembershipCancelView.as_view(), name="billing-cancel"),
     path("membership/resume", MembershipResumeView.as_view(), name="billing-resume"),
+    path("membership/pay", PayNowView.as_view(), name="billing-pay-now"),
     path("checkout", CheckoutView.as_view(), name="billing-checkout"),
     path("portal", PortalView.as_view(), name="billing-portal"),
     path("invoices", InvoiceListView.as_view(), name="billing-invoices"),

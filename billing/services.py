@@ -185,6 +185,38 @@ def membership_set_cancel_at_period_end(*, user: User, cancel: bool) -> Subscrip
     return subscription
 
 
+@transaction.atomic
+def invoice_pay_now(*, user: User) -> Invoice:
+    """Retry the unpaid invoice of the patient's membership now (after updating the card),
+    instead of waiting for the gateway's next automatic attempt. 402 when declined."""
+    patient = own_record(user)
+    invoice = (
+        Invoice.objects.select_for_update()
+        .filter(patient=patient, status=InvoiceStatus.OPEN, payment_failed_at__isnull=False)
+        .order_by("-issued_at")
+        .first()
+    )
+    if invoice is None:
+        raise Conflict("Nothing is due.", code="nothing_due")
+    version = invoice.last_event_at.timestamp() if invoice.last_event_at else 0
+    answer = gateway_call(
+        lambda: gateway().invoice_pay(
+            invoice.gateway_invoice_id, idempotency_key=f"invoice:{invoice.public_id}:pay:{version}"
+        )
+    )
+    invoice_apply(answer, at=_gateway_now(), source="pay_now")
+    audit_record(
+        actor=user,
+        action=AuditAction.UPDATE,
+        object_type="billing.invoice",
+        object_id=str(invoice.public_id),
+        patient_id=patient.public_id,
+        detail={"event": "pay_now"},
+    )
+    invoice.refresh_from_db()
+    return invoice
+
+
 # --- the mirror ---------------------------------------------------------------------------
 
 

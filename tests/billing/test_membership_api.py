@@ -28,6 +28,7 @@ PATIENT_ENDPOINTS = [
     ("get", "/api/billing/membership"),
     ("post", "/api/billing/membership/cancel"),
     ("post", "/api/billing/membership/resume"),
+    ("post", "/api/billing/membership/pay"),
     ("post", "/api/billing/checkout"),
     ("post", "/api/billing/portal"),
     ("get", "/api/billing/invoices"),
@@ -181,6 +182,35 @@ def test_a_failed_renewal_dunning_and_recovery_through_the_portal(patient, sms_o
     reminders = Message.objects.filter(template_key="payment_reminder")
     assert set(reminders.values_list("status", flat=True)) == {MessageStatus.CANCELLED}
     assert Message.objects.filter(template_key="payment_received").count() == 2
+
+
+def test_pay_now_retries_the_overdue_invoice(patient):
+    become_member(patient)
+    client = client_for(patient)
+    nothing = client.post("/api/billing/membership/pay")
+    assert (nothing.status_code, nothing.json()["error"]["code"]) == (409, "nothing_due")
+    subscription = Subscription.objects.get()
+    local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
+    deliver()
+    assert membership(client)["state"] == "past_due"
+    paid = client.post("/api/billing/membership/pay")
+    assert paid.status_code == 200, paid.content
+    assert paid.json()["state"] == "active"
+    assert Invoice.objects.filter(status="open").count() == 0
+    assert Message.objects.filter(template_key="payment_received").count() == 2
+    deliver()  # the gateway's own events for the payment change nothing further
+    assert membership(client)["state"] == "active"
+    assert Message.objects.filter(template_key="payment_received").count() == 2
+
+
+def test_pay_now_with_a_declining_card_is_402_and_changes_nothing(patient):
+    become_member(patient, card="4000000000000341")
+    local.renewal_simulate(Subscription.objects.get().gateway_subscription_id)
+    deliver()
+    response = client_for(patient).post("/api/billing/membership/pay")
+    assert (response.status_code, response.json()["error"]["code"]) == (402, "card_declined")
+    assert Subscription.objects.get().status == "past_due"
+    assert Invoice.objects.filter(status="open").count() == 1
 
 
 def test_billing_simulate_command_renews(patient, capsys):
