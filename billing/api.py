@@ -4,6 +4,7 @@ the summary; physicians reach none of it. Gateway trouble answers 502/503, never
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
 from audit.services import audit_phi_read
 from billing import selectors, services
+from billing.errors import PaymentsUnavailable
 from billing.gateways import base as gw
 from billing.gateways import gateway
 from billing.gateways.stripe import webhook_event_construct
@@ -26,6 +28,8 @@ from config.api import error_responses
 from config.errors import ValidationFailed
 from patients.api.intake import enum_field
 from patients.selectors import own_record
+
+logger = logging.getLogger(__name__)
 
 # --- the patient's membership --------------------------------------------------------------
 
@@ -312,7 +316,7 @@ class StripeWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": {"type": "object"}},
-        responses={200: WebhookAckOut, **error_responses(400, 413)},
+        responses={200: WebhookAckOut, **error_responses(400, 413, 503)},
         summary="Stripe webhook (signed)",
         description="The body is verified against the Stripe-Signature header (tolerance "
         "300 s); anything unsigned, wrongly signed or stale is 400 and changes nothing. "
@@ -333,7 +337,12 @@ class StripeWebhookView(APIView):
                 code="invalid_signature",
                 fields={"Stripe-Signature": ["Missing, invalid or too old."]},
             ) from None
-        outcome = services.webhook_event_handle(event)
+        try:
+            outcome = services.webhook_event_handle(event)
+        except gw.GatewayError as error:
+            # Nothing was stored (the transaction rolled back): the gateway retries later.
+            logger.warning("webhook %s deferred: gateway %s", event.id, error.code or "error")
+            raise PaymentsUnavailable() from error
         return Response({"received": True, "duplicate": outcome is None})
 
 

@@ -27,7 +27,7 @@ def _local_object(object_id: str, kind: str) -> dict[str, Any]:
         data = local.object_get(object_id)
     except base.PermanentGatewayError:
         raise Http404 from None
-    if data["object"] != kind:
+    if data.get("object") != kind:
         raise Http404
     return data
 

@@ -185,9 +185,9 @@ def membership_summary(now: datetime | None = None) -> MembershipSummary:
     month_start = timezone.localtime(now, ZoneInfo(settings.PRACTICE_TIME_ZONE)).replace(
         day=1, hour=0, minute=0, second=0, microsecond=0
     )
-    canceled = (
-        Subscription.objects.filter(canceled_at__gte=month_start).values("patient_id").distinct()
-    )
+    # Patients whose membership (their deciding subscription) ended this month: one who
+    # re-joined since is a member again, not a cancellation.
+    canceled = deciding.filter(state_filter(CANCELED, now), canceled_at__gte=month_start)
     return MembershipSummary(
         active=counts["active"],
         past_due=counts["past_due"],

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -63,9 +63,16 @@ def _gateway_now() -> datetime:
     return timezone.now().replace(microsecond=0)
 
 
-def _locked_own_record(user: User) -> Patient:
-    patient = own_record(user)
-    return Patient.objects.select_for_update().get(pk=patient.pk)
+_BILLING_LOCK_NAMESPACE: Final = 0x62696C6C  # "bill": pg_advisory_xact_lock(int, int)
+
+
+def _lock_billing_of(patient: Patient) -> None:
+    """Serialise one patient's checkouts without locking the patient row itself (held
+    across gateway calls, that would stall every other write to the record)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [_BILLING_LOCK_NAMESPACE, patient.pk]
+        )
 
 
 def customer_ensure(patient: Patient) -> BillingCustomer:
@@ -93,7 +100,8 @@ def checkout_start(*, user: User) -> CheckoutAttempt:
     """A hosted checkout for the membership. 409 `already_member` while a membership is
     active, past due, paused or awaiting its first payment; a repeated request within the
     checkout's lifetime gets the same checkout back."""
-    patient = _locked_own_record(user)
+    patient = own_record(user)
+    _lock_billing_of(patient)
     state = selectors.membership_state(selectors.current_subscription(patient))
     if state in _MEMBER_STATES:
         raise Conflict(
@@ -165,7 +173,8 @@ def membership_set_cancel_at_period_end(*, user: User, cancel: bool) -> Subscrip
         raise Conflict("The membership is not active yet.", code="membership_incomplete")
     if subscription.cancel_at_period_end == cancel:
         return subscription
-    version = subscription.last_event_at.timestamp() if subscription.last_event_at else 0
+    # Changes on every write of the row, so cancel, resume, cancel again are three keys.
+    version = subscription.updated_at.isoformat()
     answer = gateway_call(
         lambda: gateway().subscription_set_cancel_at_period_end(
             subscription.gateway_subscription_id,
@@ -198,7 +207,7 @@ def invoice_pay_now(*, user: User) -> Invoice:
     )
     if invoice is None:
         raise Conflict("Nothing is due.", code="nothing_due")
-    version = invoice.last_event_at.timestamp() if invoice.last_event_at else 0
+    version = invoice.updated_at.isoformat()
     answer = gateway_call(
         lambda: gateway().invoice_pay(
             invoice.gateway_invoice_id, idempotency_key=f"invoice:{invoice.public_id}:pay:{version}"
@@ -239,7 +248,7 @@ def _subscription_write(row: Subscription, data: gw.Subscription, *, at: datetim
     elif data.status != SubscriptionStatus.UNPAID:
         row.past_due_since = None
     if data.status == SubscriptionStatus.CANCELED and row.canceled_at is None:
-        row.canceled_at = at
+        row.canceled_at = data.ended_at or at
     row.status = data.status
     row.current_period_end = data.current_period_end
     row.cancel_at_period_end = data.cancel_at_period_end
@@ -263,6 +272,10 @@ def subscription_apply(data: gw.Subscription, *, at: datetime, source: str) -> s
     row = Subscription.objects.select_for_update().get(pk=row.pk)
     if row.last_event_at and at < row.last_event_at:
         return WebhookOutcome.STALE
+    if row.last_event_at == at and source != "sync":
+        # Gateway times are whole seconds: two events of the same second say nothing about
+        # their order, so ask the gateway for the state now (under the row lock).
+        data = gateway().subscription_retrieve(data.id)
     _subscription_write(row, data, at=at)
     audit_record(
         actor=None,
@@ -314,7 +327,9 @@ def invoice_apply(
     data: gw.Invoice, *, at: datetime, source: str, payment_failed: bool = False
 ) -> str:
     """Mirror an invoice; a failed payment opens dunning and puts an active subscription
-    past due, a payment closes dunning and restores a past-due or unpaid one at once."""
+    past due, a payment closes dunning and restores a past-due or unpaid one at once.
+    From a sync (source "sync") the subscription is left to its own snapshot: an old
+    invoice seen late says nothing about the subscription now."""
     patient = _customer_patient(data.customer_id)
     if patient is None:
         return WebhookOutcome.UNKNOWN_CUSTOMER
@@ -361,7 +376,7 @@ def invoice_apply(
         _dunning_close(row)
     newly_paid = row.paid_at is not None and not was_paid
     newly_failing = row.payment_failed_at is not None and not was_failing
-    if subscription is not None and (newly_paid or newly_failing):
+    if subscription is not None and (newly_paid or newly_failing) and source != "sync":
         _subscription_follow_invoice(subscription, row, at)
     return WebhookOutcome.APPLIED
 
@@ -394,10 +409,24 @@ def _subscription_follow_invoice(
 
 
 def _checkout_completed(event: gw.WebhookEvent) -> str:
-    completed = CheckoutAttempt.objects.filter(
-        gateway_session_id=event.object.get("id", ""), completed_at__isnull=True
-    ).update(completed_at=event.created)
-    return WebhookOutcome.APPLIED if completed else WebhookOutcome.UNKNOWN_CUSTOMER
+    """The checkout is paid: mirror its subscription now (refetched: this event does not
+    carry it), so the patient is a member even if the subscription's own event is late
+    and a second checkout is refused."""
+    attempt = (
+        CheckoutAttempt.objects.select_for_update()
+        .filter(gateway_session_id=str(event.object.get("id", "")))
+        .first()
+    )
+    if attempt is None:
+        return WebhookOutcome.UNKNOWN_CUSTOMER
+    if attempt.completed_at is None:
+        attempt.completed_at = event.created
+        attempt.save(update_fields=["completed_at"])
+    subscription_id = event.object.get("subscription")
+    if not subscription_id:
+        return WebhookOutcome.APPLIED
+    subscription = gateway().subscription_retrieve(str(subscription_id))
+    return subscription_apply(subscription, at=event.created, source=event.type)
 
 
 def _subscription_event(event: gw.WebhookEvent) -> str:
@@ -472,11 +501,15 @@ def memberships_sync(*, customer_ids: list[str] | None = None) -> int:
 
 
 def _customer_sync(customer_id: str) -> None:
+    # Stamped before fetching: a change made while we fetch is newer than our snapshot,
+    # and its own webhook must still apply.
+    fetched_at = _gateway_now()
     subscriptions = gateway().subscriptions_for_customer(customer_id)
     invoices = gateway().invoices_for_customer(customer_id)
-    now = _gateway_now()
     with transaction.atomic():
         for subscription in subscriptions:
-            subscription_apply(subscription, at=now, source="sync")
+            subscription_apply(subscription, at=fetched_at, source="sync")
         for invoice in invoices:
-            invoice_apply(invoice, at=now, source="sync")
+            # Open with payment attempts behind it: a failure whose webhook we missed.
+            failed = invoice.status == InvoiceStatus.OPEN and invoice.attempt_count > 0
+            invoice_apply(invoice, at=fetched_at, source="sync", payment_failed=failed)

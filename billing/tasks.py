@@ -6,12 +6,25 @@ from celery import shared_task
 
 from billing import services
 from billing.gateways import local
+from billing.models import BillingCustomer
 
 
 @shared_task(ignore_result=True)
 def sync_memberships() -> int:
-    """Daily: refetch every subscription and invoice to repair missed webhooks."""
-    return services.memberships_sync()
+    """Daily: one task per customer (each refetches and mirrors that customer), so a
+    practice of any size fits in the task time limits and one failure skips one customer."""
+    customer_ids = list(BillingCustomer.objects.values_list("pk", flat=True))
+    for customer_pk in customer_ids:
+        sync_customer.delay(customer_pk)
+    return len(customer_ids)
+
+
+@shared_task(ignore_result=True)
+def sync_customer(customer_pk: int) -> int:
+    customer = BillingCustomer.objects.filter(pk=customer_pk).first()
+    if customer is None:
+        return 0
+    return services.memberships_sync(customer_ids=[customer.gateway_customer_id])
 
 
 @shared_task(ignore_result=True)

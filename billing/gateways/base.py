@@ -50,6 +50,7 @@ class Subscription:
     amount_cents: int
     currency: str
     latest_invoice_id: str = ""
+    ended_at: datetime | None = None  # when a cancelled subscription ended
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Invoice:
     period_end: datetime | None
     hosted_invoice_url: str
     created: datetime
+    attempt_count: int = 0  # payment attempts so far (open with attempts: a failed payment)
 
 
 @dataclass(frozen=True)

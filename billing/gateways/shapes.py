@@ -42,6 +42,7 @@ def subscription_from_dict(data: dict[str, Any]) -> Subscription:
         amount_cents=int(price.get("unit_amount") or price.get("amount") or 0),
         currency=str(price.get("currency") or ""),
         latest_invoice_id=_id(data.get("latest_invoice")),
+        ended_at=from_timestamp(data.get("ended_at") or data.get("canceled_at")),
     )
 
 
@@ -69,6 +70,7 @@ def invoice_from_dict(data: dict[str, Any]) -> Invoice:
         period_end=from_timestamp(line_period.get("end") or data.get("period_end")),
         hosted_invoice_url=str(data.get("hosted_invoice_url") or ""),
         created=from_timestamp(data.get("created")) or datetime.now(tz=UTC),
+        attempt_count=int(data.get("attempt_count") or 0),
     )
 
 

@@ -94,6 +94,17 @@ def test_paying_the_same_checkout_twice_makes_one_subscription(patient):
     assert Invoice.objects.count() == 1
 
 
+def test_the_completed_checkout_alone_makes_a_member_and_refuses_a_second_checkout(patient):
+    client = client_for(patient)
+    pay(checkout_url(client))
+    LocalGatewayDelivery.objects.exclude(payload__type="checkout.session.completed").update(
+        delivered_at=timezone.now()
+    )  # the subscription's own events are late
+    assert deliver() == 1
+    assert membership(client)["state"] == "active"
+    assert client.post("/api/billing/checkout").status_code == 409
+
+
 def test_a_declined_card_at_checkout_starts_nothing(patient):
     url = checkout_url(client_for(patient))
     assert pay(url, "4000000000000002").status_code == 402
@@ -235,6 +246,38 @@ def test_sync_repairs_missed_webhooks_and_runs_twice_with_one_effect(patient):
     assert Invoice.objects.count() == 1
 
 
+def test_sync_does_not_revive_a_past_due_membership_from_an_old_paid_invoice(patient):
+    subscription = become_member(patient, card="4000000000000341")
+    local.renewal_simulate(subscription.gateway_subscription_id, fail=False)
+    LocalGatewayDelivery.objects.filter(delivered_at__isnull=True).delete()  # missed
+    local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
+    deliver()
+    memberships_sync()
+    assert Subscription.objects.get().status == "past_due"
+    assert Invoice.objects.count() == 3
+
+
+def test_sync_opens_dunning_for_a_failed_payment_whose_webhook_was_missed(patient):
+    subscription = become_member(patient, card="4000000000000341")
+    local.renewal_simulate(subscription.gateway_subscription_id)
+    LocalGatewayDelivery.objects.filter(delivered_at__isnull=True).delete()
+    memberships_sync()
+    memberships_sync()
+    assert Subscription.objects.get().status == "past_due"
+    assert Message.objects.filter(template_key="payment_failed").count() == 2
+    assert Message.objects.filter(template_key="payment_reminder").count() == 2
+
+
+def test_the_daily_task_syncs_each_customer_in_its_own_task(patient, other_patient):
+    from billing.tasks import sync_memberships
+
+    become_member(patient)
+    become_member(other_patient)
+    Subscription.objects.update(status="canceled")  # as if webhooks had been lost
+    assert sync_memberships.delay().get() == 2  # eager in tests: the per-customer tasks ran
+    assert set(Subscription.objects.values_list("status", flat=True)) == {"active"}
+
+
 def test_another_patient_sees_only_their_own_membership(patient, other_patient):
     become_member(patient)
     other = client_for(other_patient)
@@ -321,3 +364,19 @@ def test_seed_demo_gives_the_demo_patient_one_membership(db):
     subscription = Subscription.objects.get()
     assert subscription.patient.user.email == "patient@demo.example"
     assert subscription.status == "active"
+
+
+def test_cancelled_this_month_counts_patients_whose_membership_ended(ops_admin, patient):
+    rejoined = PatientFactory().user
+    for user in (patient, rejoined):
+        become_member(user)
+        client_for(user).post("/api/billing/membership/cancel")
+        local.renewal_simulate(
+            Subscription.objects.get(patient=user.patient).gateway_subscription_id
+        )
+        deliver()
+    pay(checkout_url(client_for(rejoined)))
+    deliver()
+    summary = client_for(ops_admin).get("/api/billing/summary").json()
+    assert (summary["active"], summary["canceled_this_month"]) == (1, 1)
+    assert summary["monthly_recurring_revenue_cents"] == 25000
