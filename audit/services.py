@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -38,37 +39,46 @@ _COLUMNS = (
     "prev_hash",
     "hash",
 )
-_ROW = (
-    "(%s::timestamptz, %s::bigint, %s, %s, %s, %s, %s::uuid, %s, %s::inet, %s, %s, %s::jsonb,"
-    " '', '')"
+_ONE_ROW = (
+    "VALUES (%s::timestamptz, %s::bigint, %s, %s, %s, %s, %s::uuid, %s, %s::inet, %s, %s,"
+    " %s::jsonb, '', '')"
+)
+# One actor's reads in one request: what differs from row to row comes in three arrays.
+_READS = (
+    "SELECT %s::timestamptz, %s::bigint, %s, %s, r.object_type, r.object_id, r.patient_id,"
+    " %s, %s::inet, %s, %s, %s::jsonb, '', ''"
+    " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS r(object_type, object_id, patient_id)"
 )
 
 
-def _insert_events(rows: list[tuple[Any, ...]], *, reads: bool) -> None:
+@functools.cache
+def _insert_sql(source: str, *, commit_async: bool) -> str:
+    if commit_async:
+        source = (
+            f"SELECT v.* FROM ({source}) AS v CROSS JOIN "  # noqa: S608
+            "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
+        )
+    # Only constant SQL text is formatted in; every value is a bound parameter.
+    return f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) {source}"
+
+
+def _insert_events(source: str, params: list[Any], *, reads: bool) -> None:
     """Append events with one statement: no lock, no read of the chain, no ORM.
 
     This runs on every audited request, where Model.save()/bulk_create cost more than the
-    insert itself (see benchmarks/). A batch of read events written on its own (not inside
-    a transaction that writes PHI) also skips the wait for the WAL flush, by setting
-    (AUDIT_READS_ASYNC_COMMIT): the flush wait is most of what a read audit costs, and the
-    price is that a PostgreSQL crash can lose the read events of its last fraction of a
-    second (never writes, logins or other security events, never a half-written row).
-    set_config(..., true) lasts until this statement's own commit, so nothing else is
-    affected; inside a caller's transaction it is never used."""
-    if not rows:
-        return
+    insert itself (see benchmarks/). The statement text is the same whatever the number
+    of rows, so psycopg parses it once and PostgreSQL runs it prepared.
+
+    A batch of read events written on its own (not inside a transaction that writes PHI)
+    also skips the wait for the WAL flush, by setting (AUDIT_READS_ASYNC_COMMIT): the
+    flush wait is most of what a read audit costs, and the price is that a PostgreSQL
+    crash can lose the read events of its last fraction of a second (never writes, logins
+    or other security events, never a half-written row). set_config(..., true) lasts
+    until this statement's own commit, so nothing else is affected; inside a caller's
+    transaction it is never used."""
     commit_async = reads and settings.AUDIT_READS_ASYNC_COMMIT and not connection.in_atomic_block
-    values = ", ".join([_ROW] * len(rows))
-    source = (
-        f"SELECT v.* FROM (VALUES {values}) AS v CROSS JOIN "  # noqa: S608
-        "(SELECT set_config('synchronous_commit', 'off', true)) AS async_commit"
-        if commit_async
-        else f"VALUES {values}"
-    )
-    # Only constant SQL text is formatted in; every value is a bound parameter.
-    sql = f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) {source}"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in rows for value in row])
+        cursor.execute(_insert_sql(source, commit_async=commit_async), params)
 
 
 def _row(
@@ -109,7 +119,7 @@ def audit_record(
 ) -> None:
     """Append one event."""
     row = _row(actor, action, object_type, object_id, patient_id, outcome, detail)
-    _insert_events([row], reads=action == AuditAction.READ)
+    _insert_events(_ONE_ROW, list(row), reads=action == AuditAction.READ)
 
 
 def audit_phi_read(
@@ -121,19 +131,42 @@ def audit_phi_read(
     model has; `patient_id_of(obj)` names the patient whose data it is, when the model
     cannot say so itself (else its `audit_patient_id`).
     """
-    rows = [
-        _row(
-            actor,
-            AuditAction.READ,
-            obj._meta.label_lower,
-            str(obj.public_id),  # type: ignore[attr-defined]
-            patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
-            AuditOutcome.SUCCESS,
-            None,
-        )
-        for obj in objects
-    ]
-    _insert_events(rows, reads=True)
+    audit_phi_reads(
+        actor=actor,
+        reads=[
+            (
+                obj._meta.label_lower,
+                obj.public_id,  # type: ignore[attr-defined]
+                patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
+            )
+            for obj in objects
+        ],
+    )
+
+
+def audit_phi_reads(
+    *, actor: User, reads: Iterable[tuple[str, uuid.UUID | str, uuid.UUID | None]]
+) -> None:
+    """audit_phi_read for rows read without model instances (hand-written SQL): each read
+    is (object type "app.model", the object's public id, the patient's public id)."""
+    object_types, object_ids, patient_ids = [], [], []
+    for object_type, object_id, patient_id in reads:
+        object_types.append(object_type)
+        object_ids.append(str(object_id))
+        patient_ids.append(patient_id)
+    if not object_ids:
+        return
+    ctx = context.current()
+    now, role = timezone.now(), getattr(actor, "role", "") or ""
+    if len(object_ids) == 1:  # the one-row statement: no arrays to build
+        row = (now, actor.pk, role, AuditAction.READ, object_types[0], object_ids[0],
+               patient_ids[0], ctx.request_id, ctx.ip, ctx.user_agent, AuditOutcome.SUCCESS,
+               "{}")  # fmt: skip
+        _insert_events(_ONE_ROW, list(row), reads=True)
+        return
+    shared = [now, actor.pk, role, AuditAction.READ, ctx.request_id, ctx.ip, ctx.user_agent]
+    shared += [AuditOutcome.SUCCESS, "{}"]
+    _insert_events(_READS, [*shared, object_types, object_ids, patient_ids], reads=True)
 
 
 def _row_digest(prev_hash: str, event: AuditEvent) -> str:

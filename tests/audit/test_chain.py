@@ -11,11 +11,13 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
+from audit import context
 from audit.models import AuditAction, AuditEvent
 from audit.services import (
     GENESIS_HASH,
     _row_digest,
     audit_phi_read,
+    audit_phi_reads,
     audit_record,
     audit_seal_chain,
     audit_verify_chain,
@@ -94,6 +96,48 @@ def test_phi_read_uses_patient_id_of_when_given(patient, other_patient):
         patient_id_of=lambda _obj: other_patient.patient.public_id,
     )
     assert AuditEvent.objects.get().patient_id == other_patient.patient.public_id
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("ip", ["203.0.113.9", None])
+def test_phi_reads_write_every_column_of_each_row_in_one_statement(
+    patient, other_patient, ip, django_assert_num_queries
+):
+    """The batch statement binds what the rows share once and what differs as arrays: each
+    row must still come out whole, in order, with NULL patients and addresses kept."""
+    reads = [
+        ("patients.intake", patient.patient.public_id, patient.patient.public_id),
+        ("patients.patient", str(other_patient.patient.public_id), None),
+        ("patients.intake", other_patient.patient.public_id, other_patient.patient.public_id),
+    ]
+    token = context.activate(context.RequestContext("req-12345678", ip, "agent/1.0"))
+    try:
+        with django_assert_num_queries(1):
+            audit_phi_reads(actor=patient, reads=reads)
+    finally:
+        context.reset(token)
+    events = list(AuditEvent.objects.order_by("id"))
+    assert [(e.object_type, e.object_id, e.patient_id) for e in events] == [
+        (object_type, str(object_id), patient_id) for object_type, object_id, patient_id in reads
+    ]
+    for e in events:
+        assert (e.actor_id, e.actor_role, e.action, e.outcome) == (
+            patient.pk,
+            "patient",
+            "read",
+            "success",
+        )
+        assert (e.request_id, e.ip, e.user_agent, e.detail) == ("req-12345678", ip, "agent/1.0", {})
+        assert (e.seq, e.prev_hash, e.hash) == (None, "", "")
+    assert len({e.occurred_at for e in events}) == 1
+    audit_seal_chain()
+    assert audit_verify_chain().ok
+
+
+@pytest.mark.django_db
+def test_phi_reads_of_nothing_write_nothing(patient, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        audit_phi_reads(actor=patient, reads=[])
 
 
 # --- sealing and verifying ----------------------------------------------------------------
@@ -403,6 +447,17 @@ def test_async_commit_for_a_read_event_never_leaks_to_later_statements(patient):
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
     assert AuditEvent.objects.filter(action="read").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_commit_for_a_batch_of_reads_never_leaks_to_later_statements(patient):
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
+    audit_phi_read(actor=patient, objects=[patient.patient, patient.patient])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert AuditEvent.objects.filter(action="read").count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
