@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import LicenseStatus, Role, StateLicense, User
@@ -42,17 +45,34 @@ def user_ids_for_phone(phone: str) -> list[int]:
     return list(matches.values_list("user_id", flat=True))
 
 
-_PATIENT_OF_USER = f"SELECT * FROM {Patient._meta.db_table} WHERE user_id = %s"  # noqa: S608
+@functools.cache
+def _patient_query() -> tuple[str, list[str], list[tuple[int, Any]]]:
+    """SELECT of every Patient column by user, the attribute names, and the columns whose
+    field converts what the database returns (the encrypted ones: from_db_value)."""
+    fields = Patient._meta.concrete_fields
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    # Identifiers come from model metadata; the user id is a bound parameter.
+    sql = f"SELECT {columns} FROM {Patient._meta.db_table} WHERE user_id = %s"  # noqa: S608
+    converters = [(n, f.from_db_value) for n, f in enumerate(fields) if hasattr(f, "from_db_value")]
+    return sql, [f.attname for f in fields], converters
 
 
 def patient_of(user: User) -> Patient | None:
     """The user's own patient record (the caller already holds the user: no join).
 
-    Raw SQL because nearly every patient request starts here and compiling the ORM query
-    costs more than running it (see benchmarks/)."""
-    patient = next(iter(Patient.objects.raw(_PATIENT_OF_USER, [user.pk])), None)
-    if patient is not None:
-        patient.user = user
+    Hand-written SQL because nearly every patient request starts here and building the
+    ORM (or raw) query costs more than running it (see benchmarks/)."""
+    sql, names, converters = _patient_query()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user.pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for n, convert in converters:
+        values[n] = convert(values[n], None, connection)
+    patient = Patient.from_db("default", names, values)
+    patient.user = user
     return patient
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 
 import pytest
@@ -11,6 +12,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
 
 from accounts import crypto
 from audit.models import AuditEvent
@@ -288,3 +290,16 @@ def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
     seen_by_ops = client_for(ops_admin).get(f"/api/patients/{patient.patient.public_id}").json()
     assert set(seen_by_ops) == set(ContactOut().fields)
     assert own["updated_at"].endswith("Z")
+
+
+def test_own_record_answers_what_the_serializer_would(patient):
+    """GET /api/patients/me reads the record with hand-written SQL and builds a plain dict;
+    PatientOut over the ORM instance is the reference."""
+    from patients.api import PatientOut
+
+    patient.patient.address_line2 = "Apt 4"
+    patient.patient.save()
+    own = client_for(patient).get("/api/patients/me").json()
+    reference = PatientOut(Patient.objects.select_related("user").get(user=patient)).data
+    assert own == json.loads(json.dumps(reference, cls=JSONEncoder))
+    assert (own["legal_first_name"], own["date_of_birth"]) == ("Jordan", "1985-06-01")
