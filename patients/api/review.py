@@ -7,20 +7,24 @@ read of an intake, patient, review or flag is audited."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import django_filters
 from django.urls import URLPattern, path
+from django_filters.utils import translate_validation
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, serializers
+from rest_framework import exceptions, generics, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from accounts.models import State
 from accounts.permissions import IsPhysician, user_of
 from accounts.services import practice_today
-from audit.services import audit_phi_read
+from audit.services import audit_phi_read, audit_phi_reads
 from config.api import Pagination, StrictSerializer, error_responses
 from patients.api.intake import OUTCOMES, ScreeningReasonOut, enum_field
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
@@ -177,6 +181,46 @@ class ResolveFlagIn(StrictSerializer):
 class ReviewQueuePagination(Pagination):
     page_size = 20
 
+    def size(self, request: Request) -> int:
+        return self.get_page_size(request) or self.page_size
+
+    def page_number(self, request: Request, count: Callable[[], int]) -> int:
+        """The requested page as PageNumberPagination reads it ("last" asks `count`);
+        404 for anything but a positive integer."""
+        raw = request.query_params.get(self.page_query_param) or "1"
+        if raw in self.last_page_strings:
+            return max(1, math.ceil(count() / self.size(request)))
+        try:
+            number = int(raw)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise exceptions.NotFound(self.invalid_page_message)
+        return number
+
+    def counted_response(
+        self, request: Request, results: list[Any], *, number: int, total: int
+    ) -> Response:
+        """The response of get_paginated_response for a page read with its total (no
+        separate count query): the same count, next and previous links."""
+        url = request.build_absolute_uri()
+        has_next = number * self.size(request) < total
+        previous = None
+        if number == 2:
+            previous = remove_query_param(url, self.page_query_param)
+        elif number > 2:
+            previous = replace_query_param(url, self.page_query_param, number - 1)
+        return Response(
+            {
+                "count": total,
+                "next": replace_query_param(url, self.page_query_param, number + 1)
+                if has_next
+                else None,
+                "previous": previous,
+                "results": results,
+            }
+        )
+
 
 class ReviewQueueFilter(django_filters.FilterSet):
     state = django_filters.ChoiceFilter(field_name="patient__state", choices=State.choices)
@@ -192,17 +236,33 @@ class ReviewQueueFilter(django_filters.FilterSet):
         return queryset.filter(has_open_flag=value)  # annotated by selectors.review_queue
 
 
-def _queue_row(intake: Intake) -> dict[str, Any]:
-    patient = intake.patient
+def _queue_filters(request: Request) -> tuple[str | None, bool | None]:
+    """`state` and `flagged`, validated as DjangoFilterBackend validates them (400)."""
+    params = request.query_params
+    if "state" not in params and "flagged" not in params:
+        return None, None
+    filterset = ReviewQueueFilter(data=params, queryset=Intake.objects.none(), request=request)
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    data = filterset.form.cleaned_data
+    return data.get("state") or None, data.get("flagged")
+
+
+def _queue_row(row: selectors.QueueRow) -> dict[str, Any]:
+    """QueueRowOut as a plain dict (the serializer documents the shape): instantiating
+    nested serializers costs more per page than reading it (see benchmarks/)."""
     return {
-        "id": intake.public_id,
-        "patient_id": patient.public_id,
-        "patient_name": f"{patient.legal_first_name} {patient.legal_last_name}".strip(),
-        "state": patient.state,
-        "status": intake.status,
-        "submitted_at": intake.submitted_at,
-        "outcome": (intake_screening(intake) or {}).get("outcome"),
-        "open_safety_flags": getattr(patient, "open_flags", []),
+        "id": row.public_id,
+        "patient_id": row.patient_public_id,
+        "patient_name": f"{row.patient_first_name} {row.patient_last_name}".strip(),
+        "state": row.state,
+        "status": row.status,
+        "submitted_at": row.submitted_at,
+        "outcome": row.outcome,
+        "open_safety_flags": [
+            {"id": flag.public_id, "kind": flag.kind, "raised_at": flag.raised_at}
+            for flag in row.open_flags
+        ],
     }
 
 
@@ -223,10 +283,28 @@ class ReviewQueueView(generics.ListAPIView):
         return selectors.review_queue(user_of(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
-        audit_phi_read(actor=user_of(request), objects=page)  # one INSERT for the page
-        return self.get_paginated_response(
-            QueueRowOut([_queue_row(i) for i in page], many=True).data
+        """One query for the page, its total and its flags (selectors.review_queue_page,
+        the page of get_queryset()), one INSERT auditing every intake on it."""
+        viewer = user_of(request)
+        state, flagged = _queue_filters(request)
+        paginator = ReviewQueuePagination()
+        size = paginator.size(request)
+
+        def read(number: int) -> selectors.QueuePage:
+            return selectors.review_queue_page(
+                viewer, offset=(number - 1) * size, limit=size, state=state, flagged=flagged
+            )
+
+        number = paginator.page_number(request, count=lambda: read(1).total or 0)
+        page = read(number)
+        if page.total is None:  # past the last page
+            raise exceptions.NotFound(paginator.invalid_page_message)
+        audit_phi_reads(
+            actor=viewer,
+            reads=[("patients.intake", row.public_id, row.patient_public_id) for row in page.rows],
+        )
+        return paginator.counted_response(
+            request, [_queue_row(row) for row in page.rows], number=number, total=page.total
         )
 
 

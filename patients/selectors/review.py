@@ -9,11 +9,18 @@ of patients in the states where they hold an active, unexpired licence
 
 from __future__ import annotations
 
+import functools
 import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
-from accounts.models import Role, User
+from accounts.crypto import decrypt
+from accounts.models import LicenseStatus, Role, User
+from accounts.services import practice_today
 from config.errors import NotFound
 from patients.models import (
     Intake,
@@ -126,6 +133,149 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
         )
         .order_by("-has_open_flag", "submitted_at", "id")
     )
+
+
+@dataclass(frozen=True)
+class QueueFlag:
+    public_id: uuid.UUID
+    kind: str
+    raised_at: datetime
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One intake of the review queue, with what the queue shows of it (nothing else is
+    read or decrypted: not the answers, not the rest of the patient's record)."""
+
+    public_id: uuid.UUID
+    status: str
+    submitted_at: datetime | None
+    outcome: str | None
+    patient_public_id: uuid.UUID
+    patient_first_name: str
+    patient_last_name: str
+    state: str
+    open_flags: list[QueueFlag]
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int | None  # None: no row at this offset, so the total was not counted
+
+
+@functools.cache
+def _queue_sql(*, by_state: bool, by_flag: bool) -> str:
+    """review_queue() as one statement: page, total (a window count over the same rows)
+    and each row's open flags. Hand-written because compiling the ORM query and its count
+    cost ten times running them (see benchmarks/); tests hold both to the same answer.
+
+    The licensed states are a subquery, as in licensed_states(); the open flags are read
+    for the page's rows only, after LIMIT."""
+    where_state = "AND p.state = %(state)s" if by_state else ""
+    where_flag = "WHERE a.flagged = %(flagged)s" if by_flag else ""
+    return f"""
+        WITH awaiting AS (
+            SELECT i.id, i.patient_id, i.submitted_at,
+                   EXISTS (SELECT 1 FROM patients_safetyflag f
+                           WHERE f.patient_id = i.patient_id AND f.resolved_at IS NULL
+                   ) AS flagged
+            FROM patients_intake i
+            JOIN patients_patient p ON p.id = i.patient_id
+            WHERE p.state IN (
+                    SELECT l.state FROM accounts_statelicense l
+                    JOIN accounts_physicianprofile d ON d.id = l.physician_id
+                    WHERE d.user_id = %(viewer)s AND l.status = %(active)s
+                      AND l.expires_on >= %(today)s)
+              AND (i.status = %(submitted)s
+                   OR (i.status = %(info_requested)s AND NOT EXISTS (
+                       SELECT 1 FROM patients_intakereview r
+                       WHERE r.intake_id = i.id AND r.action = %(request_info)s
+                         AND r.answered_at IS NULL)))
+              {where_state}
+        ), page AS (
+            SELECT a.*, count(*) OVER () AS total FROM awaiting a {where_flag}
+            ORDER BY a.flagged DESC, a.submitted_at, a.id
+            LIMIT %(limit)s OFFSET %(offset)s
+        )
+        SELECT i.public_id, i.status, i.submitted_at, i.screening, p.public_id,
+               p.legal_first_name, p.legal_last_name, p.state, page.total,
+               fl.ids, fl.kinds, fl.raised
+        FROM page
+        JOIN patients_intake i ON i.id = page.id
+        JOIN patients_patient p ON p.id = page.patient_id
+        LEFT JOIN LATERAL (
+            SELECT array_agg(f.public_id ORDER BY f.raised_at, f.id) AS ids,
+                   array_agg(f.kind ORDER BY f.raised_at, f.id) AS kinds,
+                   array_agg(f.raised_at ORDER BY f.raised_at, f.id) AS raised
+            FROM patients_safetyflag f
+            WHERE f.patient_id = page.patient_id AND f.resolved_at IS NULL
+        ) fl ON page.flagged
+        ORDER BY page.flagged DESC, page.submitted_at, page.id
+    """  # noqa: S608  (constant text; every value is a bound parameter)
+
+
+def review_queue_page(
+    viewer: User,
+    *,
+    offset: int,
+    limit: int,
+    state: str | None = None,
+    flagged: bool | None = None,
+) -> QueuePage:
+    """One page of review_queue(viewer) (optionally one state, or only flagged / only
+    unflagged patients) in one query whatever its size, with the queue's total."""
+    if viewer.role != Role.PHYSICIAN:
+        return QueuePage([], 0 if offset == 0 else None)
+    params: dict[str, Any] = {
+        "viewer": viewer.pk,
+        "active": LicenseStatus.ACTIVE.value,
+        "today": practice_today(),
+        "submitted": IntakeStatus.SUBMITTED.value,
+        "info_requested": IntakeStatus.INFO_REQUESTED.value,
+        "request_info": ReviewAction.REQUEST_INFO.value,
+        "state": state,
+        "flagged": flagged,
+        "limit": limit,
+        "offset": offset,
+    }
+    sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        records = cursor.fetchall()
+    if not records:
+        return QueuePage([], 0 if offset == 0 else None)
+    return QueuePage([_queue_row(record) for record in records], records[0][8])
+
+
+def _queue_row(record: tuple[Any, ...]) -> QueueRow:
+    (public_id, status, submitted_at, screening, patient_id, first_name, last_name, state,
+     _total, flag_ids, flag_kinds, flags_raised_at) = record  # fmt: skip
+    return QueueRow(
+        public_id=public_id,
+        status=status,
+        submitted_at=submitted_at,
+        outcome=(_screening(screening) or {}).get("outcome"),
+        patient_public_id=patient_id,
+        patient_first_name="" if first_name is None else decrypt(first_name),
+        patient_last_name="" if last_name is None else decrypt(last_name),
+        state=state,
+        open_flags=[
+            QueueFlag(flag_id, decrypt(kind), raised_at)
+            for flag_id, kind, raised_at in zip(
+                flag_ids or (), flag_kinds or (), flags_raised_at or (), strict=True
+            )
+        ],
+    )
+
+
+def _screening(token: str | None) -> Any:
+    return _screening_field().from_db_value(token, None, connection)
+
+
+@functools.cache
+def _screening_field() -> Any:
+    return Intake._meta.get_field("screening")
 
 
 def reviewable_intake(viewer: User, public_id: uuid.UUID | str) -> Intake:

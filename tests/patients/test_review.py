@@ -18,7 +18,8 @@ from audit.models import AuditEvent
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
 from patients.screening import CONDITIONS
-from patients.services.intake import intake_save_draft
+from patients.selectors.review import review_queue, review_queue_page
+from patients.services.intake import intake_save_draft, intake_screening
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
 from tests.patients.test_intake import complete_answers, submitted_intake
@@ -137,6 +138,147 @@ def test_queue_pages_twenty_at_a_time(physician):
     body = queue(physician.user).json()
     assert (body["count"], len(body["results"])) == (21, 20)
     assert body["next"]
+
+
+@pytest.mark.parametrize("sizes", [(5, 20), (1, 25)])
+def test_queue_query_count_does_not_grow_with_page_size(physician, sizes):
+    for n in range(25):
+        answers = complete_answers(**SELF_HARM) if n % 3 == 0 else None  # some rows flagged
+        submitted_intake(PatientFactory().user, answers)
+    client = client_for(physician.user)
+    counts = []
+    for size in sizes:
+        with CaptureQueriesContext(connection) as captured:
+            body = client.get(f"/api/review/intakes?page_size={size}").json()
+        assert (body["count"], len(body["results"])) == (25, size)
+        counts.append(len(captured))
+    assert counts[0] == counts[1]
+    reads = AuditEvent.objects.filter(action="read", object_type="patients.intake")
+    assert reads.count() == sum(sizes)
+
+
+def test_queue_pages_like_page_number_pagination(physician):
+    intakes = [submitted_intake(PatientFactory().user) for _ in range(12)]
+    for days_ago, intake in zip(range(12, 0, -1), intakes, strict=True):
+        set_submitted_at(intake, days_ago)  # oldest first: the creation order
+    expected = [str(i.public_id) for i in intakes]
+    base = "http://testserver/api/review/intakes"
+
+    first = queue(physician.user, "?page_size=5").json()
+    assert (first["count"], first["previous"]) == (12, None)
+    assert first["next"] == f"{base}?page=2&page_size=5"
+    assert [r["id"] for r in first["results"]] == expected[:5]
+
+    second = queue(physician.user, "?page_size=5&page=2").json()
+    assert [r["id"] for r in second["results"]] == expected[5:10]
+    assert second["previous"] == f"{base}?page_size=5"
+    assert second["next"] == f"{base}?page=3&page_size=5"
+
+    for page in ("3", "last"):
+        third = queue(physician.user, f"?page_size=5&page={page}").json()
+        assert [r["id"] for r in third["results"]] == expected[10:]
+        assert (third["count"], third["next"]) == (12, None)
+        assert third["previous"] == f"{base}?page=2&page_size=5"
+
+    for page in ("4", "0", "-1", "two", "1.0"):
+        missing = queue(physician.user, f"?page_size=5&page={page}")
+        assert missing.status_code == 404, page
+        assert missing.json()["error"] == {
+            "code": "not_found",
+            "message": "Invalid page.",
+            "fields": {},
+        }
+    bad_state = queue(physician.user, "?state=TX")
+    assert bad_state.status_code == 400
+    assert list(bad_state.json()["error"]["fields"]) == ["state"]
+
+
+def test_an_empty_queue_is_one_empty_page(physician):
+    for query in ("", "?page=last", "?flagged=true"):
+        assert queue(physician.user, query).json() == {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
+    assert queue(physician.user, "?page=2").status_code == 404
+    assert not AuditEvent.objects.filter(action="read").exists()
+
+
+def test_queue_page_answers_exactly_what_the_queue_queryset_does(
+    physician, fl_only_physician, unlicensed_physician
+):
+    """The page is read with hand-written SQL (selectors.review_queue_page); the queryset
+    (selectors.review_queue) is the readable definition. Same rows, same order, same
+    totals, for every viewer, filter and offset."""
+    fl = [PatientFactory().user for _ in range(6)]
+    nj = [
+        PatientFactory(county="Bergen", state="NJ", time_zone="America/New_York").user
+        for _ in range(3)
+    ]
+    intakes = [submitted_intake(user) for user in fl[:4] + nj[:2]]
+    flagged = [submitted_intake(user, complete_answers(**SELF_HARM)) for user in (fl[4], nj[2])]
+    resolved = submitted_intake(fl[5], complete_answers(**SELF_HARM))
+    SafetyFlag.objects.filter(patient=resolved.patient).update(resolved_at=timezone.now())
+    now = timezone.now()
+    for n, intake in enumerate([*intakes, *flagged, resolved]):  # ties too: broken by id
+        Intake.objects.filter(pk=intake.pk).update(submitted_at=now - dt.timedelta(days=n % 4))
+    asked, answered, approved = intakes[0], intakes[1], intakes[2]
+    Intake.objects.filter(pk__in=[asked.pk, answered.pk]).update(status="info_requested")
+    Intake.objects.filter(pk=approved.pk).update(status="approved")
+    for intake, answered_at in ((asked, None), (answered, timezone.now())):
+        IntakeReview.objects.create(
+            intake=intake,
+            physician=physician,
+            action="request_info",
+            note="Which dose?",
+            answered_at=answered_at,
+        )
+    intake_save_draft(patient=PatientFactory(), answers={"phq9": [0]})  # a draft
+    lapsed = PhysicianFactory()
+    LicenseFactory(physician=lapsed, state="FL", expires_on=timezone.localdate() - dt.timedelta(1))
+    suspended = PhysicianFactory()
+    LicenseFactory(physician=suspended, state="FL", status="suspended")
+
+    viewers = [physician, fl_only_physician, unlicensed_physician, lapsed, suspended]
+    for viewer in [doctor.user for doctor in viewers]:
+        for state, only_flagged in [(None, None), ("FL", None), ("NJ", None), (None, True),
+                                    (None, False), ("NJ", True)]:  # fmt: skip
+            expected = review_queue(viewer)
+            if state:
+                expected = expected.filter(patient__state=state)
+            if only_flagged is not None:
+                expected = expected.filter(has_open_flag=only_flagged)
+            want = list(expected)
+            page = review_queue_page(viewer, offset=0, limit=50, state=state, flagged=only_flagged)
+            assert [r.public_id for r in page.rows] == [i.public_id for i in want]
+            assert page.total == len(want)
+            for row, intake in zip(page.rows, want, strict=True):
+                patient = intake.patient
+                assert (row.status, row.submitted_at, row.state) == (
+                    intake.status,
+                    intake.submitted_at,
+                    patient.state,
+                )
+                assert row.outcome == intake_screening(intake)["outcome"]
+                assert (row.patient_public_id, row.patient_first_name, row.patient_last_name) == (
+                    patient.public_id,
+                    patient.legal_first_name,
+                    patient.legal_last_name,
+                )
+                assert [(f.public_id, f.kind, f.raised_at) for f in row.open_flags] == [
+                    (f.public_id, f.kind, f.raised_at) for f in patient.open_flags
+                ]
+            if len(want) > 2:
+                middle = review_queue_page(viewer, offset=1, limit=2, state=state)
+                if only_flagged is None:
+                    assert [r.public_id for r in middle.rows] == [i.public_id for i in want[1:3]]
+                    assert middle.total == len(want)
+    everyone = review_queue_page(physician.user, offset=0, limit=50)
+    assert {r.public_id for r in everyone.rows} == {
+        i.public_id for i in [answered, intakes[3], *intakes[4:], *flagged, resolved]
+    }
+    assert {r.public_id for r in everyone.rows[:2]} == {i.public_id for i in flagged}
 
 
 # --- one intake --------------------------------------------------------------------------
