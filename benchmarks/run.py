@@ -131,6 +131,9 @@ def app_env(service_env: dict[str, str]) -> dict[str, str]:
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "LOOKUP_HASH_KEY": secrets.token_urlsafe(32),
         "AUDIT_CHAIN_KEY": secrets.token_urlsafe(32),
+        # Production refuses to start without payment-gateway secrets; none is called here.
+        "STRIPE_SECRET_KEY": f"sk_test_{secrets.token_hex(12)}",
+        "STRIPE_WEBHOOK_SECRET": f"whsec_{secrets.token_hex(16)}",
         "PUBLIC_BASE_URL": f"https://{HOST}",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
