@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -38,13 +38,14 @@ from billing.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from config.errors import Conflict
+from config.errors import Conflict, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule, messages_cancel
 from patients.models import Patient
 from patients.selectors import own_record
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MEMBERSHIP_LINK: Final = "/membership"
 # A hosted checkout is valid for 24 hours; reuse ours for a little less than that.
@@ -429,17 +430,26 @@ def _checkout_completed(event: gw.WebhookEvent) -> str:
     return subscription_apply(subscription, at=event.created, source=event.type)
 
 
+def _parsed(parse: Callable[[dict[str, Any]], T], event: gw.WebhookEvent) -> T:
+    try:
+        return parse(event.object)
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise ValidationFailed(
+            "The event's object is not in the expected shape.",
+            code="malformed_event",
+            fields={"data.object": ["Not a well-formed subscription or invoice."]},
+        ) from error
+
+
 def _subscription_event(event: gw.WebhookEvent) -> str:
-    return subscription_apply(
-        subscription_from_dict(event.object), at=event.created, source=event.type
-    )
+    data = _parsed(subscription_from_dict, event)
+    return subscription_apply(data, at=event.created, source=event.type)
 
 
 def _invoice_event(event: gw.WebhookEvent) -> str:
     failed = event.type in ("invoice.payment_failed", "invoice.payment_action_required")
-    return invoice_apply(
-        invoice_from_dict(event.object), at=event.created, source=event.type, payment_failed=failed
-    )
+    data = _parsed(invoice_from_dict, event)
+    return invoice_apply(data, at=event.created, source=event.type, payment_failed=failed)
 
 
 EVENT_HANDLERS: Final[dict[str, Callable[[gw.WebhookEvent], str]]] = {

@@ -234,3 +234,23 @@ def test_a_gateway_outage_while_settling_an_event_answers_503_and_keeps_nothing(
     assert response.status_code == 503
     assert not WebhookEvent.objects.filter(event_id=tie["id"]).exists()
     assert Subscription.objects.get().status == "active"
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        {},
+        {"id": "sub_x", "items": "nope"},
+        {
+            "id": "sub_x",
+            "customer": "cus_test_1",
+            "items": {"data": [{"current_period_end": "soon"}]},
+        },
+    ],
+)
+def test_a_signed_but_malformed_event_is_400_and_stores_nothing(customer, obj):
+    response = post_signed(Client(), event("customer.subscription.updated", obj, created=NOW))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_event"
+    assert not WebhookEvent.objects.exists()
+    assert not Subscription.objects.exists()
