@@ -156,7 +156,7 @@ class PayNowView(APIView):
     )
     def post(self, request: Request) -> Response:
         invoice = services.invoice_pay_now(user=user_of(request))
-        return _answer_membership(request, invoice.subscription)
+        return _answer_membership(request, invoice.subscription)  # the current one
 
 
 class RedirectOut(serializers.Serializer):

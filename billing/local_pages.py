@@ -115,7 +115,7 @@ def invoice_page(request: HttpRequest, invoice_id: str) -> HttpResponse:
 
 
 urlpatterns: list[URLPattern] = [
-    path("local-checkout/<str:session_id>", checkout_page, name="local-checkout"),
-    path("local-portal/<str:portal_session_id>", portal_page, name="local-portal"),
-    path("local-invoice/<str:invoice_id>", invoice_page, name="local-invoice"),
+    path("local-checkout/<slug:session_id>", checkout_page, name="local-checkout"),
+    path("local-portal/<slug:portal_session_id>", portal_page, name="local-portal"),
+    path("local-invoice/<slug:invoice_id>", invoice_page, name="local-invoice"),
 ]

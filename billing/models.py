@@ -147,6 +147,7 @@ class WebhookOutcome(models.TextChoices):
     APPLIED = "applied"
     STALE = "stale"  # older than what the mirror already shows
     UNKNOWN_CUSTOMER = "unknown_customer"
+    CUSTOMER_MISMATCH = "customer_mismatch"  # the object names another patient's customer
     UNHANDLED = "unhandled"  # a type we store and acknowledge only
 
 

@@ -12,12 +12,14 @@ a retried call return the gateway's first answer instead of doing it twice.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Final, TypeVar
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from accounts.models import User
@@ -27,7 +29,7 @@ from billing import selectors
 from billing.errors import gateway_call
 from billing.gateways import base as gw
 from billing.gateways import gateway
-from billing.gateways.shapes import invoice_from_dict, subscription_from_dict
+from billing.gateways.shapes import invoice_from_dict, object_id, subscription_from_dict
 from billing.models import (
     BillingCustomer,
     CheckoutAttempt,
@@ -64,15 +66,12 @@ def _gateway_now() -> datetime:
     return timezone.now().replace(microsecond=0)
 
 
-_BILLING_LOCK_NAMESPACE: Final = 0x62696C6C  # "bill": pg_advisory_xact_lock(int, int)
-
-
 def _lock_billing_of(patient: Patient) -> None:
     """Serialise one patient's checkouts without locking the patient row itself (held
     across gateway calls, that would stall every other write to the record)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(%s, %s)", [_BILLING_LOCK_NAMESPACE, patient.pk]
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"billing:{patient.pk}"]
         )
 
 
@@ -96,20 +95,30 @@ def customer_ensure(patient: Patient) -> BillingCustomer:
     return customer
 
 
-@transaction.atomic
 def checkout_start(*, user: User) -> CheckoutAttempt:
     """A hosted checkout for the membership. 409 `already_member` while a membership is
-    active, past due, paused or awaiting its first payment; a repeated request within the
+    active, past due, paused or awaiting its first payment, also when only the gateway
+    knows it yet (a paid checkout whose webhooks are late); a repeated request within the
     checkout's lifetime gets the same checkout back."""
     patient = own_record(user)
-    _lock_billing_of(patient)
+    with transaction.atomic():
+        _lock_billing_of(patient)
+        if reusable := _member_or_reusable_checkout(patient):
+            return reusable
+    # Outside the transaction, so what the gateway says is mirrored even when we refuse.
+    if _gateway_has_live_subscription(patient):
+        raise Conflict("Your payment is being confirmed. It takes a moment.", code="already_member")
+    return _checkout_open(patient, user)
+
+
+def _member_or_reusable_checkout(patient: Patient) -> CheckoutAttempt | None:
     state = selectors.membership_state(selectors.current_subscription(patient))
     if state in _MEMBER_STATES:
         raise Conflict(
             "You already have a membership. Manage your card in the billing portal.",
             code="already_member",
         )
-    recent = (
+    return (
         CheckoutAttempt.objects.filter(
             patient=patient,
             completed_at__isnull=True,
@@ -118,8 +127,13 @@ def checkout_start(*, user: User) -> CheckoutAttempt:
         .order_by("-created_at")
         .first()
     )
-    if recent is not None:
-        return recent
+
+
+@transaction.atomic
+def _checkout_open(patient: Patient, user: User) -> CheckoutAttempt:
+    _lock_billing_of(patient)
+    if reusable := _member_or_reusable_checkout(patient):  # a twin request got here first
+        return reusable
     customer = customer_ensure(patient)
     attempt = CheckoutAttempt(patient=patient)
     app = settings.PUBLIC_APP_URL.rstrip("/") + MEMBERSHIP_LINK
@@ -144,6 +158,23 @@ def checkout_start(*, user: User) -> CheckoutAttempt:
         patient_id=patient.public_id,
     )
     return attempt
+
+
+def _gateway_has_live_subscription(patient: Patient) -> bool:
+    """Ask the gateway itself before opening another checkout: a paid checkout whose
+    webhooks are late (or failing) must not lead to a second subscription. Whatever it
+    knows is mirrored on the way."""
+    customer = BillingCustomer.objects.filter(patient=patient).first()
+    if customer is None:
+        return False
+    fetched_at = _gateway_now()
+    subscriptions = gateway_call(
+        lambda: gateway().subscriptions_for_customer(customer.gateway_customer_id)
+    )
+    with transaction.atomic():
+        for subscription in subscriptions:
+            subscription_apply(subscription, at=fetched_at, source="checkout_check", refetched=True)
+    return any(subscription.status not in _ENDED for subscription in subscriptions)
 
 
 def portal_url(*, user: User) -> str:
@@ -200,18 +231,27 @@ def invoice_pay_now(*, user: User) -> Invoice:
     """Retry the unpaid invoice of the patient's membership now (after updating the card),
     instead of waiting for the gateway's next automatic attempt. 402 when declined."""
     patient = own_record(user)
+    current = selectors.current_subscription(patient)
     invoice = (
         Invoice.objects.select_for_update()
-        .filter(patient=patient, status=InvoiceStatus.OPEN, payment_failed_at__isnull=False)
-        .order_by("-issued_at")
+        .filter(
+            subscription=current,
+            subscription__status__in=(SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID),
+            status=InvoiceStatus.OPEN,
+            payment_failed_at__isnull=False,
+        )
+        .order_by("issued_at")
         .first()
     )
-    if invoice is None:
+    if current is None or invoice is None:
         raise Conflict("Nothing is due.", code="nothing_due")
-    version = invoice.updated_at.isoformat()
+    # A fresh key per attempt: a decline is remembered under its key, and the patient
+    # may retry with a new card. The row lock keeps two clicks from paying twice, and
+    # the gateway refuses to pay a paid invoice.
     answer = gateway_call(
         lambda: gateway().invoice_pay(
-            invoice.gateway_invoice_id, idempotency_key=f"invoice:{invoice.public_id}:pay:{version}"
+            invoice.gateway_invoice_id,
+            idempotency_key=f"invoice:{invoice.public_id}:pay:{uuid.uuid4()}",
         )
     )
     invoice_apply(answer, at=_gateway_now(), source="pay_now")
@@ -260,9 +300,12 @@ def _subscription_write(row: Subscription, data: gw.Subscription, *, at: datetim
     row.save()
 
 
-def subscription_apply(data: gw.Subscription, *, at: datetime, source: str) -> str:
+def subscription_apply(
+    data: gw.Subscription, *, at: datetime, source: str, refetched: bool = False
+) -> str:
     """Mirror a subscription as the gateway described it at `at`. A description older
-    than what the mirror already holds is ignored (`stale`)."""
+    than what the mirror already holds is ignored (`stale`). `refetched`: `data` was just
+    read from the gateway (the state now, not an event's)."""
     patient = _customer_patient(data.customer_id)
     if patient is None:
         return WebhookOutcome.UNKNOWN_CUSTOMER
@@ -271,13 +314,32 @@ def subscription_apply(data: gw.Subscription, *, at: datetime, source: str) -> s
         defaults={"patient": patient, "status": data.status},
     )
     row = Subscription.objects.select_for_update().get(pk=row.pk)
+    if row.patient_id != patient.pk:
+        logger.warning("billing: subscription %s changed customer; not applied", data.id)
+        return WebhookOutcome.CUSTOMER_MISMATCH
     if row.last_event_at and at < row.last_event_at:
         return WebhookOutcome.STALE
-    if row.last_event_at == at and source != "sync":
-        # Gateway times are whole seconds: two events of the same second say nothing about
-        # their order, so ask the gateway for the state now (under the row lock).
+    if row.last_event_at == at and not refetched:
+        if source == "sync":
+            # An event of the very second of our snapshot may be newer than the snapshot.
+            return WebhookOutcome.STALE
+        # Gateway times are whole seconds: two events of one second say nothing about
+        # their order, so ask the gateway for the state now (under the row lock), and
+        # stamp it with the time before asking.
+        fetched_at = _gateway_now()
         data = gateway().subscription_retrieve(data.id)
+        if data.customer_id != row.patient.billing_customer.gateway_customer_id:
+            return WebhookOutcome.CUSTOMER_MISMATCH
+        at = max(at, fetched_at)
     _subscription_write(row, data, at=at)
+    if row.status == SubscriptionStatus.PAST_DUE:
+        # The grace period runs from the first unpaid failure, however late we learn of it.
+        first_failure = row.invoices.filter(
+            status=InvoiceStatus.OPEN, payment_failed_at__isnull=False
+        ).aggregate(first=Min("payment_failed_at"))["first"]
+        if first_failure and first_failure < (row.past_due_since or at):
+            row.past_due_since = first_failure
+            row.save(update_fields=["past_due_since", "updated_at"])
     audit_record(
         actor=None,
         action=AuditAction.UPDATE,
@@ -286,10 +348,13 @@ def subscription_apply(data: gw.Subscription, *, at: datetime, source: str) -> s
         patient_id=patient.public_id,
         detail={"source": source, "status": row.status},
     )
-    if row.status in (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED):
+    if row.status in _ENDED:
         for invoice in row.invoices.filter(paid_at__isnull=True, payment_failed_at__isnull=False):
             messages_cancel(dedupe_prefix=f"billing:invoice:{invoice.public_id}:")
     return WebhookOutcome.APPLIED
+
+
+_ENDED: Final = (SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED)
 
 
 def _notify(patient: Patient, template_key: str, dedupe_key: str, send_at: datetime) -> None:
@@ -371,7 +436,8 @@ def invoice_apply(
         patient_id=patient.public_id,
         detail={"source": source, "status": row.status},
     )
-    if row.payment_failed_at and not was_failing:
+    ended = row.subscription is not None and row.subscription.status in _ENDED
+    if row.payment_failed_at and not was_failing and not ended:
         _dunning_open(row, at)
     if row.paid_at and not was_paid and was_failing:
         _dunning_close(row)
@@ -390,9 +456,13 @@ def _subscription_follow_invoice(
     subscription = Subscription.objects.select_for_update().get(pk=subscription.pk)
     if subscription.last_event_at and at < subscription.last_event_at:
         return
-    if invoice.paid_at and subscription.status in (
-        SubscriptionStatus.PAST_DUE,
-        SubscriptionStatus.UNPAID,
+    still_failing = subscription.invoices.filter(
+        status=InvoiceStatus.OPEN, payment_failed_at__isnull=False
+    ).exclude(pk=invoice.pk)
+    if (
+        invoice.paid_at
+        and subscription.status in (SubscriptionStatus.PAST_DUE, SubscriptionStatus.UNPAID)
+        and not still_failing.exists()
     ):
         subscription.status = SubscriptionStatus.ACTIVE
         subscription.past_due_since = None
@@ -423,17 +493,31 @@ def _checkout_completed(event: gw.WebhookEvent) -> str:
     if attempt.completed_at is None:
         attempt.completed_at = event.created
         attempt.save(update_fields=["completed_at"])
-    subscription_id = event.object.get("subscription")
+    subscription_id = object_id(event.object.get("subscription"))
     if not subscription_id:
         return WebhookOutcome.APPLIED
-    subscription = gateway().subscription_retrieve(str(subscription_id))
-    return subscription_apply(subscription, at=event.created, source=event.type)
+    fetched_at = _gateway_now()
+    subscription = gateway().subscription_retrieve(subscription_id)
+    if _customer_patient(subscription.customer_id) != attempt.patient:
+        return WebhookOutcome.CUSTOMER_MISMATCH
+    return subscription_apply(
+        subscription, at=max(event.created, fetched_at), source=event.type, refetched=True
+    )
+
+
+_AMOUNTS: Final = ("amount_cents", "amount_due_cents", "amount_paid_cents")
+_IDS: Final = ("id", "customer_id", "subscription_id", "price_id", "number", "currency")
 
 
 def _parsed(parse: Callable[[dict[str, Any]], T], event: gw.WebhookEvent) -> T:
     try:
-        return parse(event.object)
-    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        parsed = parse(event.object)
+        amounts = [getattr(parsed, name, 0) for name in _AMOUNTS]
+        ids = [getattr(parsed, name, "") for name in _IDS]
+        if min(amounts) < 0 or max(len(value) for value in ids) > 255:
+            raise ValueError("amount below zero or id too long")
+        return parsed
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError, OSError) as error:
         raise ValidationFailed(
             "The event's object is not in the expected shape.",
             code="malformed_event",

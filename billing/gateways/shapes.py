@@ -19,7 +19,7 @@ def from_timestamp(value: Any) -> datetime | None:
     return datetime.fromtimestamp(int(value), tz=UTC) if value else None
 
 
-def _id(value: Any) -> str:
+def object_id(value: Any) -> str:
     """An expandable field: either the id itself or the expanded object."""
     if isinstance(value, dict):
         return str(value.get("id") or "")
@@ -34,14 +34,14 @@ def subscription_from_dict(data: dict[str, Any]) -> Subscription:
     period_end = item.get("current_period_end") or data.get("current_period_end")
     return Subscription(
         id=str(data["id"]),
-        customer_id=_id(data.get("customer")),
+        customer_id=object_id(data.get("customer")),
         status=str(data.get("status") or ""),
         current_period_end=from_timestamp(period_end),
         cancel_at_period_end=bool(data.get("cancel_at_period_end")),
-        price_id=_id(price),
+        price_id=object_id(price),
         amount_cents=int(price.get("unit_amount") or price.get("amount") or 0),
         currency=str(price.get("currency") or ""),
-        latest_invoice_id=_id(data.get("latest_invoice")),
+        latest_invoice_id=object_id(data.get("latest_invoice")),
         ended_at=from_timestamp(data.get("ended_at") or data.get("canceled_at")),
     )
 
@@ -50,7 +50,7 @@ def _invoice_subscription_id(data: dict[str, Any]) -> str:
     # Newer API versions moved it under parent.subscription_details.
     parent = data.get("parent") or {}
     details = parent.get("subscription_details") or {}
-    return _id(data.get("subscription") or details.get("subscription"))
+    return object_id(data.get("subscription") or details.get("subscription"))
 
 
 def invoice_from_dict(data: dict[str, Any]) -> Invoice:
@@ -58,7 +58,7 @@ def invoice_from_dict(data: dict[str, Any]) -> Invoice:
     line_period = (lines[0].get("period") or {}) if lines else {}
     return Invoice(
         id=str(data["id"]),
-        customer_id=_id(data.get("customer")),
+        customer_id=object_id(data.get("customer")),
         subscription_id=_invoice_subscription_id(data),
         number=str(data.get("number") or ""),
         status=str(data.get("status") or ""),

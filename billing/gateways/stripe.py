@@ -55,6 +55,8 @@ if _sdk_logger.level == logging.NOTSET:
 # Stripe's answer to an upcoming-invoice preview when nothing will be billed (cancelled or
 # ending subscription).
 NO_UPCOMING_INVOICE = "invoice_upcoming_none"
+MAX_ID_LENGTH = 128  # Stripe's ids and event types are far shorter; our columns hold this
+LATEST_TIMESTAMP = 32503680000  # year 3000: anything later is not an event time
 
 _T = TypeVar("_T")
 
@@ -322,12 +324,12 @@ def webhook_event_construct(
     created = data.get("created")
     if not (
         isinstance(event_id, str)
-        and event_id
+        and 0 < len(event_id) <= MAX_ID_LENGTH
         and isinstance(event_type, str)
-        and event_type
+        and 0 < len(event_type) <= MAX_ID_LENGTH
         and isinstance(obj, dict)
         and isinstance(created, int)
-        and created > 0
+        and 0 < created < LATEST_TIMESTAMP
     ):
         raise WebhookSignatureInvalid("The body is not a Stripe event")
     return WebhookEvent(

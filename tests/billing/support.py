@@ -5,16 +5,18 @@ from __future__ import annotations
 import itertools
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.db.models import F
 from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from billing.gateways import local
 from billing.gateways.shapes import signature_header
-from billing.models import BillingCustomer, Subscription
+from billing.models import BillingCustomer, Invoice, Subscription
 from billing.services import checkout_start
 
 WEBHOOK_URL = "/api/billing/stripe/webhook"
@@ -127,6 +129,14 @@ def become_member(user: User, card: str = "4242424242424242") -> Subscription:
     local.checkout_complete(attempt.gateway_session_id, card)
     deliver()
     return Subscription.objects.get(patient=user.patient)
+
+
+def age_mirror(hours: int = 1) -> None:
+    """As if every event the mirror holds had arrived `hours` ago (a sync in the very
+    second of a webhook cannot tell which is newer, and tests run within one second)."""
+    moved = F("last_event_at") - timedelta(hours=hours)
+    Subscription.objects.update(last_event_at=moved)
+    Invoice.objects.update(last_event_at=moved)
 
 
 def membership(client: APIClient) -> dict[str, Any]:

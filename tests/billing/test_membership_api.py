@@ -19,7 +19,7 @@ from billing.models import CheckoutAttempt, Invoice, LocalGatewayDelivery, Subsc
 from billing.services import memberships_sync
 from notifications.models import Message, MessageStatus
 from tests.actors import client_for
-from tests.billing.support import become_member, deliver, membership
+from tests.billing.support import age_mirror, become_member, deliver, membership
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
@@ -252,6 +252,7 @@ def test_sync_does_not_revive_a_past_due_membership_from_an_old_paid_invoice(pat
     LocalGatewayDelivery.objects.filter(delivered_at__isnull=True).delete()  # missed
     local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
     deliver()
+    age_mirror()
     memberships_sync()
     assert Subscription.objects.get().status == "past_due"
     assert Invoice.objects.count() == 3
@@ -261,6 +262,7 @@ def test_sync_opens_dunning_for_a_failed_payment_whose_webhook_was_missed(patien
     subscription = become_member(patient, card="4000000000000341")
     local.renewal_simulate(subscription.gateway_subscription_id)
     LocalGatewayDelivery.objects.filter(delivered_at__isnull=True).delete()
+    age_mirror()
     memberships_sync()
     memberships_sync()
     assert Subscription.objects.get().status == "past_due"
@@ -274,6 +276,7 @@ def test_the_daily_task_syncs_each_customer_in_its_own_task(patient, other_patie
     become_member(patient)
     become_member(other_patient)
     Subscription.objects.update(status="canceled")  # as if webhooks had been lost
+    age_mirror()
     assert sync_memberships.delay().get() == 2  # eager in tests: the per-customer tasks ran
     assert set(Subscription.objects.values_list("status", flat=True)) == {"active"}
 
@@ -380,3 +383,52 @@ def test_cancelled_this_month_counts_patients_whose_membership_ended(ops_admin, 
     summary = client_for(ops_admin).get("/api/billing/summary").json()
     assert (summary["active"], summary["canceled_this_month"]) == (1, 1)
     assert summary["monthly_recurring_revenue_cents"] == 25000
+
+
+def test_pay_now_never_charges_a_membership_that_has_ended(patient):
+    subscription = become_member(patient, card="4000000000000341")
+    local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
+    deliver()
+    client = client_for(patient)
+    client.post("/api/billing/membership/cancel")
+    deliver()
+    local.renewal_simulate(subscription.gateway_subscription_id)
+    deliver()
+    pay(checkout_url(client))
+    deliver()
+    assert membership(client)["state"] == "active"
+    response = client.post("/api/billing/membership/pay")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "nothing_due")
+
+
+def test_no_second_checkout_while_the_first_is_paid_but_not_yet_confirmed(patient):
+    client = client_for(patient)
+    pay(checkout_url(client))  # paid; its webhooks have not arrived
+    CheckoutAttempt.objects.update(created_at=timezone.now() - timedelta(hours=23, minutes=1))
+    response = client.post("/api/billing/checkout")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "already_member")
+    assert membership(client)["state"] == "active"  # what the gateway said was mirrored
+
+
+def test_sync_sends_no_dunning_for_a_membership_that_has_ended(patient):
+    subscription = become_member(patient, card="4000000000000341")
+    local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
+    at_gateway = local.LocalGatewayObject.objects.get(
+        object_id=subscription.gateway_subscription_id
+    )
+    at_gateway.data = {**at_gateway.data, "cancel_at_period_end": True}
+    at_gateway.save()
+    local.renewal_simulate(subscription.gateway_subscription_id)
+    LocalGatewayDelivery.objects.filter(delivered_at__isnull=True).delete()
+    age_mirror()
+    memberships_sync()
+    assert Subscription.objects.get().status == "canceled"
+    assert not Message.objects.filter(
+        status=MessageStatus.SCHEDULED, template_key__in=["payment_failed", "payment_reminder"]
+    ).exists()
+
+
+@pytest.mark.parametrize("page", ["local-checkout", "local-portal", "local-invoice"])
+def test_local_pages_answer_404_for_ids_that_are_not_ids(db, page):
+    assert Client().get(f"/billing/{page}/%00").status_code == 404
+    assert Client().get(f"/billing/{page}/cs_nothing").status_code == 404

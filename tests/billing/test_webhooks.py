@@ -7,6 +7,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test import Client
 
@@ -201,6 +202,7 @@ def test_concurrent_deliveries_of_one_event_have_one_effect(patient):
     assert AuditEvent.objects.filter(object_type="billing.invoice").count() == 1
     assert Invoice.objects.get().payment_failed_at is not None
     assert Message.objects.filter(template_key="payment_failed").count() == 2
+    assert Message.objects.filter(template_key="payment_reminder").count() == 2
 
 
 def test_events_of_the_same_second_are_settled_by_asking_the_gateway(patient):
@@ -254,3 +256,53 @@ def test_a_signed_but_malformed_event_is_400_and_stores_nothing(customer, obj):
     assert response.json()["error"]["code"] == "malformed_event"
     assert not WebhookEvent.objects.exists()
     assert not Subscription.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"created": 10**12},
+        {"id": "evt_" + "x" * 300},
+        {"data": {"object": invoice_obj(customer="cus_test_1") | {"amount_due": -1}}},
+        {"data": {"object": invoice_obj(customer="cus_test_1") | {"created": 10**20}}},
+        {"data": {"object": invoice_obj(customer="cus_test_1", invoice_id="in_" + "x" * 300)}},
+    ],
+)
+def test_signed_events_with_impossible_values_are_400(customer, change):
+    payload = event("invoice.payment_failed", invoice_obj(customer="cus_test_1"), created=NOW)
+    response = post_signed(Client(), payload | change)
+    assert response.status_code == 400
+    assert not WebhookEvent.objects.exists()
+    assert not Invoice.objects.exists()
+
+
+def test_paying_an_older_invoice_keeps_the_membership_past_due_while_a_newer_one_is_unpaid(
+    customer,
+):
+    client = Client()
+    post_signed(client, created_event())
+    for invoice_id, offset in (("in_1", 10), ("in_2", 20)):
+        failed = invoice_obj(customer="cus_test_1", invoice_id=invoice_id, created=NOW + offset)
+        post_signed(client, event("invoice.payment_failed", failed, created=NOW + offset))
+    paid = invoice_obj(customer="cus_test_1", invoice_id="in_1", status="paid", created=NOW + 10)
+    post_signed(client, event("invoice.paid", paid, created=NOW + 30))
+    assert Subscription.objects.get().status == "past_due"
+
+
+def test_a_refetched_state_is_not_undone_by_an_older_event(patient):
+    from billing.models import LocalGatewayObject
+
+    subscription = become_member(patient)
+    second = int(subscription.last_event_at.timestamp())
+    customer_id = patient.patient.billing_customer.gateway_customer_id
+    at_gateway = LocalGatewayObject.objects.get(object_id=subscription.gateway_subscription_id)
+    at_gateway.data = {**at_gateway.data, "status": "canceled", "ended_at": second + 100}
+    at_gateway.save()
+    sub_id = subscription.gateway_subscription_id
+    tie = subscription_obj(customer=customer_id, sub_id=sub_id)
+    older = subscription_obj(customer=customer_id, sub_id=sub_id, cancel_at_period_end=True)
+    # The tie is settled at second + 100; an event of second + 50 arrives after that.
+    with time_machine.travel(second + 100):
+        post_signed(Client(), event("customer.subscription.updated", tie, created=second))
+        post_signed(Client(), event("customer.subscription.updated", older, created=second + 50))
+    assert Subscription.objects.get().status == "canceled"
