@@ -62,6 +62,52 @@ def _insert_sql(source: str, *, commit_async: bool) -> str:
     return f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) {source}"
 
 
+# A read event's values in _COLUMNS order, with the object and patient ids to fill in.
+_READ_VALUES = (
+    "%(audit_at)s::timestamptz, %(audit_actor)s::bigint, %(audit_role)s::text,"
+    " %(audit_action)s::text, %(audit_object_type)s::text, {values},"
+    " %(audit_request_id)s::text, %(audit_ip)s::inet, %(audit_user_agent)s::text,"
+    " %(audit_outcome)s::text, '{{}}'::jsonb, '', ''"
+)
+
+
+@functools.cache
+def audit_reads_sql(rows: str, object_id: str, patient_id: str, *, commit_async: bool) -> str:
+    """An INSERT of one read event per row of `rows` (a FROM item of the caller's statement,
+    such as a CTE), to run as a data-modifying CTE of the statement that reads them: the
+    rows and their audit in one round trip, and atomically. `object_id` and `patient_id`
+    are SQL expressions over `rows` (the object's and its patient's public ids); every
+    value comes from audit_reads_params() as a named parameter (audit_*)."""
+    values = f"({object_id})::text, ({patient_id})::uuid"
+    source = f"SELECT {_READ_VALUES.format(values=values)} FROM {rows}"  # noqa: S608
+    if commit_async:  # see _insert_events
+        source += " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS a"
+    # Only constant SQL text is formatted in; every value is a bound parameter.
+    return f"INSERT INTO audit_auditevent ({', '.join(_COLUMNS)}) {source}"
+
+
+def audit_reads_params(*, actor: User, object_type: str) -> tuple[dict[str, Any], bool]:
+    """The parameters of audit_reads_sql(), and whether its statement may commit without
+    waiting for the WAL flush (a read written on its own: see _insert_events)."""
+    ctx = context.current()
+    params = {
+        "audit_at": timezone.now(),
+        "audit_actor": actor.pk,
+        "audit_role": getattr(actor, "role", "") or "",
+        "audit_action": AuditAction.READ.value,
+        "audit_object_type": object_type,
+        "audit_request_id": ctx.request_id,
+        "audit_ip": ctx.ip,
+        "audit_user_agent": ctx.user_agent,
+        "audit_outcome": AuditOutcome.SUCCESS.value,
+    }
+    return params, _commit_async(reads=True)
+
+
+def _commit_async(*, reads: bool) -> bool:
+    return reads and settings.AUDIT_READS_ASYNC_COMMIT and not connection.in_atomic_block
+
+
 def _insert_events(source: str, params: list[Any], *, reads: bool) -> None:
     """Append events with one statement: no lock, no read of the chain, no ORM.
 
@@ -76,9 +122,8 @@ def _insert_events(source: str, params: list[Any], *, reads: bool) -> None:
     or other security events, never a half-written row). set_config(..., true) lasts
     until this statement's own commit, so nothing else is affected; inside a caller's
     transaction it is never used."""
-    commit_async = reads and settings.AUDIT_READS_ASYNC_COMMIT and not connection.in_atomic_block
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(source, commit_async=commit_async), params)
+        cursor.execute(_insert_sql(source, commit_async=_commit_async(reads=reads)), params)
 
 
 def _row(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+import uuid
 from io import StringIO
 
 import pytest
@@ -18,6 +19,8 @@ from audit.services import (
     _row_digest,
     audit_phi_read,
     audit_phi_reads,
+    audit_reads_params,
+    audit_reads_sql,
     audit_record,
     audit_seal_chain,
     audit_verify_chain,
@@ -132,6 +135,65 @@ def test_phi_reads_write_every_column_of_each_row_in_one_statement(
     assert len({e.occurred_at for e in events}) == 1
     audit_seal_chain()
     assert audit_verify_chain().ok
+
+
+def read_and_audit(actor, rows: list[tuple[str, object]]) -> list[tuple[str]]:
+    """A statement that reads `rows` (object id, patient id) and audits each, as the
+    hand-written selectors do."""
+    params, commit_async = audit_reads_params(actor=actor, object_type="patients.intake")
+    values = ", ".join(f"(%(o{n})s, %(p{n})s::uuid)" for n in range(len(rows)))
+    for n, (object_id, patient_id) in enumerate(rows):
+        params.update({f"o{n}": object_id, f"p{n}": patient_id})
+    audit = audit_reads_sql("r", "r.object_id", "r.patient_id", commit_async=commit_async)
+    sql = (
+        f"WITH r(object_id, patient_id) AS (VALUES {values}), audited AS ({audit}) "
+        "SELECT r.object_id FROM r ORDER BY r.object_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+@pytest.mark.django_db
+def test_reads_sql_audits_every_row_the_statement_reads(patient, django_assert_num_queries):
+    one, two = patient.patient.public_id, uuid.uuid4()
+    token = context.activate(context.RequestContext("req-87654321", "198.51.100.7", "ua/2"))
+    try:
+        with django_assert_num_queries(1):
+            assert read_and_audit(patient, [("a", one), ("b", two)]) == [("a",), ("b",)]
+    finally:
+        context.reset(token)
+    events = AuditEvent.objects.order_by("object_id")
+    assert [(e.object_type, e.object_id, e.patient_id) for e in events] == [
+        ("patients.intake", "a", one),
+        ("patients.intake", "b", two),
+    ]
+    for e in events:
+        assert (e.actor_id, e.actor_role, e.action, e.outcome, e.detail) == (
+            patient.pk,
+            "patient",
+            "read",
+            "success",
+            {},
+        )
+        assert (e.request_id, e.ip, e.user_agent) == ("req-87654321", "198.51.100.7", "ua/2")
+        assert e.seq is None
+    audit_seal_chain()
+    assert audit_verify_chain().ok
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reads_sql_commits_asynchronously_without_leaking_the_setting(patient):
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
+    read_and_audit(patient, [("a", patient.patient.public_id)])
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
+    assert AuditEvent.objects.filter(action="read").count() == 1
+    with transaction.atomic():  # inside the caller's transaction: its commit decides
+        _, commit_async = audit_reads_params(actor=patient, object_type="x")
+        assert commit_async is False
 
 
 @pytest.mark.django_db
