@@ -106,10 +106,9 @@ class MyRecordView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = user_of(request)
-        patient = selectors.patient_of(user)
+        patient = selectors.patient_of(user, audit_read=True)  # read and audited at once
         if patient is None:
             raise NotFound("No record yet: complete your profile first.", code="no_record")
-        audit_phi_read(actor=user, objects=[patient])
         return Response(_record_for(user.role, patient))
 
     @extend_schema(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -24,7 +25,7 @@ from rest_framework.views import APIView
 from accounts.models import State
 from accounts.permissions import IsPhysician, user_of
 from accounts.services import practice_today
-from audit.services import audit_phi_read, audit_phi_reads
+from audit.services import audit_phi_read
 from config.api import Pagination, StrictSerializer, error_responses
 from patients.api.intake import OUTCOMES, ScreeningReasonOut, enum_field
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
@@ -248,19 +249,33 @@ def _queue_filters(request: Request) -> tuple[str | None, bool | None]:
     return data.get("state") or None, data.get("flagged")
 
 
+def _iso(value: datetime | None) -> str | None:
+    """A time read from the database (UTC) as the serializers and DRF's JSON encoder
+    write it: ISO 8601 with "Z"."""
+    if value is None:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
 def _queue_row(row: selectors.QueueRow) -> dict[str, Any]:
-    """QueueRowOut as a plain dict (the serializer documents the shape): instantiating
-    nested serializers costs more per page than reading it (see benchmarks/)."""
+    """QueueRowOut as a plain dict of JSON values (the serializer documents the shape):
+    instantiating nested serializers costs more per page than reading it, and so do the
+    JSON encoder's callbacks for ids and times (see benchmarks/)."""
     return {
-        "id": row.public_id,
-        "patient_id": row.patient_public_id,
+        "id": str(row.public_id),
+        "patient_id": str(row.patient_public_id),
         "patient_name": f"{row.patient_first_name} {row.patient_last_name}".strip(),
         "state": row.state,
         "status": row.status,
-        "submitted_at": row.submitted_at,
+        "submitted_at": _iso(row.submitted_at),
         "outcome": row.outcome,
         "open_safety_flags": [
-            {"id": flag.public_id, "kind": flag.kind, "raised_at": flag.raised_at}
+            {
+                "id": str(flag.public_id),
+                "kind": flag.kind,
+                "raised_at": _iso(flag.raised_at),
+            }
             for flag in row.open_flags
         ],
     }
@@ -283,26 +298,22 @@ class ReviewQueueView(generics.ListAPIView):
         return selectors.review_queue(user_of(self.request))
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        """One query for the page, its total and its flags (selectors.review_queue_page,
-        the page of get_queryset()), one INSERT auditing every intake on it."""
+        """One statement reads the page, its total and its flags and audits every intake
+        on it (selectors.review_queue_page: the page of get_queryset())."""
         viewer = user_of(request)
         state, flagged = _queue_filters(request)
         paginator = ReviewQueuePagination()
         size = paginator.size(request)
 
-        def read(number: int) -> selectors.QueuePage:
-            return selectors.review_queue_page(
-                viewer, offset=(number - 1) * size, limit=size, state=state, flagged=flagged
-            )
+        def count() -> int:  # only for ?page=last
+            return selectors.review_queue_count(viewer, state=state, flagged=flagged)
 
-        number = paginator.page_number(request, count=lambda: read(1).total or 0)
-        page = read(number)
+        number = paginator.page_number(request, count=count)
+        page = selectors.review_queue_page(
+            viewer, offset=(number - 1) * size, limit=size, state=state, flagged=flagged
+        )
         if page.total is None:  # past the last page
             raise exceptions.NotFound(paginator.invalid_page_message)
-        audit_phi_reads(
-            actor=viewer,
-            reads=[("patients.intake", row.public_id, row.patient_public_id) for row in page.rows],
-        )
         return paginator.counted_response(
             request, [_queue_row(row) for row in page.rows], number=number, total=page.total
         )

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from accounts.models import LicenseStatus, Role, StateLicense, User
 from accounts.services import practice_today
+from audit.services import audit_reads_params, audit_reads_sql
 from config.errors import Conflict, NotFound
 from patients.models import Patient, phone_lookup_hash
 
@@ -46,31 +47,45 @@ def user_ids_for_phone(phone: str) -> list[int]:
 
 
 @functools.cache
-def _patient_query() -> tuple[str, list[str], list[tuple[int, Any]]]:
-    """SELECT of every Patient column by user, the attribute names, and the columns whose
-    field converts what the database returns (the encrypted ones: from_db_value)."""
+def _patient_query(*, audited: bool, commit_async: bool) -> tuple[str, list[str], list[Any]]:
+    """SELECT of every Patient column by user (and, when `audited`, the INSERT of its read
+    event in the same statement), the attribute names, and each column's conversion of
+    what the database returns (the encrypted fields' from_db_value, else None)."""
     fields = Patient._meta.concrete_fields
     columns = ", ".join(f'"{f.column}"' for f in fields)
-    # Identifiers come from model metadata; the user id is a bound parameter.
-    sql = f"SELECT {columns} FROM {Patient._meta.db_table} WHERE user_id = %s"  # noqa: S608
-    converters = [(n, f.from_db_value) for n, f in enumerate(fields) if hasattr(f, "from_db_value")]
-    return sql, [f.attname for f in fields], converters
+    # Identifiers come from model metadata; every value is a bound parameter.
+    select = f"SELECT {columns} FROM {Patient._meta.db_table} WHERE user_id = %(user)s"  # noqa: S608
+    if audited:
+        audit = audit_reads_sql("p", "p.public_id", "p.public_id", commit_async=commit_async)
+        select = f"WITH p AS ({select}), audited AS ({audit}) SELECT * FROM p"  # noqa: S608
+    converters = [getattr(f, "from_db_value", None) for f in fields]
+    return select, [f.attname for f in fields], converters
 
 
-def patient_of(user: User) -> Patient | None:
-    """The user's own patient record (the caller already holds the user: no join).
+_PATIENT_TYPE = Patient._meta.label_lower
+
+
+def patient_of(user: User, *, audit_read: bool = False) -> Patient | None:
+    """The user's own patient record (the caller already holds the user: no join); with
+    `audit_read`, the same statement writes the audit event of reading it.
 
     Hand-written SQL because nearly every patient request starts here and building the
     ORM (or raw) query costs more than running it (see benchmarks/)."""
-    sql, names, converters = _patient_query()
+    params: dict[str, Any] = {"user": user.pk}
+    commit_async = False
+    if audit_read:
+        audit_params, commit_async = audit_reads_params(actor=user, object_type=_PATIENT_TYPE)
+        params.update(audit_params)
+    sql, names, converters = _patient_query(audited=audit_read, commit_async=commit_async)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [user.pk])
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
-    for n, convert in converters:
-        values[n] = convert(values[n], None, connection)
+    values = [
+        value if convert is None else convert(value, None, connection)
+        for value, convert in zip(row, converters, strict=True)
+    ]
     patient = Patient.from_db("default", names, values)
     patient.user = user
     return patient

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from accounts.crypto import decrypt
 from accounts.models import LicenseStatus, Role, User
 from accounts.services import practice_today
+from audit.services import audit_reads_params, audit_reads_sql
 from config.errors import NotFound
 from patients.models import (
     Intake,
@@ -135,6 +136,18 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
     )
 
 
+def review_queue_count(
+    viewer: User, *, state: str | None = None, flagged: bool | None = None
+) -> int:
+    """How many intakes review_queue_page() pages through (reads and audits nothing)."""
+    queue = review_queue(viewer)
+    if state is not None:
+        queue = queue.filter(patient__state=state)
+    if flagged is not None:
+        queue = queue.filter(Q(has_open_flag=flagged))  # annotated by review_queue()
+    return queue.count()
+
+
 @dataclass(frozen=True)
 class QueueFlag:
     public_id: uuid.UUID
@@ -165,18 +178,23 @@ class QueuePage:
 
 
 @functools.cache
-def _queue_sql(*, by_state: bool, by_flag: bool) -> str:
-    """review_queue() as one statement: page, total (a window count over the same rows)
-    and each row's open flags. Hand-written because compiling the ORM query and its count
-    cost ten times running them (see benchmarks/); tests hold both to the same answer.
+def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
+    """review_queue() as one statement: the page, its total (a window count over the same
+    rows), each row's open flags, and a read event for each intake on the page. Hand-
+    written because compiling the ORM query and its count cost ten times running them
+    (see benchmarks/); tests hold both to the same answer.
 
-    The licensed states are a subquery, as in licensed_states(); the open flags are read
-    for the page's rows only, after LIMIT."""
+    The licensed states are a subquery, as in licensed_states(); the flags and the rest
+    of each row are read for the page's rows only, after LIMIT."""
     where_state = "AND p.state = %(state)s" if by_state else ""
     where_flag = "WHERE a.flagged = %(flagged)s" if by_flag else ""
+    audit = audit_reads_sql(
+        "page", "page.intake_public_id", "page.patient_public_id", commit_async=commit_async
+    )
     return f"""
         WITH awaiting AS (
-            SELECT i.id, i.patient_id, i.submitted_at,
+            SELECT i.id, i.public_id AS intake_public_id, i.submitted_at,
+                   i.patient_id, p.public_id AS patient_public_id,
                    EXISTS (SELECT 1 FROM patients_safetyflag f
                            WHERE f.patient_id = i.patient_id AND f.resolved_at IS NULL
                    ) AS flagged
@@ -197,10 +215,12 @@ def _queue_sql(*, by_state: bool, by_flag: bool) -> str:
             SELECT a.*, count(*) OVER () AS total FROM awaiting a {where_flag}
             ORDER BY a.flagged DESC, a.submitted_at, a.id
             LIMIT %(limit)s OFFSET %(offset)s
+        ), audited AS (
+            {audit}
         )
-        SELECT i.public_id, i.status, i.submitted_at, i.screening, p.public_id,
-               p.legal_first_name, p.legal_last_name, p.state, page.total,
-               fl.ids, fl.kinds, fl.raised
+        SELECT page.intake_public_id, i.status, page.submitted_at, i.screening,
+               page.patient_public_id, p.legal_first_name, p.legal_last_name, p.state,
+               page.total, fl.ids, fl.kinds, fl.raised
         FROM page
         JOIN patients_intake i ON i.id = page.id
         JOIN patients_patient p ON p.id = page.patient_id
@@ -224,22 +244,26 @@ def review_queue_page(
     flagged: bool | None = None,
 ) -> QueuePage:
     """One page of review_queue(viewer) (optionally one state, or only flagged / only
-    unflagged patients) in one query whatever its size, with the queue's total."""
+    unflagged patients) with the queue's total, in one statement whatever its size, which
+    also audits the read of every intake on the page (one event each: `patients.intake`,
+    the intake's and its patient's public ids)."""
     if viewer.role != Role.PHYSICIAN:
         return QueuePage([], 0 if offset == 0 else None)
-    params: dict[str, Any] = {
-        "viewer": viewer.pk,
-        "active": LicenseStatus.ACTIVE.value,
-        "today": practice_today(),
-        "submitted": IntakeStatus.SUBMITTED.value,
-        "info_requested": IntakeStatus.INFO_REQUESTED.value,
-        "request_info": ReviewAction.REQUEST_INFO.value,
-        "state": state,
-        "flagged": flagged,
-        "limit": limit,
-        "offset": offset,
-    }
-    sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None)
+    params, commit_async = audit_reads_params(actor=viewer, object_type="patients.intake")
+    params.update(
+        viewer=viewer.pk,
+        active=LicenseStatus.ACTIVE.value,
+        today=practice_today(),
+        submitted=IntakeStatus.SUBMITTED.value,
+        info_requested=IntakeStatus.INFO_REQUESTED.value,
+        request_info=ReviewAction.REQUEST_INFO.value,
+        state=state,
+        flagged=flagged,
+        limit=limit,
+        offset=offset,
+    )
+    sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None,
+                     commit_async=commit_async)  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         records = cursor.fetchall()

@@ -303,3 +303,19 @@ def test_own_record_answers_what_the_serializer_would(patient):
     reference = PatientOut(Patient.objects.select_related("user").get(user=patient)).data
     assert own == json.loads(json.dumps(reference, cls=JSONEncoder))
     assert (own["legal_first_name"], own["date_of_birth"]) == ("Jordan", "1985-06-01")
+
+
+def test_own_record_is_read_and_audited_in_one_statement(patient):
+    client = client_for(patient)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/patients/me").status_code == 200
+    [record] = [q["sql"] for q in queries.captured_queries if "patients_patient" in q["sql"]]
+    assert "INSERT INTO audit_auditevent" in record
+    assert len(queries) == 2  # the session, then the record with its audit event
+    event = AuditEvent.objects.get(action="read")
+    assert (event.object_type, event.object_id, event.patient_id, event.actor_id) == (
+        "patients.patient",
+        str(patient.patient.public_id),
+        patient.patient.public_id,
+        patient.pk,
+    )
