@@ -5,7 +5,7 @@ production settings, the bench users), but the requests go straight into the WSG
 application in this process, so cProfile sees all of it and nothing else competes.
 
     python -m benchmarks.profile queue [--requests 2000] [--sort tottime] [--limit 40]
-    python -m benchmarks.profile record --no-profile    # time per request and queries only
+    python -m benchmarks.profile healthz me record --no-profile --rounds 5   # timing only
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import io
 import os
 import pstats
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -57,12 +58,11 @@ def _call(app: Any, environ: dict[str, Any]) -> tuple[str, bytes]:
     return status[0], body
 
 
-def profile(endpoint: Endpoint, tokens: dict[str, str], args: argparse.Namespace) -> None:
-    from django.core.wsgi import get_wsgi_application
-    from django.db import connection, reset_queries
+def prepare(app: Any, endpoint: Endpoint, tokens: dict[str, str]) -> dict[str, Any]:
+    """Check the endpoint answers 200, warm it up, print its queries; returns its environ."""
+    from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    app = get_wsgi_application()
     environ = _environ(endpoint, tokens)
     status, body = _call(app, environ)
     if not status.startswith("200"):
@@ -73,15 +73,18 @@ def profile(endpoint: Endpoint, tokens: dict[str, str], args: argparse.Namespace
         _call(app, environ)
     print(f"{endpoint.name}: {len(queries)} queries, {len(body)} bytes")
     for q in queries.captured_queries:
-        print(f"  {q['time']}s  {q['sql'][:160]}")
-    reset_queries()
+        print(f"  {' '.join(q['sql'].split())[:160]}")
+    return environ
+
+
+def time_per_request(app: Any, environ: dict[str, Any], requests: int) -> float:
     started = time.perf_counter()
-    for _ in range(args.requests):
+    for _ in range(requests):
         _call(app, environ)
-    elapsed = time.perf_counter() - started
-    print(f"{endpoint.name}: {elapsed / args.requests * 1000:.3f} ms per request (no profiler)")
-    if args.no_profile:
-        return
+    return (time.perf_counter() - started) / requests * 1000
+
+
+def profile(app: Any, environ: dict[str, Any], args: argparse.Namespace) -> None:
     profiler = cProfile.Profile()
     profiler.enable()
     for _ in range(args.requests):
@@ -93,11 +96,32 @@ def profile(endpoint: Endpoint, tokens: dict[str, str], args: argparse.Namespace
         stats.print_callers(args.callers)
 
 
+def run(tokens: dict[str, str], args: argparse.Namespace) -> None:
+    from django.core.wsgi import get_wsgi_application
+
+    app = get_wsgi_application()
+    endpoints = [next(e for e in ENDPOINTS if e.name == name) for name in args.endpoint]
+    environs = {e.name: prepare(app, e, tokens) for e in endpoints}
+    times: dict[str, list[float]] = {e.name: [] for e in endpoints}
+    for _ in range(args.rounds):  # interleaved, like make bench: drift hits every endpoint
+        for e in endpoints:
+            times[e.name].append(time_per_request(app, environs[e.name], args.requests))
+    for e in endpoints:
+        runs = " ".join(f"{t:.3f}" for t in times[e.name])
+        print(f"{e.name:<10} {statistics.median(times[e.name]):.3f} ms per request, median "
+              f"of {args.rounds} x {args.requests} (no profiler): {runs}")  # fmt: skip
+    if not args.no_profile:
+        for e in endpoints:
+            print(f"\n--- {e.name} under cProfile ({args.requests} requests)")
+            profile(app, environs[e.name], args)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     names = [e.name for e in ENDPOINTS]
     parser.add_argument("endpoint", nargs="+", choices=names)
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=2000, help="per round (default 2000)")
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds (default 3)")
     parser.add_argument("--sort", default="tottime")
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--callers", default="", help="print callers of functions matching this")
@@ -112,9 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         import django
 
         django.setup()
-        for name in args.endpoint:
-            endpoint = next(e for e in ENDPOINTS if e.name == name)
-            profile(endpoint, tokens, args)
+        run(tokens, args)
     return 0
 
 
