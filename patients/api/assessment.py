@@ -17,10 +17,12 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
 from accounts.services import practice_today
-from config.api import StrictSerializer, _flatten, error_responses
+from config.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
+from config.errors import ValidationFailed
 from patients.api import UsPhoneField
 from patients.models import AssessmentOutcome
 from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, Instrument
+from patients.screening import CRISIS_RESOURCES
 from patients.services import assessment as services
 from patients.services.assessment import NEEDS_FULL_FORM
 
@@ -157,6 +159,14 @@ class AssessmentOut(serializers.Serializer):
     )
 
 
+class AssessmentErrorOut(ErrorSerializer):
+    crisis_resources = serializers.CharField(
+        required=False,
+        help_text="988 Suicide & Crisis Lifeline: present whenever an answer shows self-harm, "
+        "even among invalid answers.",
+    )
+
+
 def _validated(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The validated answers, and the stay-informed problems as warnings. When the only
     invalid part is `stay_informed`, the answers are still scored (with the lead dropped),
@@ -204,12 +214,29 @@ class AssessmentCreateView(APIView):
                 AssessmentOut,
                 description="needs_full_form: nothing is kept; ask the full questionnaire.",
             ),
-            **error_responses(400, 413, 429),
+            400: OpenApiResponse(
+                AssessmentErrorOut,
+                description="Invalid input; `error.fields` names each field and the reason. "
+                "When an answer shows self-harm (current intent or plan, or PHQ-9 item 9 above "
+                "0), `crisis_resources` comes with the errors.",
+            ),
+            **error_responses(413, 429),
         },
         summary="Free assessment: see if you may qualify (anonymous)",
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        try:
+            return self._assess(request)
+        except (serializers.ValidationError, ValidationFailed) as exc:
+            # Whatever else is wrong, an answer of self-harm gets the crisis resources.
+            response = self.handle_exception(exc)
+            if services.raw_answers_show_self_harm(request.data):
+                response.data["crisis_resources"] = CRISIS_RESOURCES
+                response["Cache-Control"] = "no-store"
+            return response
+
+    def _assess(self, request: Request) -> Response:
         v, warnings = _validated(request)
         lead = v.get("stay_informed")
         result = services.assessment_submit(

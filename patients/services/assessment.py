@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Final, NoReturn
+from typing import Any, Final, NoReturn
 
 from django.db import transaction
 from django.utils import timezone
@@ -228,6 +228,22 @@ def self_harm_indicated(answers: AssessmentAnswers) -> bool:
     phq9 = answers.phq9
     item9 = phq9[PHQ9_SELF_HARM_ITEM] if phq9 is not None and len(phq9) == len(PHQ9.items) else 0
     return answers.suicidal_intent_or_plan or item9 > 0
+
+
+def raw_answers_show_self_harm(body: Any) -> bool:
+    """self_harm_indicated() for a request body that failed validation: whatever else is
+    wrong with it, an answer of current intent or plan, or an integer above 0 for PHQ-9
+    item 9 (even out of range), must still put the crisis resources in front of the
+    person."""
+    if not isinstance(body, Mapping):
+        return False
+    if body.get("suicidal_intent_or_plan") is True:
+        return True
+    phq9 = body.get("phq9")
+    if not isinstance(phq9, list) or len(phq9) != len(PHQ9.items):
+        return False
+    item9 = phq9[PHQ9_SELF_HARM_ITEM]
+    return isinstance(item9, int) and not isinstance(item9, bool) and item9 > 0
 
 
 def _screen(

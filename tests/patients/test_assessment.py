@@ -437,6 +437,43 @@ def test_bad_contact_details_name_the_field(api, lead, field):
     assert not Lead.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"suicidal_intent_or_plan": True, "state": "ZZ"}, "state"),
+        ({"suicidal_intent_or_plan": True, "conditions": {}}, "conditions.schizophrenia"),
+        ({"phq9": [2, 2, 2, 1, 1, 1, 1, 1, 2], "date_of_birth": "someday"}, "date_of_birth"),
+        ({"phq9": [9, 2, 2, 1, 1, 1, 1, 1, 1]}, "phq9.0"),  # item 9 fine, item 1 out of range
+        ({"phq9": [2, 2, 2, 1, 1, 1, 1, 1, 5]}, "phq9.8"),  # item 9 itself out of range
+        ({"suicidal_intent_or_plan": True, "gad7": None, "gad2": None}, "gad2"),
+    ],
+)
+def test_an_answer_of_self_harm_gets_crisis_resources_with_the_field_errors(api, changes, field):
+    response = submit(api, **changes)
+    assert response.status_code == 400, response.json()
+    body = response.json()
+    assert field in body["error"]["fields"]
+    assert body["error"]["code"] == "invalid"
+    assert body["crisis_resources"] == CRISIS_RESOURCES
+    assert response["Cache-Control"] == "no-store"
+    assert not Assessment.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"state": "ZZ"},
+        {"suicidal_intent_or_plan": "yes", "state": "ZZ"},  # not an answer of true
+        {"phq9": [2, 2, 2, 1, 1, 1, 1, 1], "state": "ZZ"},  # no ninth answer
+        {"phq9": [2, 2, 2, 1, 1, 1, 1, 1, True], "state": "ZZ"},
+    ],
+)
+def test_field_errors_without_an_answer_of_self_harm_carry_no_crisis_resources(api, changes):
+    response = submit(api, **changes)
+    assert response.status_code == 400
+    assert "crisis_resources" not in response.json()
+
+
 def test_other_bad_input_is_still_a_400(api):
     lead = {"email": "sam@example.test", "marketing_consent": True}
     fields = error_fields(submit(api, state="ZZ", stay_informed=lead))
