@@ -7,7 +7,7 @@ import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -46,8 +46,9 @@ _ONE_ROW = (
 # One actor's reads in one request: what differs from row to row comes in three arrays.
 _READS = (
     "SELECT %s::timestamptz, %s::bigint, %s, %s, r.object_type, r.object_id, r.patient_id,"
-    " %s, %s::inet, %s, %s, %s::jsonb, '', ''"
-    " FROM unnest(%s::text[], %s::text[], %s::uuid[]) AS r(object_type, object_id, patient_id)"
+    " %s, %s::inet, %s, %s, r.detail, '', ''"
+    " FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::jsonb[])"
+    " AS r(object_type, object_id, patient_id, detail)"
 )
 
 
@@ -167,6 +168,16 @@ def audit_record(
     _insert_events(_ONE_ROW, list(row), reads=action == AuditAction.READ)
 
 
+class PhiRead(NamedTuple):
+    """One read for audit_phi_reads: the object's type ("app.model") and public id, the
+    patient whose data it is, and optional detail (codes and counts, never PHI)."""
+
+    object_type: str
+    object_id: uuid.UUID | str
+    patient_id: uuid.UUID | None
+    detail: dict[str, Any] | None = None
+
+
 def audit_phi_read(
     *, actor: User, objects: Iterable[models.Model], patient_id_of: Any = None
 ) -> None:
@@ -179,7 +190,7 @@ def audit_phi_read(
     audit_phi_reads(
         actor=actor,
         reads=[
-            (
+            PhiRead(
                 obj._meta.label_lower,
                 obj.public_id,  # type: ignore[attr-defined]
                 patient_id_of(obj) if patient_id_of else getattr(obj, "audit_patient_id", None),
@@ -189,16 +200,15 @@ def audit_phi_read(
     )
 
 
-def audit_phi_reads(
-    *, actor: User, reads: Iterable[tuple[str, uuid.UUID | str, uuid.UUID | None]]
-) -> None:
-    """audit_phi_read for rows read without model instances (hand-written SQL): each read
-    is (object type "app.model", the object's public id, the patient's public id)."""
-    object_types, object_ids, patient_ids = [], [], []
-    for object_type, object_id, patient_id in reads:
-        object_types.append(object_type)
-        object_ids.append(str(object_id))
-        patient_ids.append(patient_id)
+def audit_phi_reads(*, actor: User, reads: Iterable[PhiRead]) -> None:
+    """audit_phi_read for reads that are not (only) model instances: rows read with
+    hand-written SQL, or an aggregate such as a trend. One statement for any number."""
+    object_types, object_ids, patient_ids, details = [], [], [], []
+    for read in reads:
+        object_types.append(read.object_type)
+        object_ids.append(str(read.object_id))
+        patient_ids.append(read.patient_id)
+        details.append(json.dumps(read.detail or {}))
     if not object_ids:
         return
     ctx = context.current()
@@ -206,12 +216,13 @@ def audit_phi_reads(
     if len(object_ids) == 1:  # the one-row statement: no arrays to build
         row = (now, actor.pk, role, AuditAction.READ, object_types[0], object_ids[0],
                patient_ids[0], ctx.request_id, ctx.ip, ctx.user_agent, AuditOutcome.SUCCESS,
-               "{}")  # fmt: skip
+               details[0])  # fmt: skip
         _insert_events(_ONE_ROW, list(row), reads=True)
         return
     shared = [now, actor.pk, role, AuditAction.READ, ctx.request_id, ctx.ip, ctx.user_agent]
-    shared += [AuditOutcome.SUCCESS, "{}"]
-    _insert_events(_READS, [*shared, object_types, object_ids, patient_ids], reads=True)
+    shared += [AuditOutcome.SUCCESS]
+    arrays = [object_types, object_ids, patient_ids, details]
+    _insert_events(_READS, [*shared, *arrays], reads=True)
 
 
 def _row_digest(prev_hash: str, event: AuditEvent) -> str:

@@ -14,10 +14,10 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
-from audit.services import audit_phi_read, audit_record
+from audit.services import PhiRead, audit_phi_reads, audit_record
 from config.api import StrictSerializer, error_responses
 from patients.clearance import patient_clearance
-from patients.models import Instrument
+from patients.models import Instrument, Intake, QuestionnaireResponse
 from patients.screening import CRISIS_RESOURCES
 from patients.selectors import own_record
 from patients.selectors.measurement import (
@@ -215,6 +215,10 @@ class TrendOut(serializers.Serializer):
     mood = MoodPointOut(many=True, help_text="Oldest first")
 
 
+_RESPONSE = QuestionnaireResponse._meta.label_lower
+_INTAKE = Intake._meta.label_lower
+
+
 class PatientTrendView(APIView):
     @extend_schema(
         responses={200: TrendOut, **error_responses(401, 403, 404)},
@@ -225,19 +229,15 @@ class PatientTrendView(APIView):
         patient = clinical_patient_visible_to(viewer, public_id)
         trend = patient_trend(patient)
         # One event for the trend as a whole (mood entries have no public id), one per
-        # questionnaire and intake read.
-        audit_record(
+        # questionnaire and intake read: one INSERT.
+        patient_id = patient.public_id
+        audit_phi_reads(
             actor=viewer,
-            action=AuditAction.READ,
-            object_type="patients.trend",
-            object_id=str(patient.public_id),
-            patient_id=patient.public_id,
-            detail={"moods": len(trend.mood)},
-        )
-        audit_phi_read(
-            actor=viewer,
-            objects=[*trend.responses, *trend.intakes],
-            patient_id_of=lambda _obj: patient.public_id,
+            reads=[
+                PhiRead("patients.trend", patient_id, patient_id, {"moods": len(trend.mood)}),
+                *(PhiRead(_RESPONSE, r.public_id, patient_id) for r in trend.responses),
+                *(PhiRead(_INTAKE, i.public_id, patient_id) for i in trend.intakes),
+            ],
         )
         body: dict[str, Any] = {
             "patient_id": patient.public_id,

@@ -16,6 +16,7 @@ from audit import context
 from audit.models import AuditAction, AuditEvent
 from audit.services import (
     GENESIS_HASH,
+    PhiRead,
     _row_digest,
     audit_phi_read,
     audit_phi_reads,
@@ -109,9 +110,9 @@ def test_phi_reads_write_every_column_of_each_row_in_one_statement(
     """The batch statement binds what the rows share once and what differs as arrays: each
     row must still come out whole, in order, with NULL patients and addresses kept."""
     reads = [
-        ("patients.intake", patient.patient.public_id, patient.patient.public_id),
-        ("patients.patient", str(other_patient.patient.public_id), None),
-        ("patients.intake", other_patient.patient.public_id, other_patient.patient.public_id),
+        PhiRead("patients.intake", patient.patient.public_id, patient.patient.public_id),
+        PhiRead("patients.patient", str(other_patient.patient.public_id), None),
+        PhiRead("patients.trend", other_patient.patient.public_id, None, {"moods": 3}),
     ]
     token = context.activate(context.RequestContext("req-12345678", ip, "agent/1.0"))
     try:
@@ -121,7 +122,7 @@ def test_phi_reads_write_every_column_of_each_row_in_one_statement(
         context.reset(token)
     events = list(AuditEvent.objects.order_by("id"))
     assert [(e.object_type, e.object_id, e.patient_id) for e in events] == [
-        (object_type, str(object_id), patient_id) for object_type, object_id, patient_id in reads
+        (read.object_type, str(read.object_id), read.patient_id) for read in reads
     ]
     for e in events:
         assert (e.actor_id, e.actor_role, e.action, e.outcome) == (
@@ -130,8 +131,9 @@ def test_phi_reads_write_every_column_of_each_row_in_one_statement(
             "read",
             "success",
         )
-        assert (e.request_id, e.ip, e.user_agent, e.detail) == ("req-12345678", ip, "agent/1.0", {})
+        assert (e.request_id, e.ip, e.user_agent) == ("req-12345678", ip, "agent/1.0")
         assert (e.seq, e.prev_hash, e.hash) == (None, "", "")
+    assert [e.detail for e in events] == [{}, {}, {"moods": 3}]
     assert len({e.occurred_at for e in events}) == 1
     audit_seal_chain()
     assert audit_verify_chain().ok

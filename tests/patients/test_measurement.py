@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
 from notifications.models import InboundSms, Message, MessageStatus
@@ -396,11 +397,15 @@ def test_trend_series_baseline_and_change(patient, history):
     assert [(m["score"], m["source"]) for m in body["mood"]] == [(2, "app"), (5, "app"), (8, "sms")]
 
 
-def test_trend_reads_are_audited(patient, history, physician):
-    client_for(physician.user).get(f"/api/patients/{patient.patient.public_id}/trend")
+def test_trend_reads_are_audited_with_one_insert(patient, history, physician):
+    client = client_for(physician.user)
+    with CaptureQueriesContext(connection) as queries:
+        client.get(f"/api/patients/{patient.patient.public_id}/trend")
 
+    inserts = [q for q in queries.captured_queries if "INSERT INTO audit_auditevent" in q["sql"]]
+    assert len(inserts) == 1
     reads = AuditEvent.objects.filter(action="read", actor=physician.user)
-    assert reads.filter(object_type="patients.trend").count() == 1
+    assert reads.get(object_type="patients.trend").detail == {"moods": 3}
     assert reads.filter(object_type="patients.questionnaireresponse").count() == 4
     assert reads.filter(object_type="patients.intake").count() == 1
     assert set(reads.values_list("patient_id", flat=True)) == {patient.patient.public_id}
