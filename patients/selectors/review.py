@@ -13,10 +13,11 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from psycopg import pq
 
 from accounts.crypto import decrypt
 from accounts.models import LicenseStatus, Role, User
@@ -148,17 +149,16 @@ def review_queue_count(
     return queue.count()
 
 
-@dataclass(frozen=True)
-class QueueFlag:
+class QueueFlag(NamedTuple):
     public_id: uuid.UUID
     kind: str
     raised_at: datetime
 
 
-@dataclass(frozen=True)
-class QueueRow:
+class QueueRow(NamedTuple):
     """One intake of the review queue, with what the queue shows of it (nothing else is
-    read or decrypted: not the answers, not the rest of the patient's record)."""
+    read or decrypted: not the answers, not the rest of the patient's record). A tuple:
+    twenty per page are built on every read of the queue."""
 
     public_id: uuid.UUID
     status: str
@@ -229,8 +229,8 @@ def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
                    array_agg(f.kind ORDER BY f.raised_at, f.id) AS kinds,
                    array_agg(f.raised_at ORDER BY f.raised_at, f.id) AS raised
             FROM patients_safetyflag f
-            WHERE f.patient_id = page.patient_id AND f.resolved_at IS NULL
-        ) fl ON page.flagged
+            WHERE page.flagged AND f.patient_id = page.patient_id AND f.resolved_at IS NULL
+        ) fl ON TRUE
         ORDER BY page.flagged DESC, page.submitted_at, page.id
     """  # noqa: S608  (constant text; every value is a bound parameter)
 
@@ -265,6 +265,10 @@ def review_queue_page(
     sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None,
                      commit_async=commit_async)  # fmt: skip
     with connection.cursor() as cursor:
+        # Rows in binary: psycopg's C loaders for the ids and times instead of Django's
+        # Python one for text timestamps (no jsonb or inet column here, whose binary
+        # form Django does not expect).
+        cursor.cursor.format = pq.Format.BINARY
         cursor.execute(sql, params)
         records = cursor.fetchall()
     if not records:
