@@ -105,7 +105,11 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
     """Intakes awaiting the physician: patients with an open safety flag first, then oldest
     submission first. Each row carries its patient (name and state only) and, in
     `open_flags`, that patient's open safety flags: three queries whatever the page size
-    (count, page, flags). The answers are not loaded."""
+    (count, page, flags). The answers are not loaded.
+
+    The readable definition of the queue: the API reads its pages with
+    review_queue_page() (one hand-written statement), and tests hold the two to the same
+    rows in the same order."""
     open_flags = SafetyFlag.objects.filter(patient=OuterRef("patient_id"), resolved_at__isnull=True)
     return (
         intakes_reviewable_by(viewer)
