@@ -117,6 +117,8 @@ class Invoice(models.Model):
         Subscription, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices"
     )
     gateway_invoice_id = models.CharField(max_length=255, unique=True)
+    # Kept so an invoice that arrives before its subscription is linked once that arrives.
+    gateway_subscription_id = models.CharField(max_length=255, blank=True, db_index=True)
     number = models.CharField(max_length=64, blank=True)
     status = models.CharField(max_length=16, choices=InvoiceStatus.choices)
     amount_due_cents = models.PositiveIntegerField(default=0)

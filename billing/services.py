@@ -332,6 +332,9 @@ def subscription_apply(
             return WebhookOutcome.CUSTOMER_MISMATCH
         at = max(at, fetched_at)
     _subscription_write(row, data, at=at)
+    Invoice.objects.filter(gateway_subscription_id=row.gateway_subscription_id).exclude(
+        subscription=row
+    ).update(subscription=row)
     if row.status == SubscriptionStatus.PAST_DUE:
         # The grace period runs from the first unpaid failure, however late we learn of it.
         first_failure = row.invoices.filter(
@@ -370,12 +373,14 @@ def _notify(patient: Patient, template_key: str, dedupe_key: str, send_at: datet
         )
 
 
-def _dunning_open(invoice: Invoice, at: datetime) -> None:
+def _dunning_open(invoice: Invoice, at: datetime, *, needs_action: bool) -> None:
     """The first failed payment of an invoice: a generic text and email now (they link to
-    the membership page, where the portal opens), and a reminder some days later."""
+    the membership page, where the portal opens; or, when the bank wants the patient to
+    confirm the payment, ask for that), and a reminder some days later."""
     key = f"billing:invoice:{invoice.public_id}"
     now = timezone.now()
-    _notify(invoice.patient, "payment_failed", f"{key}:failed", now)
+    template = "payment_action_required" if needs_action else "payment_failed"
+    _notify(invoice.patient, template, f"{key}:failed", now)
     reminder_at = max(at, now) + timedelta(days=settings.BILLING_REMINDER_DAYS)
     _notify(invoice.patient, "payment_reminder", f"{key}:reminder", reminder_at)
 
@@ -413,6 +418,7 @@ def invoice_apply(
         return WebhookOutcome.STALE  # an invoice never reopens
     was_paid, was_failing = row.paid_at is not None, row.payment_failed_at is not None
     row.subscription = subscription or row.subscription
+    row.gateway_subscription_id = data.subscription_id
     row.number = data.number
     row.status = data.status
     row.amount_due_cents = data.amount_due_cents
@@ -438,7 +444,7 @@ def invoice_apply(
     )
     ended = row.subscription is not None and row.subscription.status in _ENDED
     if row.payment_failed_at and not was_failing and not ended:
-        _dunning_open(row, at)
+        _dunning_open(row, at, needs_action=source == "invoice.payment_action_required")
     if row.paid_at and not was_paid and was_failing:
         _dunning_close(row)
     newly_paid = row.paid_at is not None and not was_paid

@@ -74,6 +74,13 @@ TEMPLATES: dict[str, Template] = {
         "Please update your card: {link}",
         context_keys=frozenset({"path"}),
     ),
+    "payment_action_required": Template(
+        sms="{practice}: your bank asks you to confirm your membership payment: {link}",
+        email_subject="Please confirm your payment",
+        email_body="Your bank asks you to confirm your {practice} membership payment. "
+        "Confirm it here: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "payment_reminder": Template(
         sms="{practice}: reminder, your membership payment is still due. Update your card: {link}",
         email_subject="Your membership payment is still due",

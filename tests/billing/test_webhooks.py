@@ -306,3 +306,22 @@ def test_a_refetched_state_is_not_undone_by_an_older_event(patient):
         post_signed(Client(), event("customer.subscription.updated", tie, created=second))
         post_signed(Client(), event("customer.subscription.updated", older, created=second + 50))
     assert Subscription.objects.get().status == "canceled"
+
+
+def test_an_invoice_that_arrives_before_its_subscription_is_linked_when_it_arrives(customer):
+    failed = event("invoice.payment_failed", invoice_obj(customer="cus_test_1"), created=NOW)
+    post_signed(Client(), failed)
+    assert Invoice.objects.get().subscription is None
+    post_signed(Client(), created_event())
+    assert Invoice.objects.get().subscription == Subscription.objects.get()
+
+
+def test_a_payment_needing_the_patients_confirmation_asks_for_it(customer):
+    post_signed(Client(), created_event())
+    action = event(
+        "invoice.payment_action_required", invoice_obj(customer="cus_test_1"), created=NOW
+    )
+    post_signed(Client(), action)
+    templates = set(Message.objects.values_list("template_key", flat=True))
+    assert templates == {"payment_action_required", "payment_reminder"}
+    assert Subscription.objects.get().status == "past_due"
