@@ -4,6 +4,7 @@ import functools
 import hashlib
 import hmac
 import json
+import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from accounts.models import User
 
 GENESIS_HASH = "0" * 64
+anchor_logger = logging.getLogger("audit.anchor")
 _SEAL_LOCK_KEY = 0x41554454  # "AUDT": one sealer at a time across all workers
 
 
@@ -283,6 +285,38 @@ def audit_seal_chain(*, batch_size: int | None = None) -> int:
 
 
 @dataclass(frozen=True)
+class ChainHead:
+    seq: int
+    hash: str
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> ChainHead:
+        seq, _, digest = text.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise ValueError("an anchor is SEQ:HASH, as audit_anchor printed it")
+        return cls(int(seq), digest.lower())
+
+
+def audit_chain_head() -> ChainHead | None:
+    sealed = AuditEvent.objects.filter(seq__isnull=False).order_by("-seq")
+    head = sealed.values_list("seq", "hash").first()
+    return ChainHead(int(head[0] or 0), head[1]) if head else None
+
+
+def audit_anchor() -> ChainHead | None:
+    """Publish the chain head outside the database (the log, which production ships to a
+    store database administrators cannot edit). The chain itself cannot show that its
+    newest rows were deleted; a published head can (`audit_verify --anchor`)."""
+    head = audit_chain_head()
+    if head is not None:
+        anchor_logger.warning("audit chain head %s", head)
+    return head
+
+
+@dataclass(frozen=True)
 class ChainReport:
     sealed: int
     unsealed: int
@@ -292,6 +326,16 @@ class ChainReport:
     @property
     def ok(self) -> bool:
         return self.first_broken_seq is None
+
+
+def audit_anchor_check(anchor: ChainHead) -> str | None:
+    """Whether the chain still holds the published head; the problem when not."""
+    row = AuditEvent.objects.filter(seq=anchor.seq).values_list("hash", flat=True).first()
+    if row is None:
+        return f"seq {anchor.seq} of the anchor is gone: rows were removed after it was published"
+    if row != anchor.hash:
+        return f"seq {anchor.seq} no longer has the anchored hash: the chain was rewritten"
+    return None
 
 
 def audit_verify_chain() -> ChainReport:

@@ -328,6 +328,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.seal_audit_chain",
         "schedule": env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=10.0),
     },
+    "audit-anchor-chain": {
+        "task": "audit.tasks.anchor_audit_chain",
+        "schedule": env.float("AUDIT_ANCHOR_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 # PHQ-9 and GAD-7 are due this many days after the last one; clearance lapses after the grace.

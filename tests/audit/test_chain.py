@@ -542,3 +542,42 @@ def test_the_chain_is_keyed_so_it_cannot_be_recomputed_without_the_key(patient, 
     assert audit_verify_chain().ok
     settings.AUDIT_CHAIN_KEY = "someone-elses-key"
     assert audit_verify_chain().first_broken_seq == 1
+
+
+# --- anchoring the head outside the database -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_the_anchor_task_logs_the_chain_head(caplog):
+    from audit.tasks import anchor_audit_chain
+
+    assert anchor_audit_chain.delay().get() == ""  # nothing sealed yet: nothing to publish
+    record(3)
+    audit_seal_chain()
+    head = AuditEvent.objects.get(seq=3)
+    with caplog.at_level("WARNING", logger="audit.anchor"):
+        assert anchor_audit_chain.delay().get() == f"3:{head.hash}"
+    assert f"audit chain head 3:{head.hash}" in caplog.text
+
+
+@pytest.mark.django_db
+def test_deleting_the_newest_rows_is_caught_only_with_a_published_anchor():
+    record(5)
+    audit_seal_chain()
+    anchor = AuditEvent.objects.get(seq=5)
+    tamper("DELETE FROM audit_auditevent WHERE seq >= %s", [4])
+    assert "audit chain intact" in run_audit_verify()  # the chain alone cannot tell
+    with pytest.raises(CommandError, match=r"seq 5 of the anchor is gone"):
+        run_audit_verify("--anchor", f"5:{anchor.hash}")
+
+
+@pytest.mark.django_db
+def test_an_anchor_that_still_holds_passes_and_a_rewritten_one_fails():
+    record(3)
+    audit_seal_chain()
+    head = AuditEvent.objects.get(seq=3)
+    assert "anchor 3 present" in run_audit_verify("--anchor", f"3:{head.hash}")
+    with pytest.raises(CommandError, match="rewritten"):
+        run_audit_verify("--anchor", f"3:{'f' * 64}")
+    with pytest.raises(CommandError, match="SEQ:HASH"):
+        run_audit_verify("--anchor", "three")
