@@ -71,14 +71,75 @@ def _patient() -> str:
     return _token(user, staff=False)
 
 
+def _intake_answers(n: int) -> dict[str, Any]:
+    """Complete intake answers, one of three realistic profiles: each screens to several
+    reasons (review or hard stop) and none to an urgent safety flag, so every screening
+    document is 1.3-1.8 KB of JSON (reasons and all the scores), as real ones are."""
+    from patients.screening import CONDITIONS, MEDICATION_CLASSES
+
+    no, yes = False, True
+    profiles: list[dict[str, Any]] = [
+        {
+            "conditions": ["lung_disease", "hepatic_impairment"],
+            "medications": ["benzodiazepines", "opioids"],
+            "other": ["sertraline 100 mg daily", "clonazepam 0.5 mg at night", "tramadol 50 mg"],
+            "audit_c": [2, 1, 1],
+            "dast10": [yes, no, yes, no, no, no, no, no, no, no],
+            "vitals": {"systolic": 146, "diastolic": 92, "height_cm": 165, "weight_kg": 82.0},
+            "phq9": [3, 2, 2, 2, 1, 2, 2, 1, 0],
+            "gad7": [2, 2, 2, 1, 2, 1, 1],
+            "lifetime_behaviour": True,
+        },
+        {
+            "conditions": ["seizure_disorder"],
+            "medications": ["benzodiazepines", "lamotrigine"],
+            "other": ["lamotrigine 200 mg daily", "lorazepam 1 mg as needed"],
+            "audit_c": [3, 1, 0],
+            "dast10": [no] * 10,
+            "vitals": {"systolic": 128, "diastolic": 84, "height_cm": 178, "weight_kg": 90.5},
+            "phq9": [2, 3, 2, 2, 2, 1, 2, 1, 0],
+            "gad7": [3, 2, 3, 2, 1, 2, 2],
+            "lifetime_behaviour": False,
+        },
+        {
+            "conditions": ["urinary_symptoms", "raised_intraocular_pressure"],
+            "medications": ["stimulants", "strong_cyp3a4_modulators"],
+            "other": ["lisdexamfetamine 40 mg daily", "fluconazole 150 mg weekly"],
+            "audit_c": [1, 0, 1],
+            "dast10": [yes, yes, yes, no, no, no, no, no, no, no],
+            "vitals": {"systolic": 168, "diastolic": 104, "height_cm": 160, "weight_kg": 71.0},
+            "phq9": [2, 2, 2, 1, 1, 2, 1, 2, 0],
+            "gad7": [1, 2, 1, 1, 2, 1, 1],
+            "lifetime_behaviour": True,
+        },
+    ]
+    p = profiles[n % len(profiles)]
+    return {
+        "medical_history": dict.fromkeys(CONDITIONS, False) | dict.fromkeys(p["conditions"], True),
+        "medications": {
+            "classes": dict.fromkeys(MEDICATION_CLASSES, False)
+            | dict.fromkeys(p["medications"], True),
+            "other": p["other"],
+        },
+        "allergies": ["penicillin", "sulfa drugs"],
+        "pregnant_or_breastfeeding": False,
+        "audit_c": p["audit_c"],
+        "dast10": p["dast10"],
+        "vitals": p["vitals"],
+        "phq9": p["phq9"],
+        "gad7": p["gad7"],
+        "cssrs": {"items": [False] * 6, "lifetime_behaviour": p["lifetime_behaviour"]},
+    }
+
+
 def _physician() -> str:
-    """A Florida physician with a full review queue of submitted intakes."""
+    """A Florida physician with a full review queue of submitted intakes, each saved and
+    submitted through the intake services (scored and screened like a real one)."""
     import datetime as dt
 
-    from django.utils import timezone
-
     from accounts.models import PhysicianProfile, StateLicense
-    from patients.models import Intake, IntakeStatus
+    from patients.models import Intake
+    from patients.services.intake import intake_save_draft, intake_submit
 
     user = _user("bench-physician@example.test", "physician")
     profile, _ = PhysicianProfile.objects.get_or_create(
@@ -91,16 +152,9 @@ def _physician() -> str:
     )
     for n in range(1, QUEUE_INTAKES + 1):
         patient = _patient_record(_user(f"bench-queue-{n}@example.test", "patient"), n)
-        intake: dict[str, Any] = {
-            "questionnaire_version": "bench",
-            "answers": {},
-            "ruleset_version": "2026-11-1",
-            "screening": {"outcome": "eligible_pending_review", "reasons": []},
-            "submitted_at": timezone.now() - dt.timedelta(minutes=n),
-        }
-        Intake.objects.get_or_create(
-            patient=patient, status=IntakeStatus.SUBMITTED, defaults=intake
-        )
+        if not Intake.objects.filter(patient=patient).exists():
+            intake_save_draft(patient=patient, answers=_intake_answers(n))
+            intake_submit(patient=patient)
     return _token(user, staff=True)
 
 
