@@ -209,7 +209,8 @@ def audit_phi_reads(*, actor: User, reads: Iterable[PhiRead]) -> None:
     for read in reads:
         object_types.append(read.object_type)
         object_ids.append(str(read.object_id))
-        patient_ids.append(read.patient_id)
+        # One type per array: a str id next to a UUID would not bind.
+        patient_ids.append(None if read.patient_id is None else uuid.UUID(str(read.patient_id)))
         details.append(json.dumps(read.detail or {}))
     if not object_ids:
         return

@@ -581,3 +581,11 @@ def test_an_anchor_that_still_holds_passes_and_a_rewritten_one_fails():
         run_audit_verify("--anchor", f"3:{'f' * 64}")
     with pytest.raises(CommandError, match="SEQ:HASH"):
         run_audit_verify("--anchor", "three")
+
+
+@pytest.mark.django_db
+def test_batch_reads_accept_patient_ids_as_strings_or_uuids(patient):
+    patient_id = uuid.uuid4()
+    reads = [PhiRead("a.thing", "x", patient_id), PhiRead("a.thing", "y", str(patient_id))]
+    audit_phi_reads(actor=patient, reads=reads)
+    assert set(AuditEvent.objects.values_list("patient_id", flat=True)) == {patient_id}
