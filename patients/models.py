@@ -179,7 +179,10 @@ class Intake(models.Model):
     """A patient's answers to one version of the intake questionnaire, and what came of them.
 
     `answers` and `screening` (scores, rule-set decision and every reason) are encrypted;
-    `ruleset_version` stays plain so an old intake can be re-run against its own rules."""
+    `ruleset_version` stays plain so an old intake can be re-run against its own rules.
+    `screening_outcome` is the screening's outcome alone, encrypted on its own and written
+    with the screening (services.intake), so that the review queue shows it without
+    decrypting the whole document (1-2 KB) of every row."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="intakes")
@@ -189,6 +192,7 @@ class Intake(models.Model):
     )
     answers = EncryptedJSONField(default=dict)
     screening = EncryptedJSONField(null=True, blank=True)
+    screening_outcome = EncryptedTextField(null=True, blank=True)  # screening["outcome"]
     ruleset_version = models.CharField(max_length=32, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -105,7 +105,8 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
     """Intakes awaiting the physician: patients with an open safety flag first, then oldest
     submission first. Each row carries its patient (name and state only) and, in
     `open_flags`, that patient's open safety flags: three queries whatever the page size
-    (count, page, flags). The answers are not loaded.
+    (count, page, flags). The answers are not loaded, nor the screening document: the
+    queue shows its outcome, kept in its own column (`screening_outcome`).
 
     The readable definition of the queue: the API reads its pages with
     review_queue_page() (one hand-written statement), and tests hold the two to the same
@@ -119,7 +120,7 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
         .only(
             "public_id",
             "status",
-            "screening",
+            "screening_outcome",
             "ruleset_version",
             "submitted_at",
             "patient",
@@ -161,8 +162,8 @@ class QueueFlag(NamedTuple):
 
 class QueueRow(NamedTuple):
     """One intake of the review queue, with what the queue shows of it (nothing else is
-    read or decrypted: not the answers, not the rest of the patient's record). A tuple:
-    twenty per page are built on every read of the queue."""
+    read or decrypted: not the answers, not the screening document, not the rest of the
+    patient's record). A tuple: twenty per page are built on every read of the queue."""
 
     public_id: uuid.UUID
     status: str
@@ -222,7 +223,7 @@ def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
         ), audited AS (
             {audit}
         )
-        SELECT page.intake_public_id, i.status, page.submitted_at, i.screening,
+        SELECT page.intake_public_id, i.status, page.submitted_at, i.screening_outcome,
                page.patient_public_id, p.legal_first_name, p.legal_last_name, p.state,
                page.total, fl.ids, fl.kinds, fl.raised
         FROM page
@@ -281,13 +282,13 @@ def review_queue_page(
 
 
 def _queue_row(record: tuple[Any, ...]) -> QueueRow:
-    (public_id, status, submitted_at, screening, patient_id, first_name, last_name, state,
+    (public_id, status, submitted_at, outcome, patient_id, first_name, last_name, state,
      _total, flag_ids, flag_kinds, flags_raised_at) = record  # fmt: skip
     return QueueRow(
         public_id=public_id,
         status=status,
         submitted_at=submitted_at,
-        outcome=(_screening(screening) or {}).get("outcome"),
+        outcome=None if outcome is None else decrypt(outcome),
         patient_public_id=patient_id,
         patient_first_name="" if first_name is None else decrypt(first_name),
         patient_last_name="" if last_name is None else decrypt(last_name),
@@ -299,15 +300,6 @@ def _queue_row(record: tuple[Any, ...]) -> QueueRow:
             )
         ],
     )
-
-
-def _screening(token: str | None) -> Any:
-    return _screening_field().from_db_value(token, None, connection)
-
-
-@functools.cache
-def _screening_field() -> Any:
-    return Intake._meta.get_field("screening")
 
 
 def reviewable_intake(viewer: User, public_id: uuid.UUID | str) -> Intake:

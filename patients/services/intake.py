@@ -640,6 +640,14 @@ SAFETY_FLAG_REASONS: Final = (
 )
 
 
+def _set_screening(intake: Intake, document: dict[str, Any]) -> None:
+    """Store a screening document on the intake (not saved here), with its outcome in its
+    own column (`screening_outcome`, what the review queue reads): every write of the
+    screening goes through here so that the two never disagree."""
+    intake.screening = document
+    intake.screening_outcome = document["outcome"]
+
+
 def _evaluate(intake: Intake, patient: Patient, *, actor: User) -> list[SafetyFlag]:
     """Score and screen the intake's (complete) answers with the current rule set, store the
     result on the intake (not saved here) and raise safety flags when urgent."""
@@ -657,7 +665,7 @@ def _evaluate(intake: Intake, patient: Patient, *, actor: User) -> list[SafetyFl
         "questionnaire_version": intake.questionnaire_version,
         "answers_sha256": answers_digest(answers),
     }
-    intake.screening = result
+    _set_screening(intake, result)
     return _raise_safety_flags(intake, patient, decision, actor=actor) if urgent else []
 
 

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import importlib
+import io
 import threading
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
+from django.apps import apps
+from django.core.management import call_command
 from django.db import connection
 
+from accounts import crypto
 from audit.models import AuditEvent
 from notifications.models import Message
 from patients import scoring, screening
@@ -27,6 +34,8 @@ from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
+
+_outcome_migration = importlib.import_module("patients.migrations.0005_intake_screening_outcome")
 
 
 def complete_answers(**overrides: Any) -> dict[str, Any]:
@@ -510,10 +519,81 @@ def test_rescreen_keeps_the_age_and_state_of_the_submission(patient):
 def test_answers_and_screening_are_encrypted_at_rest(patient):
     submitted_intake(patient)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT answers, screening FROM patients_intake")
-        raw = " ".join(cursor.fetchone())
-    for plaintext in ("sertraline", "penicillin", "eligible_pending_review", "phq9"):
+        cursor.execute("SELECT answers, screening, screening_outcome FROM patients_intake")
+        answers, document, outcome = cursor.fetchone()
+    raw = " ".join((answers, document, outcome))
+    for plaintext in ("sertraline", "penicillin", "eligible", "pending_review", "phq9"):
         assert plaintext not in raw
+    assert crypto.decrypt(outcome) == "eligible_pending_review"
+
+
+def test_submit_writes_the_outcome_column_with_the_document(patient):
+    """The queue reads the outcome from its own column: every submission writes it, equal
+    to the screening document's outcome, whatever that is."""
+    put(patient, complete_answers())
+    assert Intake.objects.get().screening_outcome is None  # a draft: not screened
+    assert submit(patient).status_code == 200
+    intake = Intake.objects.get()
+    assert intake.screening_outcome == intake.screening["outcome"] == "eligible_pending_review"
+    for answers, outcome in [
+        (with_condition("seizure_disorder"), "needs_review"),
+        (with_condition("schizophrenia"), "not_eligible"),
+        (complete_answers(**{"phq9": [2, 2, 1, 1, 1, 2, 1, 2, 1]}), "needs_review"),  # urgent
+    ]:
+        submitted = submitted_intake(PatientFactory().user, answers)
+        stored = Intake.objects.get(pk=submitted.pk)
+        assert stored.screening_outcome == stored.screening["outcome"] == outcome
+
+
+def test_rotate_phi_keys_reencrypts_the_outcome_column(patient, settings):
+    submitted_intake(patient)
+    old_key, new_key = settings.FIELD_ENCRYPTION_KEYS[0], Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    crypto._fernet.cache_clear()
+    try:
+        call_command("rotate_phi_keys", stdout=io.StringIO())
+        settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key is retired
+        crypto._fernet.cache_clear()
+        intake = Intake.objects.get()
+        assert intake.screening_outcome == intake.screening["outcome"] == "eligible_pending_review"
+    finally:
+        settings.FIELD_ENCRYPTION_KEYS = [old_key]
+        crypto._fernet.cache_clear()
+
+
+def _raw_outcomes() -> dict[int, str | None]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, screening_outcome FROM patients_intake")
+        return dict(cursor.fetchall())
+
+
+def test_migration_backfills_the_outcome_column_from_the_document(monkeypatch):
+    """patients/migrations/0005: intakes screened before the column existed get their
+    document's outcome, encrypted; drafts stay empty; running it again changes nothing."""
+    eligible = submitted_intake(PatientFactory().user)
+    review = submitted_intake(PatientFactory().user, with_condition("seizure_disorder"))
+    hard_stop = submitted_intake(PatientFactory().user, with_condition("schizophrenia"))
+    draft = intake_save_draft(patient=PatientFactory(), answers={"phq9": [0]})
+    Intake.objects.update(screening_outcome=None)  # as AddField leaves the existing rows
+    monkeypatch.setattr(_outcome_migration, "BATCH_SIZE", 2)  # more than one batch
+    schema_editor = SimpleNamespace(connection=connection)
+
+    _outcome_migration.backfill_screening_outcomes(apps, schema_editor)
+
+    assert dict(Intake.objects.values_list("pk", "screening_outcome")) == {
+        eligible.pk: "eligible_pending_review",
+        review.pk: "needs_review",
+        hard_stop.pk: "not_eligible",
+        draft.pk: None,
+    }
+    raw = _raw_outcomes()
+    assert not any(
+        plaintext in (token or "")
+        for token in raw.values()
+        for plaintext in ("eligible", "needs_review")
+    )
+    _outcome_migration.backfill_screening_outcomes(apps, schema_editor)
+    assert _raw_outcomes() == raw  # filled rows are not rewritten
 
 
 def test_reading_my_intake_is_audited(patient):

@@ -22,7 +22,7 @@ from patients.selectors.review import review_queue, review_queue_page
 from patients.services.intake import intake_save_draft, intake_screening
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
-from tests.patients.test_intake import complete_answers, submitted_intake
+from tests.patients.test_intake import complete_answers, submitted_intake, with_condition
 
 pytestmark = pytest.mark.django_db
 
@@ -106,6 +106,25 @@ def test_flagged_patients_first_then_oldest_first(physician):
     assert body["results"][1]["open_safety_flags"] == []
     flagged_only = queue(physician.user, "?flagged=true").json()["results"]
     assert [r["id"] for r in flagged_only] == [str(c.public_id)]
+
+
+def test_queue_shows_the_outcome_column_without_decrypting_the_screening_document(
+    physician, patient, other_patient
+):
+    eligible = submitted_intake(patient)
+    hard_stop = submitted_intake(other_patient, with_condition("schizophrenia"))
+    # Documents that cannot be decrypted: the queue must not need them.
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE patients_intake SET screening = 'not a token'")
+    outcomes = {row["id"]: row["outcome"] for row in queue(physician.user).json()["results"]}
+    assert outcomes == {
+        str(eligible.public_id): "eligible_pending_review",
+        str(hard_stop.public_id): "not_eligible",
+    }
+    assert {i.screening_outcome for i in review_queue(physician.user)} == {
+        "eligible_pending_review",
+        "not_eligible",
+    }
 
 
 def test_queue_filters_by_state(physician, patient, other_patient):
@@ -260,6 +279,7 @@ def test_queue_page_answers_exactly_what_the_queue_queryset_does(
                     intake.submitted_at,
                     patient.state,
                 )
+                assert row.outcome == intake.screening_outcome
                 assert row.outcome == intake_screening(intake)["outcome"]
                 assert (row.patient_public_id, row.patient_first_name, row.patient_last_name) == (
                     patient.public_id,
