@@ -68,20 +68,28 @@ def _insert_sql(source: str, *, commit_async: bool) -> str:
 # A read event's values in _COLUMNS order, with the object and patient ids to fill in.
 _READ_VALUES = (
     "%(audit_at)s::timestamptz, %(audit_actor)s::bigint, %(audit_role)s::text,"
-    " %(audit_action)s::text, %(audit_object_type)s::text, {values},"
+    " %(audit_action)s::text, {values},"
     " %(audit_request_id)s::text, %(audit_ip)s::inet, %(audit_user_agent)s::text,"
     " %(audit_outcome)s::text, '{{}}'::jsonb, '', ''"
 )
 
 
 @functools.cache
-def audit_reads_sql(rows: str, object_id: str, patient_id: str, *, commit_async: bool) -> str:
+def audit_reads_sql(
+    rows: str,
+    object_id: str,
+    patient_id: str,
+    *,
+    commit_async: bool,
+    object_type: str = "%(audit_object_type)s",
+) -> str:
     """An INSERT of one read event per row of `rows` (a FROM item of the caller's statement,
     such as a CTE), to run as a data-modifying CTE of the statement that reads them: the
     rows and their audit in one round trip, and atomically. `object_id` and `patient_id`
     are SQL expressions over `rows` (the object's and its patient's public ids); every
-    value comes from audit_reads_params() as a named parameter (audit_*)."""
-    values = f"({object_id})::text, ({patient_id})::uuid"
+    value comes from audit_reads_params() as a named parameter (audit_*); `object_type`
+    names another parameter when one statement audits two kinds of rows."""
+    values = f"{object_type}::text, ({object_id})::text, ({patient_id})::uuid"
     source = f"SELECT {_READ_VALUES.format(values=values)} FROM {rows}"  # noqa: S608
     if commit_async:  # see _insert_events
         source += " CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS a"

@@ -34,6 +34,8 @@ from patients.services import review as services
 from patients.services.intake import intake_answers, intake_screening
 from patients.validators import age_on
 
+MAX_OFFSET = 2**63 - 1
+
 # --- output ------------------------------------------------------------------------------
 
 
@@ -195,7 +197,8 @@ class ReviewQueuePagination(Pagination):
             number = int(raw)
         except ValueError:
             number = 0
-        if number < 1:
+        # Past the largest OFFSET PostgreSQL takes, no page can have rows.
+        if number < 1 or (number - 1) * self.size(request) > MAX_OFFSET:
             raise exceptions.NotFound(self.invalid_page_message)
         return number
 

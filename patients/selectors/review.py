@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
+import psycopg
 from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from psycopg import pq
@@ -196,6 +197,13 @@ def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
     audit = audit_reads_sql(
         "page", "page.intake_public_id", "page.patient_public_id", commit_async=commit_async
     )
+    audit_flags = audit_reads_sql(
+        "page_flags",
+        "page_flags.public_id",
+        "page_flags.patient_public_id",
+        commit_async=commit_async,
+        object_type="%(audit_flag_type)s",
+    )
     return f"""
         WITH awaiting AS (
             SELECT i.id, i.public_id AS intake_public_id, i.submitted_at,
@@ -222,6 +230,12 @@ def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
             LIMIT %(limit)s OFFSET %(offset)s
         ), audited AS (
             {audit}
+        ), page_flags AS (
+            SELECT f.public_id, page.patient_public_id
+            FROM page JOIN patients_safetyflag f
+              ON page.flagged AND f.patient_id = page.patient_id AND f.resolved_at IS NULL
+        ), audited_flags AS (
+            {audit_flags}
         )
         SELECT page.intake_public_id, i.status, page.submitted_at, i.screening_outcome,
                page.patient_public_id, p.legal_first_name, p.legal_last_name, p.state,
@@ -250,8 +264,8 @@ def review_queue_page(
 ) -> QueuePage:
     """One page of review_queue(viewer) (optionally one state, or only flagged / only
     unflagged patients) with the queue's total, in one statement whatever its size, which
-    also audits the read of every intake on the page (one event each: `patients.intake`,
-    the intake's and its patient's public ids)."""
+    also audits the read of every intake and open safety flag on the page (one event
+    each: `patients.intake` / `patients.safetyflag`, its and its patient's public ids)."""
     if viewer.role != Role.PHYSICIAN:
         return QueuePage([], 0 if offset == 0 else None)
     params, commit_async = audit_reads_params(actor=viewer, object_type="patients.intake")
@@ -266,6 +280,7 @@ def review_queue_page(
         flagged=flagged,
         limit=limit,
         offset=offset,
+        audit_flag_type="patients.safetyflag",
     )
     sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None,
                      commit_async=commit_async)  # fmt: skip
@@ -273,7 +288,9 @@ def review_queue_page(
         # Rows in binary: psycopg's C loaders for the ids and times instead of Django's
         # Python one for text timestamps (no jsonb or inet column here, whose binary
         # form Django does not expect).
-        cursor.cursor.format = pq.Format.BINARY
+        # Client-side binding (DB_SERVER_SIDE_BINDING off, for PgBouncer) cannot do binary.
+        if not isinstance(cursor.cursor, psycopg.ClientCursor):
+            cursor.cursor.format = pq.Format.BINARY
         cursor.execute(sql, params)
         records = cursor.fetchall()
     if not records:

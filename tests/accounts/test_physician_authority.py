@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django.utils import timezone
 
 from accounts.models import (
     CdsRegistration,
@@ -15,13 +14,14 @@ from accounts.models import (
     VerificationStatus,
 )
 from accounts.selectors import physician_authority, physicians_licensed_in
+from accounts.services import practice_today
 from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def yesterday() -> dt.date:
-    return timezone.localdate() - dt.timedelta(days=1)
+    return practice_today() - dt.timedelta(days=1)
 
 
 def _dea(physician, state):

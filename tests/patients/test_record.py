@@ -11,10 +11,10 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
 from accounts import crypto
+from accounts.services import practice_today
 from audit.models import AuditEvent
 from patients.models import Patient
 from tests.actors import client_for
@@ -112,7 +112,7 @@ def test_bad_values_are_field_errors_and_write_nothing(new_patient, changes, fie
 
 
 def test_age_boundary_is_the_eighteenth_birthday(new_patient):
-    today = timezone.localdate()
+    today = practice_today()
     eighteen_today = today.replace(year=today.year - 18)
     too_young = eighteen_today + dt.timedelta(days=1)
     young = put_profile(new_patient, date_of_birth=too_young.isoformat())
@@ -218,7 +218,7 @@ def test_physician_sees_patients_in_licensed_states_only(patient, other_patient)
 
 def test_expired_licence_shows_nothing(patient):
     lapsed = PhysicianFactory()
-    LicenseFactory(physician=lapsed, state="FL", expires_on=timezone.localdate() - dt.timedelta(1))
+    LicenseFactory(physician=lapsed, state="FL", expires_on=practice_today() - dt.timedelta(1))
     assert (
         client_for(lapsed.user).get(f"/api/patients/{patient.patient.public_id}").status_code == 404
     )

@@ -14,6 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.services import practice_today
 from audit.models import AuditEvent
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
@@ -69,7 +70,7 @@ def test_queue_is_scoped_by_licence(
     assert set(ids(queue(physician.user))) == {str(fl.public_id), str(nj.public_id)}
     assert ids(queue(unlicensed_physician.user)) == []
     lapsed = PhysicianFactory()
-    LicenseFactory(physician=lapsed, state="FL", expires_on=timezone.localdate() - dt.timedelta(1))
+    LicenseFactory(physician=lapsed, state="FL", expires_on=practice_today() - dt.timedelta(1))
     assert ids(queue(lapsed.user)) == []
 
 
@@ -255,7 +256,7 @@ def test_queue_page_answers_exactly_what_the_queue_queryset_does(
         )
     intake_save_draft(patient=PatientFactory(), answers={"phq9": [0]})  # a draft
     lapsed = PhysicianFactory()
-    LicenseFactory(physician=lapsed, state="FL", expires_on=timezone.localdate() - dt.timedelta(1))
+    LicenseFactory(physician=lapsed, state="FL", expires_on=practice_today() - dt.timedelta(1))
     suspended = PhysicianFactory()
     LicenseFactory(physician=suspended, state="FL", status="suspended")
 
@@ -770,3 +771,38 @@ def test_flag_list_runs_fixed_queries_and_audits_in_one_insert(physician):
     assert len(many) == len(few)
     audit_inserts = [q for q in many.captured_queries if "audit_auditevent" in q["sql"]]
     assert len(audit_inserts) == 1
+
+
+def test_the_queue_audits_each_open_flag_it_shows(physician):
+    flagged = PatientFactory().user
+    submitted_intake(flagged, complete_answers(**SELF_HARM))
+    submitted_intake(PatientFactory().user)
+    assert queue(physician.user).status_code == 200
+    flag = SafetyFlag.objects.get()
+    reads = AuditEvent.objects.filter(action="read", object_type="patients.safetyflag")
+    assert [(r.object_id, r.patient_id, r.actor_id) for r in reads] == [
+        (str(flag.public_id), flagged.patient.public_id, physician.user.pk)
+    ]
+    assert AuditEvent.objects.filter(action="read", object_type="patients.intake").count() == 2
+
+
+@pytest.mark.parametrize("page", ["461168601842738792", "10000000000000000000"])
+def test_a_page_number_beyond_any_offset_is_404(physician, page):
+    submitted_intake(PatientFactory().user)
+    assert queue(physician.user, f"?page={page}").status_code == 404
+
+
+def test_the_queue_works_with_client_side_binding(physician):
+    """DB_SERVER_SIDE_BINDING off (behind PgBouncer): psycopg's client-side cursor."""
+    from django.db.backends.postgresql.base import Cursor as ClientSideCursor
+
+    intake = submitted_intake(PatientFactory().user)
+    connection.ensure_connection()
+    raw = connection.connection
+    server_side, raw.cursor_factory = raw.cursor_factory, ClientSideCursor
+    try:
+        response = queue(physician.user)
+    finally:
+        raw.cursor_factory = server_side
+    assert response.status_code == 200
+    assert [r["id"] for r in response.json()["results"]] == [str(intake.public_id)]
