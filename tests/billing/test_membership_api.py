@@ -432,3 +432,28 @@ def test_sync_sends_no_dunning_for_a_membership_that_has_ended(patient):
 def test_local_pages_answer_404_for_ids_that_are_not_ids(db, page):
     assert Client().get(f"/billing/{page}/%00").status_code == 404
     assert Client().get(f"/billing/{page}/cs_nothing").status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_checkouts_open_one_session(patient):
+    import threading
+
+    barrier = threading.Barrier(4)
+    urls: list[str] = []
+
+    def start() -> None:
+        try:
+            barrier.wait()
+            urls.append(client_for(patient).post("/api/billing/checkout").json()["url"])
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(urls) == 4 and len(set(urls)) == 1
+    assert CheckoutAttempt.objects.count() == 1
+    assert local.LocalGatewayObject.objects.filter(kind="checkout.session").count() == 1
+    assert local.LocalGatewayObject.objects.filter(kind="customer").count() == 1
