@@ -457,3 +457,23 @@ def test_simultaneous_checkouts_open_one_session(patient):
     assert CheckoutAttempt.objects.count() == 1
     assert local.LocalGatewayObject.objects.filter(kind="checkout.session").count() == 1
     assert local.LocalGatewayObject.objects.filter(kind="customer").count() == 1
+
+
+def test_the_local_delivery_task_run_twice_delivers_each_event_once(patient):
+    from billing.models import WebhookEvent
+
+    url = checkout_url(client_for(patient))
+    pay(url)
+    assert deliver() == 3
+    assert deliver() == 0
+    assert WebhookEvent.objects.count() == 3
+    assert set(LocalGatewayDelivery.objects.values_list("attempts", flat=True)) == {1}
+
+
+def test_a_refused_delivery_is_retried_in_order_on_the_next_run(patient):
+    pay(checkout_url(client_for(patient)))
+    assert local.deliver_pending(transport=lambda url, body, headers: 503) == 0
+    pending = LocalGatewayDelivery.objects.filter(delivered_at__isnull=True)
+    assert pending.count() == 3  # stopped at the first refusal, order kept
+    assert deliver() == 3
+    assert membership(client_for(patient))["state"] == "active"
