@@ -7,9 +7,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import django_filters
 from django.conf import settings
 from django.urls import URLPattern, path
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -250,30 +251,37 @@ class OpsMembershipOut(serializers.Serializer):
         return selectors.membership_state(subscription)
 
 
+class MembershipFilter(django_filters.FilterSet):
+    state = django_filters.ChoiceFilter(
+        choices=[(state, state) for state in selectors.MEMBERSHIP_STATES[1:]],
+        method="in_state",
+        help_text="Only memberships in this state (see GET /api/billing/membership).",
+    )
+
+    class Meta:
+        model = Subscription
+        fields: list[str] = []
+
+    def in_state(self, queryset: Any, name: str, value: str) -> Any:
+        return queryset.filter(selectors.state_filter(value))
+
+
 @extend_schema(
-    parameters=[
-        OpenApiParameter(
-            "state", enum=list(selectors.MEMBERSHIP_STATES[1:]), description="Only this state."
-        )
-    ],
     responses={200: OpsMembershipOut(many=True), **error_responses(400, 401, 403)},
     summary="Every membership (one per patient), newest first",
 )
 class OpsMembershipListView(generics.ListAPIView):
     permission_classes = [IsOpsAdmin]
     serializer_class = OpsMembershipOut
+    filterset_class = MembershipFilter
 
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):
             return Subscription.objects.none()
-        state = self.request.query_params.get("state") or None
-        if state is not None and state not in selectors.MEMBERSHIP_STATES[1:]:
-            choices = ", ".join(selectors.MEMBERSHIP_STATES[1:])
-            raise ValidationFailed(fields={"state": [f"Must be one of: {choices}."]})
-        return selectors.memberships_for_ops(state)
+        return selectors.memberships_for_ops()
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        page = self.paginate_queryset(self.get_queryset()) or []
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset())) or []
         audit_phi_read(actor=user_of(request), objects=page)
         return self.get_paginated_response(OpsMembershipOut(page, many=True).data)
 

@@ -153,12 +153,10 @@ def deciding_subscriptions() -> QuerySet[Subscription]:
     return Subscription.objects.filter(id__in=deciding_ids)
 
 
-def memberships_for_ops(state: str | None = None) -> QuerySet[Subscription]:
-    """One row per patient who ever subscribed, newest first, optionally in one state."""
-    memberships = deciding_subscriptions().select_related("patient")
-    if state:
-        memberships = memberships.filter(state_filter(state))
-    return memberships.order_by("-created_at", "-id")
+def memberships_for_ops() -> QuerySet[Subscription]:
+    """One row per patient who ever subscribed, newest first (filter a state with
+    `state_filter`)."""
+    return deciding_subscriptions().select_related("patient").order_by("-created_at", "-id")
 
 
 @dataclass(frozen=True)

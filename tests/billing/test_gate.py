@@ -16,6 +16,7 @@ from billing.selectors import (
     current_subscription,
     membership_gate,
     memberships_for_ops,
+    state_filter,
 )
 from tests.billing.support import (
     NOW,
@@ -39,7 +40,8 @@ def sub(status="active", **kwargs):
 
 
 def states_listed_for_ops():
-    return {state: list(memberships_for_ops(state)) for state in MEMBERSHIP_STATES[1:]}
+    memberships = memberships_for_ops()
+    return {state: list(memberships.filter(state_filter(state))) for state in MEMBERSHIP_STATES[1:]}
 
 
 def assert_gate(patient_record, *, allowed, state, reason=""):
