@@ -333,7 +333,8 @@ def test_ops_list_filters_by_state_and_the_summary_adds_up(ops_admin, patient, o
     assert everyone["count"] == 2
     past_due = client.get("/api/billing/memberships?state=past_due").json()["results"]
     assert [row["patient_id"] for row in past_due] == [str(other_patient.patient.public_id)]
-    assert client.get("/api/billing/memberships?state=bogus").status_code == 400
+    bogus = client.get("/api/billing/memberships?state=bogus")
+    assert (bogus.status_code, list(bogus.json()["error"]["fields"])) == (400, ["state"])
     summary = client.get("/api/billing/summary").json()
     assert summary == {
         "active": 1,
