@@ -149,10 +149,15 @@ def app_env(service_env: dict[str, str]) -> dict[str, str]:
     }
 
 
-def prepare_database(env: dict[str, str]) -> dict[str, str]:
-    """Migrate and create the bench users; returns {token kind: access token}."""
+def migrate(env: dict[str, str]) -> None:
+    """`manage.py migrate` against the database `env` names."""
     manage = [sys.executable, "manage.py"]
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def prepare_database(env: dict[str, str]) -> dict[str, str]:
+    """Migrate and create the bench users; returns {token kind: access token}."""
+    migrate(env)
     done = subprocess.run([sys.executable, "-m", "benchmarks.setup_data"], cwd=ROOT, env=env,
                           check=True, capture_output=True, text=True)  # fmt: skip
     tokens: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
