@@ -320,10 +320,6 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.sync_memberships",
         "schedule": env.float("BILLING_SYNC_INTERVAL_SECONDS", default=86400.0),
     },
-    "billing-deliver-local-events": {
-        "task": "billing.tasks.deliver_local_events",
-        "schedule": 30.0,
-    },
     "audit-seal-chain": {
         "task": "audit.tasks.seal_audit_chain",
         "schedule": env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=10.0),
@@ -333,6 +329,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("AUDIT_ANCHOR_INTERVAL_SECONDS", default=3600.0),
     },
 }
+
+if BILLING_GATEWAY.endswith(".local.LocalGateway"):
+    # The local gateway's webhook deliveries (also enqueued on commit; this retries them).
+    CELERY_BEAT_SCHEDULE["billing-deliver-local-events"] = {
+        "task": "billing.tasks.deliver_local_events",
+        "schedule": 30.0,
+    }
 
 # PHQ-9 and GAD-7 are due this many days after the last one; clearance lapses after the grace.
 QUESTIONNAIRE_INTERVAL_DAYS = env.int("QUESTIONNAIRE_INTERVAL_DAYS", default=28)
