@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.notifications_dispatch import _django
+from benchmarks.notifications_dispatch import django_setup
 from benchmarks.run import HOST, PROXY_HEADERS, BenchError, app_env, gunicorn, migrate
 from config.embedded import embedded_services
 
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 "LOG_LEVEL": "WARNING",
             }
             migrate(env)
-            _django(env)
+            django_setup(env)
             _seed(args.members, renewal)
             from django.db import connections
 

@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover
     pass
 
 
-def _django(env: dict[str, str]) -> None:
+def django_setup(env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
@@ -139,7 +139,7 @@ def main() -> int:
             env={**os.environ, **env},
             check=True,
         )
-        _django(env)
+        django_setup(env)
         _seed(args.messages, args.recipients)
         counts = redis.Redis.from_url(env["REDIS_URL"])
         counts.delete(SEND_COUNTS)

@@ -25,9 +25,8 @@ from billing.gateways import base as gw
 from billing.gateways import gateway
 from billing.gateways.stripe import webhook_event_construct
 from billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
-from config.api import error_responses
+from config.api import enum_field, error_responses
 from config.errors import ValidationFailed
-from patients.api.intake import enum_field
 from patients.selectors import own_record
 
 logger = logging.getLogger(__name__)

@@ -3,11 +3,10 @@ and answer a physician's question."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from django.urls import URLPattern, path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,7 +14,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
 from audit.services import audit_phi_read
-from config.api import StrictSerializer, error_responses
+from config.api import StrictSerializer, enum_field, error_responses
 from config.errors import NotFound
 from patients import screening
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
@@ -45,21 +44,6 @@ class IntakeQuestionAnswerIn(StrictSerializer):
 
 
 # --- output ------------------------------------------------------------------------------
-
-
-def enum_field(values: Iterable[str], *, help_text: str = "", **kwargs: Any) -> Any:
-    """An output string with a fixed set of values, documented as an inline `enum`: a
-    ChoiceField would become a named enum component, and drf-spectacular names those by
-    field name, so our "status" and "outcome" would collide with other apps' (a warning,
-    which fails the build)."""
-    values = list(values)
-
-    @extend_schema_field({"type": "string", "enum": values})
-    class OneOfField(serializers.CharField):
-        pass
-
-    listed = "One of: " + ", ".join(f"`{v}`" for v in values) + "."
-    return OneOfField(help_text=f"{help_text} {listed}".strip(), **kwargs)
 
 
 OUTCOMES = (screening.NOT_ELIGIBLE, screening.NEEDS_REVIEW, screening.ELIGIBLE_PENDING_REVIEW)

@@ -26,8 +26,8 @@ from accounts.models import State
 from accounts.permissions import IsPhysician, user_of
 from accounts.services import practice_today
 from audit.services import audit_phi_read
-from config.api import Pagination, StrictSerializer, error_responses
-from patients.api.intake import OUTCOMES, ScreeningReasonOut, enum_field
+from config.api import Pagination, StrictSerializer, enum_field, error_responses
+from patients.api.intake import OUTCOMES, ScreeningReasonOut
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
 from patients.selectors import review as selectors
 from patients.services import review as services
