@@ -19,7 +19,7 @@ from accounts.models import (
 from audit import context
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import TooManyRequests
+from core.errors import TooManyRequests
 
 
 class MfaAdminLoginForm(AdminAuthenticationForm):

@@ -16,7 +16,7 @@ from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.api import StrictSerializer, error_responses
+from core.api import StrictSerializer, error_responses
 
 
 class RegisterThrottle(AnonRateThrottle):

@@ -9,8 +9,8 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from accounts.crypto import EncryptedTextField
 from accounts.validators import validate_npi
+from core.crypto import EncryptedTextField
 
 
 class Role(models.TextChoices):

@@ -14,8 +14,8 @@ from accounts.models import (
     StateLicense,
     VerificationStatus,
 )
-from accounts.services import practice_today
 from accounts.validators import SCHEDULE_III
+from core.clock import practice_today
 
 # States whose controlled-substance rules need a state CDS registration besides the DEA one.
 CDS_REQUIRED_STATES = frozenset({State.NJ})

@@ -5,7 +5,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
 
 import pyotp
 from django.conf import settings
@@ -17,7 +16,6 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from rest_framework import exceptions
 
-from accounts.crypto import keyed_hash
 from accounts.models import (
     AuthSession,
     CdsRegistration,
@@ -35,11 +33,8 @@ from accounts.validators import dea_check, dea_normalize, dea_schedules_normaliz
 from audit import context
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
-from config.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
-
-
-def practice_today() -> date:
-    return timezone.localdate(timezone=ZoneInfo(settings.PRACTICE_TIME_ZONE))
+from core.crypto import keyed_hash
+from core.errors import Conflict, NotAuthenticated, TooManyRequests, ValidationFailed
 
 
 def token_digest(token: str) -> str:

@@ -178,6 +178,28 @@ def audit_record(
     _insert_events(_ONE_ROW, list(row), reads=action == AuditAction.READ)
 
 
+def audit_write(
+    obj: models.Model,
+    *,
+    actor: User | None,
+    action: str,
+    outcome: str = AuditOutcome.SUCCESS,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """Append the event of `actor` doing `action` to `obj`. The object is named by its type
+    ("app.model") and `public_id` (never a sequential id), and the patient whose data it
+    is by the model's `audit_patient_id`, so no caller types either by hand."""
+    audit_record(
+        actor=actor,
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.public_id),  # type: ignore[attr-defined]
+        patient_id=getattr(obj, "audit_patient_id", None),
+        outcome=outcome,
+        detail=detail,
+    )
+
+
 class PhiRead(NamedTuple):
     """One read for audit_phi_reads: the object's type ("app.model") and public id, the
     patient whose data it is, and optional detail (codes and counts, never PHI)."""

@@ -25,8 +25,8 @@ from billing.gateways import base as gw
 from billing.gateways import gateway
 from billing.gateways.stripe import webhook_event_construct
 from billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
-from config.api import enum_field, error_responses
-from config.errors import ValidationFailed
+from core.api import enum_field, error_responses
+from core.errors import ValidationFailed
 from patients.selectors import own_record
 
 logger = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from billing.gateways.base import CardDeclined, PermanentGatewayError, TransientGatewayError
-from config.errors import ApplicationError
+from core.errors import ApplicationError
 
 T = TypeVar("T")
 

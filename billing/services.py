@@ -40,7 +40,7 @@ from billing.models import (
     WebhookEvent,
     WebhookOutcome,
 )
-from config.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule, messages_cancel
 from patients.models import Patient

@@ -17,7 +17,7 @@ urlpatterns = [
     path("billing/", include("billing.local_pages")),
 ]
 
-handler400 = "config.api.bad_request"
-handler403 = "config.api.permission_denied"
-handler404 = "config.api.not_found"
-handler500 = "config.api.server_error"
+handler400 = "core.api.bad_request"
+handler403 = "core.api.permission_denied"
+handler404 = "core.api.not_found"
+handler500 = "core.api.server_error"

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import audit_phi_read, audit_record
-from config.api import StrictSerializer, error_responses
+from core.api import StrictSerializer, error_responses
 from notifications import selectors, services
 from notifications.models import Category, Channel, Message, MessageStatus
 from notifications.sms import twilio as twilio_sms

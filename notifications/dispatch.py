@@ -33,6 +33,8 @@ from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from core.phones import phone_lookup_hash
+from notifications.directory import Contact, contacts_for_users
 from notifications.models import Channel, Consent, Message, MessageStatus, PhoneStatus
 from notifications.rules import quiet_hours_release
 from notifications.services import consent_allows, phone_flag
@@ -46,8 +48,6 @@ from notifications.sms.base import (
     UncertainSmsError,
 )
 from notifications.templates import render_email, render_sms
-from patients.models import phone_lookup_hash
-from patients.selectors import Contact, contacts_for_users
 
 logger = logging.getLogger(__name__)
 

@@ -5,8 +5,9 @@ import uuid
 from django.db.models import F, QuerySet
 
 from accounts.models import User
+from core.phones import phone_lookup_hash
+from notifications.directory import contacts_for_users
 from notifications.models import Consent, Message, PhoneStatus
-from patients.selectors import contacts_for_users
 
 
 def messages_for_ops() -> QuerySet[Message]:
@@ -30,8 +31,6 @@ def consents_of(user: User) -> list[Consent]:
 
 
 def sms_opted_out(user: User) -> bool:
-    from patients.models import phone_lookup_hash
-
     phone = contacts_for_users([user.pk]).get(user.pk)
     if phone is None or not phone.phone:
         return False

@@ -17,6 +17,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_record
+from core.phones import phone_lookup_hash
+from notifications.directory import user_ids_for_phone
 from notifications.models import (
     Category,
     Channel,
@@ -35,8 +37,6 @@ from notifications.templates import (
     TEMPLATES,
     render_system,
 )
-from patients.models import phone_lookup_hash
-from patients.selectors import user_ids_for_phone
 
 # Consent wording shown to the patient, stored with each consent change.
 CONSENT_WORDING = {

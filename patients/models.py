@@ -6,14 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from accounts.crypto import EncryptedDateField, EncryptedJSONField, EncryptedTextField, keyed_hash
 from accounts.models import PhysicianProfile, State
-from patients.validators import us_phone_e164
-
-
-def phone_lookup_hash(phone: str) -> str:
-    """Keyed hash of the number in E.164, however it was written."""
-    return keyed_hash(us_phone_e164(phone) or phone, purpose="phone")
+from core.crypto import EncryptedDateField, EncryptedJSONField, EncryptedTextField
+from core.phones import phone_lookup_hash
 
 
 class SexAtBirth(models.TextChoices):

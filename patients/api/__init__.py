@@ -11,14 +11,14 @@ from rest_framework.views import APIView
 
 from accounts.models import Role, State
 from accounts.permissions import IsPatient, IsStaff, user_of
-from accounts.services import practice_today
 from audit.services import audit_phi_read
-from config.api import StrictSerializer, error_responses
-from config.errors import NotFound
+from core.api import StrictSerializer, error_responses
+from core.clock import practice_today
+from core.errors import NotFound
+from core.phones import us_phone_e164
 from patients import selectors, services
 from patients.geography import CENTRAL, EASTERN
 from patients.models import Patient, SexAtBirth
-from patients.validators import us_phone_e164
 
 
 class UsPhoneField(serializers.CharField):

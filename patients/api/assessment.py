@@ -16,9 +16,9 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
-from accounts.services import practice_today
-from config.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
-from config.errors import ValidationFailed
+from core.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
+from core.clock import practice_today
+from core.errors import ValidationFailed
 from patients.api import UsPhoneField
 from patients.models import AssessmentOutcome
 from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, Instrument

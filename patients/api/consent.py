@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.api import StrictSerializer, error_responses
+from core.api import StrictSerializer, error_responses
 from notifications.models import Category
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient

@@ -14,8 +14,8 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
 from audit.services import audit_phi_read
-from config.api import StrictSerializer, enum_field, error_responses
-from config.errors import NotFound
+from core.api import StrictSerializer, enum_field, error_responses
+from core.errors import NotFound
 from patients import screening
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
 from patients.selectors import own_record, patient_of

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import PhiRead, audit_phi_reads, audit_record
-from config.api import StrictSerializer, error_responses
+from core.api import StrictSerializer, error_responses
 from patients.clearance import patient_clearance
 from patients.models import Instrument, Intake, QuestionnaireResponse
 from patients.screening import CRISIS_RESOURCES

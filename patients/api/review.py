@@ -24,9 +24,9 @@ from rest_framework.views import APIView
 
 from accounts.models import State
 from accounts.permissions import IsPhysician, user_of
-from accounts.services import practice_today
 from audit.services import audit_phi_read
-from config.api import Pagination, StrictSerializer, enum_field, error_responses
+from core.api import Pagination, StrictSerializer, enum_field, error_responses
+from core.clock import practice_today
 from patients.api.intake import OUTCOMES, ScreeningReasonOut
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
 from patients.selectors import review as selectors

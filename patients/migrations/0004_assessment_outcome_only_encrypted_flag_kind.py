@@ -9,7 +9,7 @@
 
 from django.db import migrations, models
 
-import accounts.crypto
+import core.crypto
 
 
 def fill_urgent_safety(apps, schema_editor):
@@ -21,11 +21,11 @@ def fill_urgent_safety(apps, schema_editor):
 
 
 def encrypt_flag_kinds(apps, schema_editor):
-    _recode_flag_kinds(schema_editor, accounts.crypto.encrypt)
+    _recode_flag_kinds(schema_editor, core.crypto.encrypt)
 
 
 def decrypt_flag_kinds(apps, schema_editor):
-    _recode_flag_kinds(schema_editor, accounts.crypto.decrypt)
+    _recode_flag_kinds(schema_editor, core.crypto.decrypt)
 
 
 def _recode_flag_kinds(schema_editor, recode):
@@ -67,6 +67,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="safetyflag",
             name="kind",
-            field=accounts.crypto.EncryptedTextField(),
+            field=core.crypto.EncryptedTextField(),
         ),
     ]

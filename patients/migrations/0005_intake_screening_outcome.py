@@ -9,7 +9,7 @@ import json
 
 from django.db import migrations
 
-import accounts.crypto
+import core.crypto
 
 BATCH_SIZE = 500
 
@@ -31,10 +31,10 @@ def backfill_screening_outcomes(apps, schema_editor):
                 return
             ids, outcomes = [], []
             for pk, token in rows:
-                outcome = (json.loads(accounts.crypto.decrypt(token)) or {}).get("outcome")
+                outcome = (json.loads(core.crypto.decrypt(token)) or {}).get("outcome")
                 if outcome is not None:
                     ids.append(pk)
-                    outcomes.append(accounts.crypto.encrypt(str(outcome)))
+                    outcomes.append(core.crypto.encrypt(str(outcome)))
             if ids:
                 cursor.execute(
                     "UPDATE patients_intake AS i SET screening_outcome = v.outcome "
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="intake",
             name="screening_outcome",
-            field=accounts.crypto.EncryptedTextField(blank=True, null=True),
+            field=core.crypto.EncryptedTextField(blank=True, null=True),
         ),
         migrations.RunPython(backfill_screening_outcomes, migrations.RunPython.noop),
     ]

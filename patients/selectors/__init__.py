@@ -2,48 +2,41 @@ from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import LicenseStatus, Role, StateLicense, User
-from accounts.services import practice_today
 from audit.services import audit_reads_params, audit_reads_sql
-from config.errors import Conflict, NotFound
-from patients.models import Patient, phone_lookup_hash
+from core.clock import practice_today
+from core.errors import Conflict, NotFound
+from core.phones import phone_lookup_hash
+from notifications.directory import Contact
+from patients.models import Patient
 
 
-@dataclass(frozen=True)
-class Contact:
-    """How to reach a user, resolved when a message is sent (never copied into the outbox)."""
+class PatientContactDirectory:
+    """The notifications contact directory over patient records (registered in
+    PatientsConfig.ready): a patient's phone and zone; staff get their account email."""
 
-    user_id: int
-    email: str
-    phone: str  # E.164, or "" when none is on file
-    time_zone: str | None  # IANA zone; None when unknown
+    def contacts_for_users(self, user_ids: list[int]) -> dict[int, Contact]:
+        users = User.objects.filter(pk__in=user_ids).select_related("patient")
+        contacts = {}
+        for user in users:
+            patient: Patient | None = getattr(user, "patient", None)
+            contacts[user.pk] = Contact(
+                user_id=user.pk,
+                email=user.email,
+                phone=patient.phone if patient else "",
+                time_zone=patient.time_zone or None if patient else None,
+            )
+        return contacts
 
-
-def contacts_for_users(user_ids: list[int]) -> dict[int, Contact]:
-    """Contact details for many users in one query (patients; others get email only)."""
-    users = User.objects.filter(pk__in=user_ids).select_related("patient")
-    contacts = {}
-    for user in users:
-        patient: Patient | None = getattr(user, "patient", None)
-        contacts[user.pk] = Contact(
-            user_id=user.pk,
-            email=user.email,
-            phone=patient.phone if patient else "",
-            time_zone=patient.time_zone or None if patient else None,
-        )
-    return contacts
-
-
-def user_ids_for_phone(phone: str) -> list[int]:
-    """Users whose phone on file is `phone` (found by keyed hash: phones are encrypted)."""
-    matches = Patient.objects.filter(phone_hash=phone_lookup_hash(phone))
-    return list(matches.values_list("user_id", flat=True))
+    def user_ids_for_phone(self, phone: str) -> list[int]:
+        """Found by keyed hash: phones are encrypted."""
+        matches = Patient.objects.filter(phone_hash=phone_lookup_hash(phone))
+        return list(matches.values_list("user_id", flat=True))
 
 
 @functools.cache

@@ -22,7 +22,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from accounts.models import Role, User
-from config.errors import NotFound
+from core.errors import NotFound
 from patients.models import (
     Instrument,
     Intake,

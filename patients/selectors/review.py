@@ -20,11 +20,11 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from psycopg import pq
 
-from accounts.crypto import decrypt
 from accounts.models import LicenseStatus, Role, User
-from accounts.services import practice_today
 from audit.services import audit_reads_params, audit_reads_sql
-from config.errors import NotFound
+from core.clock import practice_today
+from core.crypto import decrypt
+from core.errors import NotFound
 from patients.models import (
     Intake,
     IntakeReview,

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from patients.geography import county_is_valid, county_time_zone
 from patients.models import Patient
 from patients.validators import MIN_AGE, age_on, zip_in_state

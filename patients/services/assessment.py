@@ -25,12 +25,12 @@ from typing import Any, Final, NoReturn
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.crypto import keyed_hash
 from accounts.models import User
 from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
-from config.errors import Conflict, NotFound, ValidationFailed
+from core.crypto import keyed_hash
+from core.errors import Conflict, NotFound, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening

@@ -31,7 +31,7 @@ from django.utils import timezone
 from audit import context
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import ConsentChange, consents_set
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient

@@ -36,10 +36,10 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.selectors import physicians_licensed_in
-from accounts.services import practice_today
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import Conflict, NotFound, ValidationFailed
+from core.clock import practice_today
+from core.errors import Conflict, NotFound, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import scoring, screening

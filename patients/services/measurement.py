@@ -18,7 +18,7 @@ from accounts.models import User
 from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from notifications.models import InboundSms
 from notifications.services import message_schedule, messages_cancel
 from patients.models import (

@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import PhysicianProfile, User
 from audit.models import AuditAction
 from audit.services import audit_record
-from config.errors import Conflict, NotFound
+from core.errors import Conflict, NotFound
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening

@@ -16,7 +16,7 @@ from accounts import services
 from accounts.models import TotpDevice
 from accounts.selectors import physician_authority, physician_with_credentials
 from audit.models import AuditEvent
-from config.errors import ValidationFailed
+from core.errors import ValidationFailed
 from tests.factories import PASSWORD, LicenseFactory, PhysicianFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_licence_expiry_follows_the_practices_calendar_not_utc():
 
 
 def test_phone_lookup_matches_however_the_number_is_written(patient):
-    from patients.selectors import user_ids_for_phone
+    from notifications.directory import user_ids_for_phone
 
     patient.patient.set_phone("+13055550142")
     patient.patient.save()

@@ -14,7 +14,7 @@ from accounts.models import (
     VerificationStatus,
 )
 from accounts.selectors import physician_authority, physicians_licensed_in
-from accounts.services import practice_today
+from core.clock import practice_today
 from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,6 +21,7 @@ from django.utils import timezone
 from twilio.request_validator import RequestValidator  # noqa: TID251
 
 from accounts.models import User
+from core.phones import phone_lookup_hash
 from notifications import selectors, services
 from notifications.dispatch import dispatch_due
 from notifications.models import (
@@ -41,7 +42,6 @@ from notifications.services import (
 )
 from notifications.sms.twilio import delivery_report, twiml_message
 from notifications.templates import HELP_TEXT, START_CONFIRMATION, STOP_CONFIRMATION, render_system
-from patients.models import phone_lookup_hash
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection
 
-from accounts.crypto import keyed_hash
 from audit.models import AuditEvent
+from core.crypto import keyed_hash
 from notifications.models import Message
 from patients.api.assessment import AssessmentThrottle
 from patients.models import Assessment, Lead, SafetyFlag

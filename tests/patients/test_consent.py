@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from config.errors import Conflict, ValidationFailed
+from core.errors import Conflict, ValidationFailed
 from notifications.models import Consent
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentSignature

@@ -18,8 +18,8 @@ from django.apps import apps
 from django.core.management import call_command
 from django.db import connection
 
-from accounts import crypto
 from audit.models import AuditEvent
+from core import crypto
 from notifications.models import Message
 from patients import scoring, screening
 from patients.models import Intake, IntakeStatus, SafetyFlag

@@ -13,9 +13,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.utils.encoders import JSONEncoder
 
-from accounts import crypto
-from accounts.services import practice_today
 from audit.models import AuditEvent
+from core import crypto
+from core.clock import practice_today
 from patients.models import Patient
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
@@ -159,7 +159,7 @@ def test_contact_and_personal_fields_are_encrypted_at_rest(new_patient):
 
 
 def test_phone_lookup_uses_a_keyed_hash(new_patient):
-    from patients.selectors import user_ids_for_phone
+    from notifications.directory import user_ids_for_phone
 
     put_profile(new_patient)
     assert user_ids_for_phone("+13055550142") == [new_patient.pk]

@@ -15,6 +15,7 @@ from billing.gateways import gateway
 from billing.gateways.local import LocalGateway, checkout_complete
 from billing.selectors import current_subscription
 from billing.services import checkout_start
+from core.clock import practice_today
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
 from patients.services import patient_profile_save
@@ -87,9 +88,7 @@ class Command(BaseCommand):
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
         if not Patient.objects.filter(user=patient_user).exists():
-            patient_profile_save(
-                user=patient_user, data=DEMO_PATIENT, today=services.practice_today()
-            )
+            patient_profile_save(user=patient_user, data=DEMO_PATIENT, today=practice_today())
             consents_set(
                 user=patient_user,
                 source="seed",

@@ -12,7 +12,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
-from accounts.crypto import EncryptedTextField, rotate
+from core.crypto import EncryptedTextField, rotate
 
 
 class Command(BaseCommand):

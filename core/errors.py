@@ -1,4 +1,4 @@
-"""The one error hierarchy services raise; config.api turns it into the JSON error format."""
+"""The one error hierarchy services raise; core.api turns it into the JSON error format."""
 
 from __future__ import annotations
 

@@ -1,0 +1,13 @@
+"""The practice's calendar: what "today" means for licence expiry, ages and due dates."""
+
+from __future__ import annotations
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+
+
+def practice_today() -> date:
+    return timezone.localdate(timezone=ZoneInfo(settings.PRACTICE_TIME_ZONE))
