@@ -4,7 +4,6 @@ the summary; physicians reach none of it. Gateway trouble answers 502/503, never
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import django_filters
@@ -19,17 +18,17 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
 from audit.services import audit_phi_read
-from billing import selectors, services
-from billing.errors import PaymentsUnavailable
-from billing.gateways import base as gw
-from billing.gateways import gateway
-from billing.gateways.stripe import webhook_event_construct
+from billing import selectors
 from billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
+from billing.services.checkout import checkout_start
+from billing.services.membership import (
+    invoice_pay_now,
+    membership_set_cancel_at_period_end,
+    portal_url,
+)
+from billing.services.webhooks import webhook_receive
 from core.api import enum_field, error_responses
-from core.errors import ValidationFailed
 from patients.selectors import own_record
-
-logger = logging.getLogger(__name__)
 
 # --- the patient's membership --------------------------------------------------------------
 
@@ -79,15 +78,7 @@ def _membership(subscription: Subscription | None, *, with_next_invoice: bool) -
 
 
 def _next_invoice(subscription: Subscription) -> dict[str, Any] | None:
-    """The gateway's preview of the next invoice; the page still loads when it is down."""
-    customer = subscription.patient.billing_customer
-    try:
-        upcoming = gateway().upcoming_invoice(
-            customer_id=customer.gateway_customer_id,
-            subscription_id=subscription.gateway_subscription_id,
-        )
-    except gw.GatewayError:
-        return None
+    upcoming = selectors.next_invoice_preview(subscription)
     if upcoming is None:
         return None
     return {
@@ -126,7 +117,7 @@ class MembershipCancelView(APIView):
         description="Access continues until the period ends. Asking twice is harmless.",
     )
     def post(self, request: Request) -> Response:
-        subscription = services.membership_set_cancel_at_period_end(
+        subscription = membership_set_cancel_at_period_end(
             user=user_of(request), cancel=self.cancel
         )
         return _answer_membership(request, subscription)
@@ -155,7 +146,7 @@ class PayNowView(APIView):
         "402 `card_declined` when refused; 409 `nothing_due` when nothing is overdue.",
     )
     def post(self, request: Request) -> Response:
-        invoice = services.invoice_pay_now(user=user_of(request))
+        invoice = invoice_pay_now(user=user_of(request))
         return _answer_membership(request, invoice.subscription)  # the current one
 
 
@@ -176,7 +167,7 @@ class CheckoutView(APIView):
         "when the payment provider confirms it (by webhook), not when the browser returns.",
     )
     def post(self, request: Request) -> Response:
-        attempt = services.checkout_start(user=user_of(request))
+        attempt = checkout_start(user=user_of(request))
         return Response({"url": attempt.url})
 
 
@@ -189,7 +180,7 @@ class PortalView(APIView):
         summary="Open the billing portal (change the card, receipts)",
     )
     def post(self, request: Request) -> Response:
-        return Response({"url": services.portal_url(user=user_of(request))})
+        return Response({"url": portal_url(user=user_of(request))})
 
 
 class InvoiceOut(serializers.Serializer):
@@ -301,7 +292,7 @@ class OpsSummaryView(APIView):
 
     @extend_schema(
         responses={200: SummaryOut, **error_responses(401, 403)},
-        summary="Membership figures: active, past due, paused, cancelled, MRR",
+        summary="Membership figures: active, past due, paused, canceled, MRR",
     )
     def get(self, request: Request) -> Response:
         return Response(SummaryOut(selectors.membership_summary()).data)
@@ -331,25 +322,9 @@ class StripeWebhookView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        try:
-            event = webhook_event_construct(
-                request.body,
-                request.headers.get("Stripe-Signature", ""),
-                secret=settings.STRIPE_WEBHOOK_SECRET,
-                tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
-            )
-        except gw.WebhookSignatureInvalid:
-            raise ValidationFailed(
-                "The webhook signature is missing, invalid or too old.",
-                code="invalid_signature",
-                fields={"Stripe-Signature": ["Missing, invalid or too old."]},
-            ) from None
-        try:
-            outcome = services.webhook_event_handle(event)
-        except gw.GatewayError as error:
-            # Nothing was stored (the transaction rolled back): the gateway retries later.
-            logger.warning("webhook %s deferred: gateway %s", event.id, error.code or "error")
-            raise PaymentsUnavailable() from error
+        outcome = webhook_receive(
+            payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
+        )
         return Response({"received": True, "duplicate": outcome is None})
 
 

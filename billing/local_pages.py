@@ -12,8 +12,9 @@ from django.shortcuts import render
 from django.urls import URLPattern, path
 from django.views.decorators.http import require_http_methods
 
-from billing.gateways import base, gateway, local
+from billing.gateways import base, local
 from billing.gateways.local import LocalGateway
+from billing.gateways.registry import gateway
 
 
 def _dollars(cents: int) -> str:

@@ -62,6 +62,10 @@ class CheckoutAttempt(models.Model):
     def __str__(self) -> str:
         return f"checkout {self.public_id}"
 
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.patient.public_id
+
 
 class Subscription(models.Model):
     """The mirror of one gateway subscription. `last_event_at` is the creation time of the

@@ -26,6 +26,8 @@ from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
+from billing.gateways.base import GatewayError, UpcomingInvoice
+from billing.gateways.registry import gateway
 from billing.models import Invoice, Subscription, SubscriptionStatus
 from patients.models import Patient
 
@@ -114,6 +116,19 @@ def membership_gate(patient: Patient) -> MembershipGate:
     """Whether the patient's membership allows check-in booking, prescriptions, refills and
     deliveries now. The free assessment and the first consultation do not ask."""
     return gate_for(current_subscription(patient))
+
+
+def next_invoice_preview(subscription: Subscription) -> UpcomingInvoice | None:
+    """The gateway's preview of the subscription's next invoice, or None when there will be
+    none. Also None while the gateway is down: the membership page still loads."""
+    customer = subscription.patient.billing_customer
+    try:
+        return gateway().upcoming_invoice(
+            customer_id=customer.gateway_customer_id,
+            subscription_id=subscription.gateway_subscription_id,
+        )
+    except GatewayError:
+        return None
 
 
 def invoices_of(patient: Patient) -> QuerySet[Invoice]:

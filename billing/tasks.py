@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from billing import services
-from billing.gateways import local
+from billing.gateways.local_delivery import deliver_pending
 from billing.models import BillingCustomer
+from billing.services.sync import memberships_sync
 
 
 @shared_task(ignore_result=True)
@@ -24,10 +24,10 @@ def sync_customer(customer_pk: int) -> int:
     customer = BillingCustomer.objects.filter(pk=customer_pk).first()
     if customer is None:
         return 0
-    return services.memberships_sync(customer_ids=[customer.gateway_customer_id])
+    return memberships_sync(customer_ids=[customer.gateway_customer_id])
 
 
 @shared_task(ignore_result=True)
 def deliver_local_events() -> int:
     """The local gateway's webhook deliveries (nothing to do with real Stripe)."""
-    return local.deliver_pending()
+    return deliver_pending()

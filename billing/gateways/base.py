@@ -50,7 +50,7 @@ class Subscription:
     amount_cents: int
     currency: str
     latest_invoice_id: str = ""
-    ended_at: datetime | None = None  # when a cancelled subscription ended
+    ended_at: datetime | None = None  # when a canceled subscription ended
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class BillingGateway(Protocol):
     def subscription_retrieve(self, subscription_id: str) -> Subscription: ...
 
     def subscriptions_for_customer(self, customer_id: str) -> list[Subscription]:
-        """Every subscription of the customer, cancelled ones included, newest first."""
+        """Every subscription of the customer, canceled ones included, newest first."""
         ...
 
     def subscription_set_cancel_at_period_end(
@@ -121,6 +121,17 @@ class BillingGateway(Protocol):
     def invoice_pay(self, invoice_id: str, *, idempotency_key: str) -> Invoice:
         """Try to collect an open invoice now with the customer's default payment method.
         Raises CardDeclined when the card is refused."""
+        ...
+
+    def webhook_event_construct(
+        self, payload: bytes, signature_header: str, *, secret: str, tolerance: int
+    ) -> WebhookEvent:
+        """Verify a webhook body against its signature header and read the event.
+
+        Raises `WebhookSignatureInvalid` for a missing, malformed, wrong or
+        older-than-`tolerance` signature, and for a body that is not an event with an id, a
+        type, a creation time and `data.object`; `ImproperlyConfigured` for a tolerance that
+        is not positive (it would accept a replayed event forever)."""
         ...
 
 

@@ -2,8 +2,8 @@
 
 State lives in `LocalGatewayObject` rows as the Stripe-shaped JSON Stripe would answer
 with; every change emits Stripe-shaped events into `LocalGatewayDelivery`, which
-`deliver_pending` POSTs to our own webhook endpoint signed exactly as Stripe signs them,
-so the webhook code that runs in the demo is the code that runs against Stripe.
+`billing.gateways.local_delivery` POSTs to our own webhook endpoint signed exactly as Stripe
+signs them, so the webhook code that runs in the demo is the code that runs against Stripe.
 
 Hosted pages (billing/local_pages.py) stand in for Stripe Checkout and the billing portal.
 They accept Stripe's test cards only and keep the last four digits, never the number:
@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-import json
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -34,9 +32,16 @@ from billing.gateways.base import (
     PermanentGatewayError,
     Subscription,
     UpcomingInvoice,
+    WebhookEvent,
 )
-from billing.gateways.shapes import invoice_from_dict, signature_header, subscription_from_dict
+from billing.gateways.shapes import (
+    invoice_from_dict,
+    signature_verify,
+    subscription_from_dict,
+    webhook_event_from_json,
+)
 from billing.models import LocalGatewayDelivery, LocalGatewayObject
+from billing.tasks import deliver_local_events
 
 PAYS: Final = "pays"
 DECLINES_ON_RENEWAL: Final = "declines_on_renewal"
@@ -47,7 +52,6 @@ TEST_CARDS: Final = {
     "4000000000000002": DECLINES,
     "4000000000009995": DECLINES,
 }
-WEBHOOK_PATH: Final = "/api/billing/stripe/webhook"
 
 
 def _new_id(prefix: str) -> str:
@@ -96,8 +100,6 @@ def _emit(event_type: str, obj: dict[str, Any]) -> None:
 
 
 def _deliver_soon() -> None:
-    from billing.tasks import deliver_local_events
-
     deliver_local_events.delay()
 
 
@@ -235,6 +237,13 @@ class LocalGateway:
                     raise CardDeclined("Your card was declined.", code="card_declined")
                 invoice = _invoice_settle(invoice)
         return invoice_from_dict(invoice)
+
+    def webhook_event_construct(
+        self, payload: bytes, signature_header: str, *, secret: str, tolerance: int
+    ) -> WebhookEvent:
+        """Verified as Stripe's SDK verifies (the local gateway signs as Stripe signs)."""
+        signature_verify(payload, signature_header, secret=secret, tolerance=tolerance)
+        return webhook_event_from_json(payload)
 
 
 def _objects(kind: str, customer_id: str) -> list[dict[str, Any]]:
@@ -379,49 +388,3 @@ def renewal_simulate(subscription_id: str, *, fail: bool | None = None) -> str:
     _emit("invoice.paid", _put(invoice))
     _emit("customer.subscription.updated", _put(subscription))
     return "paid"
-
-
-# --- delivering events to our webhook ------------------------------------------------------
-
-Transport = Callable[[str, bytes, dict[str, str]], int]
-
-
-def _http_post(url: str, body: bytes, headers: dict[str, str]) -> int:
-    return requests.post(url, data=body, headers=headers, timeout=10).status_code
-
-
-def deliver_pending(*, transport: Transport | None = None, limit: int = 100) -> int:
-    """POST owed events, oldest first, each signed as Stripe signs; a 2xx answer marks it
-    delivered, anything else leaves it for the next run. Returns how many were delivered.
-    `transport(url, body, headers) -> status` defaults to HTTP to PUBLIC_BASE_URL."""
-    post = transport or _http_post
-    url = settings.PUBLIC_BASE_URL.rstrip("/") + WEBHOOK_PATH
-    delivered = 0
-    for _ in range(limit):
-        with transaction.atomic():
-            delivery = (
-                LocalGatewayDelivery.objects.select_for_update(skip_locked=True)
-                .filter(delivered_at__isnull=True)
-                .order_by("created_at", "event_id")
-                .first()
-            )
-            if delivery is None:
-                break
-            body = json.dumps(delivery.payload).encode()
-            headers = {
-                "Content-Type": "application/json",
-                "Stripe-Signature": signature_header(body, settings.STRIPE_WEBHOOK_SECRET),
-            }
-            try:
-                status = post(url, body, headers)
-            except requests.RequestException:
-                status = 0
-            delivery.attempts += 1
-            delivery.last_status = status
-            if 200 <= status < 300:
-                delivery.delivered_at = timezone.now()
-                delivered += 1
-            delivery.save()
-            if not delivery.delivered_at:
-                break  # keep the order: try again on the next run
-    return delivered

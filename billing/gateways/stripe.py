@@ -3,11 +3,11 @@
 Everything Stripe-specific stays behind this seam:
 
 * `StripeGateway` implements `BillingGateway` with one `stripe.StripeClient` per instance
-  (the instance is cached by `billing.gateways.gateway()`). It returns our dataclasses, parsed
-  from the SDK objects' plain-dict form by `shapes`, and raises only our `GatewayError`
-  subclasses: transient (network, rate limit, 409, 5xx) or permanent (invalid request,
-  authentication, permission, other 4xx), `CardDeclined` for a card error.
-* `webhook_event_construct` verifies a webhook's Stripe-Signature and reads the event.
+  (the instance is cached by `billing.gateways.registry.gateway()`). It returns our
+  dataclasses, parsed from the SDK objects' plain-dict form by `shapes`, and raises only our
+  `GatewayError` subclasses: transient (network, rate limit, 409, 5xx) or permanent (invalid
+  request, authentication, permission, other 4xx), `CardDeclined` for a card error.
+* Its `webhook_event_construct` verifies a webhook's Stripe-Signature with the SDK.
 
 Every call that creates or changes something sends the caller's idempotency key, so the
 SDK's own network retries and our callers' retries never create a second object or payment.
@@ -18,10 +18,8 @@ we raise or the lines we log, and no SDK exception rides along as `__cause__`/`_
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from typing import Any, NoReturn, TypeVar
 
 import stripe  # noqa: TID251
@@ -52,16 +50,14 @@ _sdk_logger = logging.getLogger("stripe")
 if _sdk_logger.level == logging.NOTSET:
     _sdk_logger.setLevel(logging.WARNING)
 
-# Stripe's answer to an upcoming-invoice preview when nothing will be billed (cancelled or
+# Stripe's answer to an upcoming-invoice preview when nothing will be billed (canceled or
 # ending subscription).
 NO_UPCOMING_INVOICE = "invoice_upcoming_none"
-MAX_ID_LENGTH = 128  # Stripe's ids and event types are far shorter; our columns hold this
-LATEST_TIMESTAMP = 32503680000  # year 3000: anything later is not an event time
 
 _T = TypeVar("_T")
 
 
-def _translate(exc: stripe.StripeError) -> GatewayError:
+def translate_error(exc: stripe.StripeError) -> GatewayError:
     """Map an SDK exception to ours. Never quotes Stripe's message."""
     status = exc.http_status
     # Only some SDK exceptions copy the error's code onto themselves; the body always has it.
@@ -246,9 +242,9 @@ class StripeGateway(BillingGateway):
         except stripe.InvalidRequestError as exc:
             if exc.code == NO_UPCOMING_INVOICE:
                 return None
-            error = _translate(exc)
+            error = translate_error(exc)
         except stripe.StripeError as exc:
-            error = _translate(exc)
+            error = translate_error(exc)
         else:
             return _upcoming(preview.to_dict(for_json=True))
         self._fail("upcoming_invoice", error)
@@ -264,6 +260,33 @@ class StripeGateway(BillingGateway):
         )
         return shapes.invoice_from_dict(invoice.to_dict(for_json=True))
 
+    def webhook_event_construct(
+        self, payload: bytes, signature_header: str, *, secret: str, tolerance: int
+    ) -> WebhookEvent:
+        """Verified by the SDK itself (see `BillingGateway.webhook_event_construct`)."""
+        if tolerance <= 0:
+            # The SDK skips the age check for 0: a replayed event would be accepted forever.
+            raise ImproperlyConfigured(
+                "The webhook tolerance must be a positive number of seconds."
+            )
+        if not signature_header:
+            raise WebhookSignatureInvalid("No Stripe-Signature header")
+        if not secret:
+            raise WebhookSignatureInvalid("No webhook secret configured")
+        reason = ""
+        try:
+            stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=tolerance)
+        except stripe.SignatureVerificationError:
+            reason = "Signature verification failed"
+        except (ValueError, TypeError, AttributeError, KeyError):
+            # Not UTF-8, not JSON, not an object, or a v2 "thin" event.
+            reason = "The body is not a Stripe event"
+        if reason:
+            raise WebhookSignatureInvalid(reason)
+        # The event's own JSON, not the SDK object's: that one turns *_decimal strings into
+        # Decimals and int64 strings into ints, and the handler expects Stripe's JSON.
+        return shapes.webhook_event_from_json(payload)
+
     # --- plumbing ----------------------------------------------------------------------
 
     def _call(self, operation: str, request: Callable[[], _T]) -> _T:
@@ -271,7 +294,7 @@ class StripeGateway(BillingGateway):
         try:
             return request()
         except stripe.StripeError as exc:
-            error = _translate(exc)
+            error = translate_error(exc)
         # Raised outside the except block: nothing of the SDK exception (whose body may quote
         # an email) rides along as __context__.
         self._fail(operation, error)
@@ -286,55 +309,3 @@ class StripeGateway(BillingGateway):
             error,
         )
         raise error
-
-
-def webhook_event_construct(
-    payload: bytes, signature_header: str, *, secret: str, tolerance: int
-) -> WebhookEvent:
-    """Verify a webhook body against its Stripe-Signature header and read the event.
-
-    Raises `WebhookSignatureInvalid` for a missing, malformed, wrong or older-than-`tolerance`
-    signature, and for a body that is not a JSON event with an id, a type and `data.object`.
-    """
-    if tolerance <= 0:
-        # The SDK skips the age check for 0: a replayed event would be accepted forever.
-        raise ImproperlyConfigured("The webhook tolerance must be a positive number of seconds.")
-    if not signature_header:
-        raise WebhookSignatureInvalid("No Stripe-Signature header")
-    if not secret:
-        raise WebhookSignatureInvalid("No webhook secret configured")
-    reason = ""
-    data: Any = None
-    try:
-        stripe.Webhook.construct_event(payload, signature_header, secret, tolerance=tolerance)
-        # The event's own JSON, not the SDK object's: that one turns *_decimal strings into
-        # Decimals and int64 strings into ints, and the handler expects Stripe's JSON.
-        data = json.loads(payload)
-    except stripe.SignatureVerificationError:
-        reason = "Signature verification failed"
-    except (ValueError, TypeError, AttributeError, KeyError):
-        # Not UTF-8, not JSON, not an object, or a v2 "thin" event.
-        reason = "The body is not a Stripe event"
-    if reason:
-        raise WebhookSignatureInvalid(reason)
-
-    body = (data.get("data") if isinstance(data, dict) else None) or {}
-    obj = body.get("object") if isinstance(body, dict) else None
-    event_id, event_type = data.get("id"), data.get("type")
-    created = data.get("created")
-    if not (
-        isinstance(event_id, str)
-        and 0 < len(event_id) <= MAX_ID_LENGTH
-        and isinstance(event_type, str)
-        and 0 < len(event_type) <= MAX_ID_LENGTH
-        and isinstance(obj, dict)
-        and isinstance(created, int)
-        and 0 < created < LATEST_TIMESTAMP
-    ):
-        raise WebhookSignatureInvalid("The body is not a Stripe event")
-    return WebhookEvent(
-        id=event_id,
-        type=event_type,
-        created=datetime.fromtimestamp(created, tz=UTC),
-        object=obj,
-    )

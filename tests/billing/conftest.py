@@ -5,6 +5,8 @@ from typing import Any
 
 import pytest
 
+from billing.gateways.stripe import StripeGateway
+from billing.models import BillingCustomer
 from tests.billing.stripe_servers import (
     SECRET_KEY,
     FakeStripe,
@@ -12,6 +14,7 @@ from tests.billing.stripe_servers import (
     start_fake_stripe,
     start_localstripe,
 )
+from tests.billing.support import customer_for
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +51,16 @@ def stripe_settings(settings: Any) -> Any:
     settings.STRIPE_TIMEOUT_SECONDS = 5.0
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
     return settings
+
+
+@pytest.fixture
+def fake_gateway(stripe_settings: Any, fake_stripe: FakeStripe) -> StripeGateway:
+    """A Stripe gateway talking to `fake_stripe`."""
+    stripe_settings.STRIPE_API_BASE_URL = fake_stripe.base_url
+    return StripeGateway()
+
+
+@pytest.fixture
+def customer(patient: Any) -> BillingCustomer:
+    """The patient's gateway customer, cus_test_1 (what the test payloads name)."""
+    return customer_for(patient)

@@ -1,11 +1,13 @@
-"""Webhook payloads signed as Stripe signs them, and the local gateway driven end to end."""
+"""Webhook payloads signed as Stripe signs them, the local gateway driven end to end, and
+what the Stripe gateway tests share."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import socket
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -15,11 +17,15 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from billing.gateways import local
+from billing.gateways.base import CheckoutSession
+from billing.gateways.local_delivery import deliver_pending
 from billing.gateways.shapes import signature_header
+from billing.gateways.stripe import StripeGateway
 from billing.models import BillingCustomer, Invoice, Subscription
-from billing.services import checkout_start
+from billing.services.checkout import checkout_start
 
 WEBHOOK_URL = "/api/billing/stripe/webhook"
+EMAIL = "patient.one@example.com"
 _ids = itertools.count(1)
 NOW = int(time.time())
 
@@ -120,7 +126,7 @@ def client_transport(url: str, body: bytes, headers: dict[str, str]) -> int:
 
 
 def deliver() -> int:
-    return local.deliver_pending(transport=client_transport)
+    return deliver_pending(transport=client_transport)
 
 
 def become_member(user: User, card: str = "4242424242424242") -> Subscription:
@@ -144,3 +150,34 @@ def membership(client: APIClient) -> dict[str, Any]:
     assert response.status_code == 200, response.content
     data: dict[str, Any] = response.json()
     return data
+
+
+def subscription_created_event(**overrides: Any) -> dict[str, Any]:
+    """customer.subscription.created for cus_test_1, at NOW."""
+    return event(
+        "customer.subscription.created",
+        subscription_obj(customer="cus_test_1", **overrides),
+        created=NOW,
+    )
+
+
+def when(timestamp: int) -> datetime:
+    return datetime.fromtimestamp(timestamp, tz=UTC)
+
+
+def unused_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def checkout_session(gateway: StripeGateway, key: str = "checkout-pat_7f3a-1") -> CheckoutSession:
+    return gateway.checkout_session_create(
+        customer_id="cus_member",
+        price_id="price_membership",
+        success_url="https://app.example.test/billing/done?session={CHECKOUT_SESSION_ID}",
+        cancel_url="https://app.example.test/billing",
+        reference="pat_7f3a",
+        idempotency_key=key,
+    )

@@ -15,8 +15,16 @@ from django.utils import timezone
 
 from audit.models import AuditEvent
 from billing.gateways import local
-from billing.models import CheckoutAttempt, Invoice, LocalGatewayDelivery, Subscription
-from billing.services import memberships_sync
+from billing.gateways.local_delivery import deliver_pending
+from billing.gateways.registry import gateway_for
+from billing.models import (
+    CheckoutAttempt,
+    Invoice,
+    LocalGatewayDelivery,
+    LocalGatewayObject,
+    Subscription,
+)
+from billing.services.sync import memberships_sync
 from notifications.models import Message, MessageStatus
 from tests.actors import client_for
 from tests.billing.support import age_mirror, become_member, deliver, membership
@@ -140,7 +148,7 @@ def test_the_customer_is_reused_across_checkouts(patient):
     pay(checkout_url(client))
     deliver()
     assert membership(client)["state"] == "active"
-    customers = local.LocalGatewayObject.objects.filter(kind="customer")
+    customers = LocalGatewayObject.objects.filter(kind="customer")
     assert customers.count() == 1
 
 
@@ -302,8 +310,6 @@ def test_reads_are_audited(patient):
 
 
 def test_gateway_down_is_503_not_500(patient, settings):
-    from billing.gateways import _gateway_for
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         closed_port = sock.getsockname()[1]
@@ -311,11 +317,11 @@ def test_gateway_down_is_503_not_500(patient, settings):
     settings.STRIPE_SECRET_KEY = "sk_test_unreachable"
     settings.STRIPE_API_BASE_URL = f"http://127.0.0.1:{closed_port}"
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    _gateway_for.cache_clear()
+    gateway_for.cache_clear()
     try:
         response = client_for(patient).post("/api/billing/checkout")
     finally:
-        _gateway_for.cache_clear()
+        gateway_for.cache_clear()
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "payments_unavailable"
     assert not CheckoutAttempt.objects.exists()
@@ -414,9 +420,7 @@ def test_no_second_checkout_while_the_first_is_paid_but_not_yet_confirmed(patien
 def test_sync_sends_no_dunning_for_a_membership_that_has_ended(patient):
     subscription = become_member(patient, card="4000000000000341")
     local.renewal_simulate(subscription.gateway_subscription_id, fail=True)
-    at_gateway = local.LocalGatewayObject.objects.get(
-        object_id=subscription.gateway_subscription_id
-    )
+    at_gateway = LocalGatewayObject.objects.get(object_id=subscription.gateway_subscription_id)
     at_gateway.data = {**at_gateway.data, "cancel_at_period_end": True}
     at_gateway.save()
     local.renewal_simulate(subscription.gateway_subscription_id)
@@ -456,8 +460,8 @@ def test_simultaneous_checkouts_open_one_session(patient):
         thread.join()
     assert len(urls) == 4 and len(set(urls)) == 1
     assert CheckoutAttempt.objects.count() == 1
-    assert local.LocalGatewayObject.objects.filter(kind="checkout.session").count() == 1
-    assert local.LocalGatewayObject.objects.filter(kind="customer").count() == 1
+    assert LocalGatewayObject.objects.filter(kind="checkout.session").count() == 1
+    assert LocalGatewayObject.objects.filter(kind="customer").count() == 1
 
 
 def test_the_local_delivery_task_run_twice_delivers_each_event_once(patient):
@@ -473,7 +477,7 @@ def test_the_local_delivery_task_run_twice_delivers_each_event_once(patient):
 
 def test_a_refused_delivery_is_retried_in_order_on_the_next_run(patient):
     pay(checkout_url(client_for(patient)))
-    assert local.deliver_pending(transport=lambda url, body, headers: 503) == 0
+    assert deliver_pending(transport=lambda url, body, headers: 503) == 0
     pending = LocalGatewayDelivery.objects.filter(delivered_at__isnull=True)
     assert pending.count() == 3  # stopped at the first refusal, order kept
     assert deliver() == 3

@@ -4,9 +4,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.gateways import gateway
 from billing.gateways.base import GatewayError
-from billing.gateways.local import LocalGateway, deliver_pending, renewal_simulate
+from billing.gateways.local import LocalGateway, renewal_simulate
+from billing.gateways.local_delivery import deliver_pending
+from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
 from patients.models import Patient
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from billing.services import memberships_sync
+from billing.services.sync import memberships_sync
 
 
 class Command(BaseCommand):

@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import PhysicianProfile, Role, User
-from billing.gateways import gateway
 from billing.gateways.local import LocalGateway, checkout_complete
+from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
-from billing.services import checkout_start
+from billing.services.checkout import checkout_start
 from core.clock import practice_today
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
