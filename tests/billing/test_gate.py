@@ -1,5 +1,5 @@
 """The membership gate through every state, with time travel for the grace period and the
-end of a cancelled period; the ops filter agrees with it."""
+end of a canceled period; the ops filter agrees with it."""
 
 from __future__ import annotations
 

@@ -155,9 +155,9 @@ def test_the_customer_is_reused_across_checkouts(patient):
 def test_cancel_at_period_end_and_resume(patient):
     become_member(patient)
     client = client_for(patient)
-    cancelled = client.post("/api/billing/membership/cancel")
-    assert cancelled.status_code == 200
-    data = cancelled.json()
+    canceled = client.post("/api/billing/membership/cancel")
+    assert canceled.status_code == 200
+    data = canceled.json()
     assert (data["state"], data["cancel_at_period_end"]) == ("active", True)
     assert data["next_invoice"] is None
     assert client.post("/api/billing/membership/cancel").json()["cancel_at_period_end"] is True
@@ -168,7 +168,7 @@ def test_cancel_at_period_end_and_resume(patient):
     assert Subscription.objects.get().cancel_at_period_end is False
 
 
-def test_cancelling_without_a_membership_is_409(patient):
+def test_canceling_without_a_membership_is_409(patient):
     response = client_for(patient).post("/api/billing/membership/cancel")
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "no_membership"
@@ -376,7 +376,7 @@ def test_seed_demo_gives_the_demo_patient_one_membership(db):
     assert subscription.status == "active"
 
 
-def test_cancelled_this_month_counts_patients_whose_membership_ended(ops_admin, patient):
+def test_canceled_this_month_counts_patients_whose_membership_ended(ops_admin, patient):
     rejoined = PatientFactory().user
     for user in (patient, rejoined):
         become_member(user)

@@ -126,7 +126,7 @@ def test_cancel_at_period_end_and_resume(gateway: StripeGateway, sdk: stripe.Str
     member = _member(sdk, gateway)
     before = gateway.subscription_retrieve(member.subscription_id)
 
-    cancelling = gateway.subscription_set_cancel_at_period_end(
+    canceling = gateway.subscription_set_cancel_at_period_end(
         member.subscription_id, cancel=True, idempotency_key="cancel-1"
     )
     stored = gateway.subscription_retrieve(member.subscription_id)
@@ -134,14 +134,14 @@ def test_cancel_at_period_end_and_resume(gateway: StripeGateway, sdk: stripe.Str
         member.subscription_id, cancel=False, idempotency_key="resume-1"
     )
 
-    assert (cancelling.cancel_at_period_end, cancelling.status) == (True, "active")
-    assert cancelling.current_period_end == before.current_period_end
+    assert (canceling.cancel_at_period_end, canceling.status) == (True, "active")
+    assert canceling.current_period_end == before.current_period_end
     assert stored.cancel_at_period_end is True
     assert (resumed.cancel_at_period_end, resumed.status) == (False, "active")
     assert sdk.v1.subscriptions.retrieve(member.subscription_id).cancel_at_period_end is False
 
 
-def test_subscriptions_for_customer_include_cancelled_ones_and_no_one_elses(
+def test_subscriptions_for_customer_include_canceled_ones_and_no_one_elses(
     gateway: StripeGateway, sdk: stripe.StripeClient
 ) -> None:
     member = _member(sdk, gateway)
@@ -187,7 +187,7 @@ def test_invoices_for_customer(gateway: StripeGateway, sdk: stripe.StripeClient)
     assert (invoice.number, invoice.hosted_invoice_url) == ("", "")
 
 
-def test_invoices_for_customer_honours_the_limit(
+def test_invoices_for_customer_honors_the_limit(
     gateway: StripeGateway, sdk: stripe.StripeClient
 ) -> None:
     member = _member(sdk, gateway)
