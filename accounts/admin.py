@@ -7,7 +7,6 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.http import HttpRequest
 
-from accounts import services
 from accounts.models import (
     AuthSession,
     CdsRegistration,
@@ -16,41 +15,47 @@ from accounts.models import (
     StateLicense,
     User,
 )
+from accounts.services.mfa import mfa_code_check
+from accounts.services.registration import normalize_email
+from accounts.services.throttling import (
+    login_attempt_begin,
+    login_attempt_succeeded,
+    login_failure_record,
+)
 from audit import context
 from audit.models import AuditAction
 from audit.services import audit_record
-from core.errors import TooManyRequests
+from core.errors import TooManyRequests, ValidationFailed
 
 
 class MfaAdminLoginForm(AdminAuthenticationForm):
-    """Admin sign-in: password, then the authenticator (or recovery) code, for every user."""
+    """Admin sign-in: password, then the authenticator (or recovery) code, for every user.
+    Attempts count against the same limits as the API's (accounts.services.throttling)."""
 
     otp_code = forms.CharField(label="Authenticator or recovery code", max_length=32)
 
     def clean(self) -> dict[str, Any]:
-        email = services.normalize_email(self.data.get("username", ""))
+        email = normalize_email(self.data.get("username", ""))
         ip = context.current().ip
         try:
-            services.login_attempt_begin(email=email, ip=ip)
+            login_attempt_begin(email=email, ip=ip)
         except TooManyRequests as exc:
             raise forms.ValidationError(exc.message) from exc
         try:
             cleaned = super().clean()
         except forms.ValidationError:
-            services.login_failure_record(email=email, surface="admin")
+            login_failure_record(email=email, surface="admin")
             raise
         user = self.get_user()
-        services.login_attempt_succeeded(email=email, ip=ip)
+        login_attempt_succeeded(email=email, ip=ip)
         try:
-            services.mfa_attempt_begin(user)
+            mfa_code_check(user=user, code=cleaned.get("otp_code", ""), surface="admin")
         except TooManyRequests as exc:
             raise forms.ValidationError(exc.message) from exc
-        if not services.mfa_code_valid(user=user, code=cleaned.get("otp_code", "")):
-            services.mfa_failure_record(user, surface="admin")
+        except ValidationFailed as exc:
             raise forms.ValidationError(
                 "Enter a valid authenticator code (set up MFA through the API first)."
-            )
-        services.mfa_attempt_succeeded(user)
+            ) from exc
         audit_record(
             actor=user, action=AuditAction.LOGIN, object_type="admin", detail={"surface": "admin"}
         )
@@ -75,7 +80,7 @@ admin.site.login_form = MfaAdminLoginForm
 admin.site.site_header = "Practice operations"
 
 
-class LicenceInline(admin.TabularInline):
+class LicenseInline(admin.TabularInline):
     model = StateLicense
     extra = 0
 
@@ -102,7 +107,7 @@ class CdsInline(admin.TabularInline):
 class PhysicianProfileAdmin(AuditedAdmin):
     list_display = ["last_name", "first_name", "npi"]
     search_fields = ["last_name", "npi"]
-    inlines = [LicenceInline, DeaInline, CdsInline]
+    inlines = [LicenseInline, DeaInline, CdsInline]
 
 
 @admin.register(User)

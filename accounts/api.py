@@ -10,12 +10,14 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
-from accounts import services
 from accounts.models import AuthSession
 from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
+from accounts.services.mfa import mfa_enroll_confirm, mfa_enroll_start, mfa_verify
+from accounts.services.registration import patient_register
+from accounts.services.sessions import IssuedTokens, auth_login, auth_logout, auth_refresh
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.api import StrictSerializer, error_responses
 
 
@@ -34,7 +36,7 @@ class TokensOut(serializers.Serializer):
     access_expires_at = serializers.DateTimeField()
     refresh_expires_at = serializers.DateTimeField()
     mfa = serializers.ChoiceField(
-        choices=["not_required", "required", "enrolment_required", "verified"]
+        choices=["not_required", "required", "enrollment_required", "verified"]
     )
 
 
@@ -44,10 +46,10 @@ def _mfa_state(session: AuthSession) -> str:
     if session.mfa_verified_at:
         return "verified"
     enrolled = hasattr(session.user, "totp_device") and session.user.totp_device.confirmed_at
-    return "required" if enrolled else "enrolment_required"
+    return "required" if enrolled else "enrollment_required"
 
 
-def _tokens_response(tokens: services.IssuedTokens, status_code: int = 200) -> Response:
+def _tokens_response(tokens: IssuedTokens, status_code: int = 200) -> Response:
     session = tokens.session
     body = {
         "access_token": tokens.access_token,
@@ -72,8 +74,8 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.patient_register(**data.validated_data)
-        return _tokens_response(services.auth_login(**data.validated_data), status.HTTP_201_CREATED)
+        patient_register(**data.validated_data)
+        return _tokens_response(auth_login(**data.validated_data), status.HTTP_201_CREATED)
 
 
 class LoginView(APIView):
@@ -83,12 +85,12 @@ class LoginView(APIView):
     @extend_schema(
         request=CredentialsIn,
         responses={200: TokensOut, **error_responses(400, 401, 413, 429)},
-        summary="Sign in; staff then verify (or enrol) MFA before the token works",
+        summary="Sign in; staff then verify (or enroll) MFA before the token works",
     )
     def post(self, request: Request) -> Response:
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return _tokens_response(services.auth_login(**data.validated_data))
+        return _tokens_response(auth_login(**data.validated_data))
 
 
 class RefreshIn(StrictSerializer):
@@ -107,7 +109,7 @@ class RefreshView(APIView):
     def post(self, request: Request) -> Response:
         data = RefreshIn(data=request.data)
         data.is_valid(raise_exception=True)
-        return _tokens_response(services.auth_refresh(**data.validated_data))
+        return _tokens_response(auth_refresh(**data.validated_data))
 
 
 class LogoutView(APIView):
@@ -119,29 +121,29 @@ class LogoutView(APIView):
         summary="Revoke this session's tokens",
     )
     def post(self, request: Request) -> Response:
-        services.auth_logout(session=session_of(request))
+        auth_logout(session=session_of(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class EnrolOut(serializers.Serializer):
+class EnrollOut(serializers.Serializer):
     secret = serializers.CharField()
     provisioning_uri = serializers.CharField(help_text="otpauth:// URI to render as a QR code")
 
 
-class MfaEnrolView(APIView):
+class MfaEnrollView(APIView):
     permission_classes = [IsAuthenticatedPendingMfa]
 
     @extend_schema(
         request=None,
-        responses={201: EnrolOut, **error_responses(401, 409)},
-        summary="Start TOTP enrolment",
+        responses={201: EnrollOut, **error_responses(401, 409)},
+        summary="Start TOTP enrollment",
     )
     def post(self, request: Request) -> Response:
         # Someone with a session that has not passed MFA must not replace a confirmed device;
         # the service refuses once a device is confirmed.
-        secret, uri = services.mfa_enrol_start(user=user_of(request))
+        secret, uri = mfa_enroll_start(user=user_of(request))
         return Response(
-            EnrolOut({"secret": secret, "provisioning_uri": uri}).data,
+            EnrollOut({"secret": secret, "provisioning_uri": uri}).data,
             status=status.HTTP_201_CREATED,
             headers={"Cache-Control": "no-store"},
         )
@@ -163,14 +165,12 @@ class MfaConfirmView(APIView):
             ),
             **error_responses(400, 401, 409, 429),
         },
-        summary="Confirm TOTP enrolment with a first code; returns one-time recovery codes",
+        summary="Confirm TOTP enrollment with a first code; returns one-time recovery codes",
     )
     def post(self, request: Request) -> Response:
         data = CodeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        codes = services.mfa_enrol_confirm(
-            session=session_of(request), code=data.validated_data["code"]
-        )
+        codes = mfa_enroll_confirm(session=session_of(request), code=data.validated_data["code"])
         return Response({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
 
 
@@ -185,11 +185,11 @@ class MfaVerifyView(APIView):
     def post(self, request: Request) -> Response:
         data = CodeIn(data=request.data)
         data.is_valid(raise_exception=True)
-        services.mfa_verify(session=session_of(request), code=data.validated_data["code"])
+        mfa_verify(session=session_of(request), code=data.validated_data["code"])
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class LicenceOut(serializers.Serializer):
+class LicenseOut(serializers.Serializer):
     state = serializers.CharField()
     number = serializers.CharField()
     status = serializers.CharField()
@@ -208,7 +208,7 @@ class PhysicianOut(serializers.Serializer):
     first_name = serializers.CharField()
     last_name = serializers.CharField()
     npi = serializers.CharField()
-    licenses = LicenceOut(many=True)
+    licenses = LicenseOut(many=True)
     dea_registrations = DeaOut(many=True)
 
 
@@ -239,10 +239,5 @@ class MeView(APIView):
         }
         if user.role == "physician":
             body["physician"] = PhysicianOut(physician_with_credentials(user.pk)).data
-        audit_record(
-            actor=user,
-            action=AuditAction.READ,
-            object_type="accounts.user",
-            object_id=str(user.public_id),
-        )
+        audit_write(user, actor=user, action=AuditAction.READ)
         return Response(body)

@@ -8,7 +8,8 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from accounts.models import AuthSession, User
-from accounts.services import session_authenticate
+from accounts.services.sessions import session_authenticate
+from core.errors import NotAuthenticated
 
 
 class BearerTokenAuthentication(BaseAuthentication):
@@ -23,7 +24,11 @@ class BearerTokenAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(
                 "Use the header `Authorization: Bearer <access token>`.", code="invalid_header"
             )
-        session = session_authenticate(token.strip())
+        try:
+            session = session_authenticate(token=token.strip())
+        except NotAuthenticated as exc:
+            # DRF's own error, so that the 401 carries the WWW-Authenticate challenge.
+            raise exceptions.AuthenticationFailed(exc.message, code=exc.code) from exc
         return session.user, session
 
     def authenticate_header(self, request: Request) -> str:

@@ -205,6 +205,11 @@ class TotpDevice(models.Model):
     def __str__(self) -> str:
         return f"totp for {self.user_id}"
 
+    @property
+    def public_id(self) -> uuid.UUID:
+        """A device has no id of its own to show: it is named by its user (one per user)."""
+        return self.user.public_id
+
 
 class RecoveryCode(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")

@@ -26,7 +26,7 @@ class MfaRequired(exceptions.PermissionDenied):
 
 
 class IsAuthenticatedPendingMfa(BasePermission):
-    """A live session, whether or not MFA is done yet (MFA enrolment and verification)."""
+    """A live session, whether or not MFA is done yet (MFA enrollment and verification)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         return isinstance(request.auth, AuthSession)

@@ -45,12 +45,12 @@ def physician_authority(
 ) -> Authority:
     on = on or practice_today()
     reasons: list[str] = [] if physician.user.is_active else ["account_inactive"]
-    licence = next((lic for lic in physician.licenses.all() if lic.state == state), None)
-    if licence is None:
+    state_license = next((lic for lic in physician.licenses.all() if lic.state == state), None)
+    if state_license is None:
         reasons.append("no_license_in_state")
-    elif licence.status != LicenseStatus.ACTIVE:
+    elif state_license.status != LicenseStatus.ACTIVE:
         reasons.append("license_not_active")
-    elif licence.expires_on < on:
+    elif state_license.expires_on < on:
         reasons.append("license_expired")
     may_treat = not reasons
 
@@ -76,7 +76,7 @@ def physician_authority(
 
 
 def physicians_licensed_in(state: str, *, on: date | None = None) -> QuerySet[PhysicianProfile]:
-    """Physicians with an active, unexpired licence in `state` (for routing and queues)."""
+    """Physicians with an active, unexpired license in `state` (for routing and queues)."""
     on = on or practice_today()
     return (
         PhysicianProfile.objects.filter(

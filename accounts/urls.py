@@ -7,8 +7,8 @@ urlpatterns = [
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),
-    path("auth/mfa/enrol", api.MfaEnrolView.as_view(), name="mfa-enrol"),
-    path("auth/mfa/enrol/confirm", api.MfaConfirmView.as_view(), name="mfa-enrol-confirm"),
+    path("auth/mfa/enroll", api.MfaEnrollView.as_view(), name="mfa-enroll"),
+    path("auth/mfa/enroll/confirm", api.MfaConfirmView.as_view(), name="mfa-enroll-confirm"),
     path("auth/mfa/verify", api.MfaVerifyView.as_view(), name="mfa-verify"),
     path("me", api.MeView.as_view(), name="me"),
 ]

@@ -258,7 +258,9 @@ def audit_phi_reads(*, actor: User, reads: Iterable[PhiRead]) -> None:
     _insert_events(_READS, [*shared, *arrays], reads=True)
 
 
-def _row_digest(prev_hash: str, event: AuditEvent) -> str:
+def audit_event_digest(prev_hash: str, event: AuditEvent) -> str:
+    """The hash sealing `event` after the event whose hash is `prev_hash` (HMAC-SHA256 over
+    the event's canonical JSON): what audit_seal_chain stores and audit_verify_chain checks."""
     payload = {
         "seq": event.seq,
         "id": event.pk,
@@ -308,7 +310,7 @@ def audit_seal_chain(*, batch_size: int | None = None) -> int:
                 seq += 1
                 event.seq = seq
                 event.prev_hash = prev_hash
-                event.hash = prev_hash = _row_digest(prev_hash, event)
+                event.hash = prev_hash = audit_event_digest(prev_hash, event)
             AuditEvent.objects.bulk_update(batch, ["seq", "prev_hash", "hash"], batch_size=1000)
         sealed += len(batch)
         if len(batch) < batch_size:
@@ -378,7 +380,7 @@ def audit_verify_chain() -> ChainReport:
         intact = (
             event.seq == expected_seq
             and event.prev_hash == prev_hash
-            and event.hash == _row_digest(prev_hash, event)
+            and event.hash == audit_event_digest(prev_hash, event)
         )
         if not intact:
             return ChainReport(checked, _unsealed_count(), event.seq, event.pk)

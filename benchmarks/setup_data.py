@@ -19,12 +19,9 @@ QUEUE_INTAKES = 40  # more than one page of the review queue
 def _token(user: Any, *, staff: bool) -> str:
     from django.utils import timezone
 
-    from accounts.models import AuthSession
-    from accounts.services import _issue_tokens
+    from accounts.services.sessions import auth_session_issue
 
-    session = AuthSession(user=user, mfa_required=staff, mfa_verified_at=timezone.now())
-    tokens = _issue_tokens(session)
-    tokens.session.save(force_insert=True)
+    tokens = auth_session_issue(user=user, mfa_required=staff, mfa_verified_at=timezone.now())
     return tokens.access_token
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import AuthSession, CdsRegistration, PhysicianProfile, User
-from accounts.services import _issue_tokens
+from accounts.models import CdsRegistration, PhysicianProfile, User
+from accounts.services.sessions import auth_session_issue
 from tests.factories import DeaFactory, LicenseFactory, PatientFactory, PhysicianFactory, far_future
 
 __all__ = [
@@ -23,10 +23,9 @@ __all__ = [
 
 def client_for(user: User) -> APIClient:
     """An API client holding a fresh access token for `user`, MFA already satisfied."""
-    tokens = _issue_tokens(
-        AuthSession(user=user, mfa_required=user.is_staff_role, mfa_verified_at=timezone.now())
+    tokens = auth_session_issue(
+        user=user, mfa_required=user.is_staff_role, mfa_verified_at=timezone.now()
     )
-    tokens.session.save()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
     return client

@@ -1,3 +1,5 @@
+"""Registration, sign-in, bearer tokens, refresh, logout, idle timeout and /api/me."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,24 +8,13 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuthSession, User
+from accounts.services.sessions import auth_session_issue
 from audit.models import AuditEvent
+from tests.accounts.support import STRONG, bearer, login
 from tests.actors import actor_user, client_for
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-
-STRONG = "a sturdy passphrase 4 tests"
-
-
-def login(api, email, password=PASSWORD, **extra):
-    return api.post(
-        "/api/auth/login", {"email": email, "password": password}, format="json", **extra
-    )
-
-
-def bearer(api, token):
-    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
-    return api
 
 
 def test_patient_registers_and_is_signed_in(api):
@@ -78,37 +69,6 @@ def test_wrong_password_is_401_in_error_format(api):
     assert body["error"]["code"] == "invalid_credentials"
 
 
-def test_repeated_failures_lock_the_account_with_429(api, settings):
-    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
-    user = UserFactory()
-    for _ in range(3):
-        assert login(api, user.email, "bad guess").status_code == 401
-    locked = login(api, user.email)  # even the right password waits out the window
-    assert locked.status_code == 429
-    assert locked.json()["error"]["code"] == "login_throttled"
-    assert int(locked["Retry-After"]) > 0
-
-
-def test_failures_from_one_ip_throttle_other_accounts_from_that_ip(api, settings):
-    settings.LOGIN_FAILURES_PER_IP = 3
-    users = UserFactory.create_batch(4)
-    for user in users[:3]:
-        login(api, user.email, "bad guess", REMOTE_ADDR="10.9.8.7")
-    assert login(api, users[3].email, REMOTE_ADDR="10.9.8.7").status_code == 429
-    assert login(api, users[3].email, REMOTE_ADDR="10.9.8.8").status_code == 200
-
-
-def test_success_resets_the_account_counter(api, settings):
-    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
-    user = UserFactory()
-    login(api, user.email, "bad guess")
-    login(api, user.email, "bad guess")
-    assert login(api, user.email).status_code == 200
-    login(api, user.email, "bad guess")
-    login(api, user.email, "bad guess")
-    assert login(api, user.email).status_code == 200
-
-
 def test_inactive_user_cannot_log_in(api):
     user = UserFactory(is_active=False)
     assert login(api, user.email).status_code == 401
@@ -157,6 +117,20 @@ def test_refresh_after_logout_is_refused(api):
     assert refused.status_code == 401
 
 
+def test_refresh_is_audited_and_an_idle_staff_refresh_is_revoked_for_good(api, ops_admin):
+    tokens = auth_session_issue(user=ops_admin, mfa_required=True, mfa_verified_at=timezone.now())
+    fresh = api.post("/api/auth/refresh", {"refresh_token": tokens.refresh_token}, format="json")
+    assert fresh.status_code == 200
+    assert AuditEvent.objects.filter(action="login", detail={"step": "refresh"}).count() == 1
+    AuthSession.objects.update(last_seen_at=timezone.now() - dt.timedelta(minutes=16))
+    idle = api.post(
+        "/api/auth/refresh", {"refresh_token": fresh.json()["refresh_token"]}, format="json"
+    )
+    assert idle.json()["error"]["code"] == "session_idle"
+    assert AuthSession.objects.get().revoked_at is not None
+    assert AuditEvent.objects.filter(action="logout", detail={"reason": "idle"}).count() == 1
+
+
 def test_staff_session_ends_after_idle_timeout(ops_admin):
     client = client_for(ops_admin)
     assert client.get("/api/me").status_code == 200
@@ -182,8 +156,6 @@ def test_malformed_authorization_header_is_401(api):
 
 def test_me_for_physician_includes_credentials_and_audits(physician):
     body = client_for(physician.user).get("/api/me").json()
-    assert body["role"] == "physician"
-    assert body["id"] == str(physician.user.public_id)
     assert sorted(lic["state"] for lic in body["physician"]["licenses"]) == ["FL", "NJ"]
     assert (
         AuditEvent.objects.filter(
@@ -194,13 +166,11 @@ def test_me_for_physician_includes_credentials_and_audits(physician):
 
 
 @pytest.mark.parametrize("actor", ["patient", "ops_admin", "physician"])
-def test_me_for_each_role_and_anonymous(api, request, actor):
+def test_me_names_each_role_by_its_public_id(request, actor):
     user = actor_user(request, actor)
-    assert client_for(user).get("/api/me").json()["role"] == user.role
+    body = client_for(user).get("/api/me").json()
+    assert (body["role"], body["id"]) == (user.role, str(user.public_id))
+
+
+def test_me_for_anonymous_is_401(api):
     assert api.get("/api/me").status_code == 401
-
-
-def test_ids_in_responses_are_uuids_not_sequential(patient):
-    body = client_for(patient).get("/api/me").json()
-    assert body["id"] == str(patient.public_id)
-    assert str(patient.pk) != body["id"]

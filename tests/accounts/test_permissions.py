@@ -11,8 +11,8 @@ pytestmark = pytest.mark.django_db
 SIGNED_IN_ONLY = [
     ("get", "/api/me"),
     ("post", "/api/auth/logout"),
-    ("post", "/api/auth/mfa/enrol"),
-    ("post", "/api/auth/mfa/enrol/confirm"),
+    ("post", "/api/auth/mfa/enroll"),
+    ("post", "/api/auth/mfa/enroll/confirm"),
     ("post", "/api/auth/mfa/verify"),
 ]
 ANONYMOUS_OK = [
@@ -58,7 +58,7 @@ def test_staff_with_password_only_session_is_limited_to_mfa_endpoints(request, a
     client = client_for(actor_user(request, actor))
     AuthSession.objects.update(mfa_verified_at=None)
     assert client.get("/api/me").status_code == 403
-    assert client.post("/api/auth/mfa/enrol").status_code == 201
+    assert client.post("/api/auth/mfa/enroll").status_code == 201
     AuthSession.objects.update(mfa_verified_at=timezone.now())
     assert client.get("/api/me").status_code == 200
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import time_machine
 
 from accounts.models import (
     CdsRegistration,
@@ -13,7 +14,11 @@ from accounts.models import (
     StateLicense,
     VerificationStatus,
 )
-from accounts.selectors import physician_authority, physicians_licensed_in
+from accounts.selectors import (
+    physician_authority,
+    physician_with_credentials,
+    physicians_licensed_in,
+)
 from core.clock import practice_today
 from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory
 
@@ -43,7 +48,7 @@ def test_unlicensed_physician_may_not_treat(unlicensed_physician):
     assert "no_license_in_state" in authority.reasons
 
 
-def test_licence_in_another_state_does_not_count():
+def test_license_in_another_state_does_not_count():
     doctor = PhysicianFactory()
     LicenseFactory(physician=doctor, state="FL")
     DeaFactory(physician=doctor, state="FL")
@@ -52,7 +57,7 @@ def test_licence_in_another_state_does_not_count():
     assert "no_license_in_state" in authority.reasons
 
 
-def test_expired_licence_may_not_treat(physician):
+def test_expired_license_may_not_treat(physician):
     StateLicense.objects.filter(physician=physician, state="FL").update(expires_on=yesterday())
     authority = physician_authority(physician, "FL")
     assert not authority.may_treat
@@ -60,7 +65,7 @@ def test_expired_licence_may_not_treat(physician):
     assert authority.reasons == ["license_expired"]
 
 
-def test_licence_is_valid_through_its_expiry_date(physician):
+def test_license_is_valid_through_its_expiry_date(physician):
     StateLicense.objects.filter(physician=physician, state="FL").update(expires_on=yesterday())
     on_expiry_day = physician_authority(physician, "FL", on=yesterday())
     day_after = physician_authority(physician, "FL", on=yesterday() + dt.timedelta(days=1))
@@ -71,7 +76,7 @@ def test_licence_is_valid_through_its_expiry_date(physician):
 @pytest.mark.parametrize(
     "status", [LicenseStatus.SUSPENDED, LicenseStatus.REVOKED, LicenseStatus.INACTIVE]
 )
-def test_licence_not_active_may_not_treat(physician, status):
+def test_license_not_active_may_not_treat(physician, status):
     StateLicense.objects.filter(physician=physician, state="FL").update(status=status)
     authority = physician_authority(physician, "FL")
     assert not authority.may_treat
@@ -172,14 +177,14 @@ def test_licensed_in_nj_excludes_florida_only_physician(physician):
     assert florida_only in physicians_licensed_in("FL")
 
 
-def test_licensed_in_nj_excludes_expired_nj_licence_even_with_active_fl_licence():
+def test_licensed_in_nj_excludes_expired_nj_license_even_with_active_fl_license():
     doctor = PhysicianFactory()
     LicenseFactory(physician=doctor, state="FL")
     LicenseFactory(physician=doctor, state="NJ", expires_on=yesterday())
     assert doctor not in physicians_licensed_in("NJ")
 
 
-def test_licensed_in_nj_excludes_suspended_nj_licence_even_with_active_fl_licence():
+def test_licensed_in_nj_excludes_suspended_nj_license_even_with_active_fl_license():
     doctor = PhysicianFactory()
     LicenseFactory(physician=doctor, state="FL")
     LicenseFactory(physician=doctor, state="NJ", status=LicenseStatus.SUSPENDED)
@@ -205,3 +210,13 @@ def test_licensed_in_then_authority_needs_no_further_queries(physician, django_a
     with django_assert_num_queries(0):
         authorities = [physician_authority(doctor, "NJ") for doctor in doctors]
     assert [a.may_prescribe for a in authorities] == [True]
+
+
+def test_license_expiry_follows_the_practices_calendar_not_utc():
+    doctor = PhysicianFactory()
+    LicenseFactory(physician=doctor, state="FL", expires_on=dt.date(2026, 7, 14))
+    # 02:00 UTC on the 15th is still 22:00 on the 14th in Eastern time.
+    with time_machine.travel(dt.datetime(2026, 7, 15, 2, 0, tzinfo=dt.UTC), tick=False):
+        assert physician_authority(physician_with_credentials(doctor.user_id), "FL").may_treat
+    with time_machine.travel(dt.datetime(2026, 7, 15, 5, 0, tzinfo=dt.UTC), tick=False):
+        assert not physician_authority(physician_with_credentials(doctor.user_id), "FL").may_treat

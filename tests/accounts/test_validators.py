@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import DeaRegistration, VerificationStatus
-from accounts.services import dea_registration_set
+from accounts.services.credentials import dea_registration_set
 from accounts.validators import dea_check, dea_check_digit_ok, dea_normalize, npi_is_valid
 from core.errors import ValidationFailed
 

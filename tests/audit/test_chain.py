@@ -17,7 +17,7 @@ from audit.models import AuditAction, AuditEvent
 from audit.services import (
     GENESIS_HASH,
     PhiRead,
-    _row_digest,
+    audit_event_digest,
     audit_phi_read,
     audit_phi_reads,
     audit_reads_params,
@@ -25,6 +25,7 @@ from audit.services import (
     audit_record,
     audit_seal_chain,
     audit_verify_chain,
+    audit_write,
 )
 from audit.tasks import seal_audit_chain
 
@@ -77,6 +78,26 @@ def test_record_inserts_an_unsealed_row(patient):
     assert event.actor_role == "patient"
     assert event.action == "login"
     assert event.detail == {"surface": "api"}
+
+
+@pytest.mark.django_db
+def test_write_names_the_object_by_type_public_id_and_patient(patient, physician):
+    audit_write(patient.patient, actor=physician.user, action=AuditAction.UPDATE)
+    audit_write(patient, actor=patient, action=AuditAction.READ, detail={"via": "test"})
+    record, read = AuditEvent.objects.order_by("id")
+    assert (record.object_type, record.object_id) == (
+        "patients.patient",
+        str(patient.patient.public_id),
+    )
+    assert record.patient_id == patient.patient.public_id
+    assert (record.actor, record.actor_role) == (physician.user, "physician")
+    # A model without audit_patient_id (a user account) names no patient.
+    assert (read.object_type, read.object_id, read.patient_id) == (
+        "accounts.user",
+        str(patient.public_id),
+        None,
+    )
+    assert read.detail == {"via": "test"}
 
 
 @pytest.mark.django_db
@@ -373,7 +394,7 @@ def test_rehashed_row_still_breaks_the_chain_at_the_next_row():
     target.object_id = "forged"
     tamper(
         "UPDATE audit_auditevent SET object_id = %s, hash = %s WHERE id = %s",
-        ["forged", _row_digest(target.prev_hash, target), target.pk],
+        ["forged", audit_event_digest(target.prev_hash, target), target.pk],
     )
     assert audit_verify_chain().first_broken_seq == 3
 
@@ -506,7 +527,7 @@ def test_concurrent_writers_and_sealers_give_one_contiguous_chain():
 def test_async_commit_for_a_read_event_never_leaks_to_later_statements(patient):
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
-    audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+    audit_write(patient, actor=patient, action=AuditAction.READ)
     with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
         assert cursor.fetchone()[0] == "on"
@@ -529,7 +550,7 @@ def test_read_event_inside_a_writing_transaction_commits_synchronously(patient):
     with connection.cursor() as cursor:
         cursor.execute("SET synchronous_commit TO on")  # the test server runs with it off
     with transaction.atomic():
-        audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+        audit_write(patient, actor=patient, action=AuditAction.READ)
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
@@ -537,7 +558,7 @@ def test_read_event_inside_a_writing_transaction_commits_synchronously(patient):
 
 @pytest.mark.django_db
 def test_the_chain_is_keyed_so_it_cannot_be_recomputed_without_the_key(patient, settings):
-    audit_record(actor=patient, action=AuditAction.READ, object_type="accounts.user")
+    audit_write(patient, actor=patient, action=AuditAction.READ)
     audit_seal_chain()
     assert audit_verify_chain().ok
     settings.AUDIT_CHAIN_KEY = "someone-elses-key"

@@ -9,8 +9,13 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import services
 from accounts.models import PhysicianProfile, Role, User
+from accounts.services.credentials import (
+    cds_registration_set,
+    dea_registration_set,
+    license_set,
+    physician_create,
+)
 from billing.gateways.local import LocalGateway, checkout_complete
 from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
@@ -66,14 +71,12 @@ class Command(BaseCommand):
         for email, first, last, npi, states in PHYSICIANS:
             profile = PhysicianProfile.objects.filter(user__email=email).first()
             if profile is None:
-                profile = services.physician_create(
+                profile = physician_create(
                     email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, npi=npi
                 )
             for state, (licence, dea) in states.items():
-                services.license_set(
-                    physician=profile, state=state, number=licence, expires_on=expires
-                )
-                services.dea_registration_set(
+                license_set(physician=profile, state=state, number=licence, expires_on=expires)
+                dea_registration_set(
                     physician=profile,
                     state=state,
                     number=dea,
@@ -81,7 +84,7 @@ class Command(BaseCommand):
                     schedules=["II", "III", "IV", "V"],
                 )
                 if state == "NJ":
-                    services.cds_registration_set(
+                    cds_registration_set(
                         physician=profile, state="NJ", number="CDS-D12345", expires_on=expires
                     )
         patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
@@ -100,9 +103,9 @@ class Command(BaseCommand):
         membership = self._membership(patient_user)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
-            f"  ops admin:  {OPS_EMAIL}  (enrols MFA on first login)\n"
-            f"  physician:  {PHYSICIANS[0][0]}  (FL; enrols MFA on first login)\n"
-            f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrols MFA on first login)\n"
+            f"  ops admin:  {OPS_EMAIL}  (enrolls MFA on first login)\n"
+            f"  physician:  {PHYSICIANS[0][0]}  (FL; enrolls MFA on first login)\n"
+            f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrolls MFA on first login)\n"
             f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})"
         )
 

@@ -1,0 +1,55 @@
+"""Helpers shared by the accounts tests: signing in through the API, enrolling MFA."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyotp
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import TotpDevice, User
+from tests.factories import PASSWORD, UserFactory
+
+STRONG = "a sturdy passphrase 4 tests"
+
+
+def login(api: APIClient, email: str, password: str = PASSWORD, **extra: Any) -> Any:
+    return api.post(
+        "/api/auth/login", {"email": email, "password": password}, format="json", **extra
+    )
+
+
+def bearer(api: APIClient, token: str) -> APIClient:
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    return api
+
+
+def sign_in(api: APIClient, user: User) -> dict[str, Any]:
+    """Sign `user` in with the password; `api` then carries the new access token."""
+    body = login(api, user.email).json()
+    bearer(api, body["access_token"])
+    return body
+
+
+def enroll(api: APIClient) -> tuple[str, list[str]]:
+    """Enroll the signed-in user in MFA: the TOTP secret and the recovery codes."""
+    secret = api.post("/api/auth/mfa/enroll").json()["secret"]
+    codes = api.post(
+        "/api/auth/mfa/enroll/confirm", {"code": pyotp.TOTP(secret).now()}, format="json"
+    ).json()["recovery_codes"]
+    return secret, codes
+
+
+def next_step_code(secret: str) -> str:
+    """A valid code for the next 30 s step, so it is not a replay of the one just used."""
+    totp = pyotp.TOTP(secret)
+    return totp.generate_otp(totp.timecode(timezone.now()) + 1)
+
+
+def enrolled_admin() -> tuple[User, str]:
+    """An ops admin with a confirmed TOTP device, and its secret."""
+    user = UserFactory(role="ops_admin", is_staff=True)
+    secret = pyotp.random_base32()
+    TotpDevice.objects.create(user=user, secret=secret, confirmed_at=timezone.now())
+    return user, secret

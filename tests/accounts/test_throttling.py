@@ -1,0 +1,105 @@
+"""Throttles: failed sign-ins and wrong codes are counted before they are checked, per
+account and per IP, whichever door (API or admin) they come through."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+
+from accounts.services.mfa import mfa_code_check
+from audit.models import AuditEvent
+from core.errors import TooManyRequests, ValidationFailed
+from tests.accounts.support import enroll, enrolled_admin, login, next_step_code, sign_in
+from tests.factories import PhysicianFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_repeated_failures_lock_the_account_with_429(api, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    user = UserFactory()
+    for _ in range(3):
+        assert login(api, user.email, "bad guess").status_code == 401
+    locked = login(api, user.email)  # even the right password waits out the window
+    assert locked.status_code == 429
+    assert locked.json()["error"]["code"] == "login_throttled"
+    assert int(locked["Retry-After"]) > 0
+
+
+def test_failures_from_one_ip_throttle_other_accounts_from_that_ip(api, settings):
+    settings.LOGIN_FAILURES_PER_IP = 3
+    users = UserFactory.create_batch(4)
+    for user in users[:3]:
+        login(api, user.email, "bad guess", REMOTE_ADDR="10.9.8.7")
+    assert login(api, users[3].email, REMOTE_ADDR="10.9.8.7").status_code == 429
+    assert login(api, users[3].email, REMOTE_ADDR="10.9.8.8").status_code == 200
+
+
+def test_success_resets_the_account_counter(api, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    user = UserFactory()
+    login(api, user.email, "bad guess")
+    login(api, user.email, "bad guess")
+    assert login(api, user.email).status_code == 200
+    login(api, user.email, "bad guess")
+    login(api, user.email, "bad guess")
+    assert login(api, user.email).status_code == 200
+
+
+@pytest.mark.usefixtures("frozen_clock")
+def test_repeated_wrong_codes_are_throttled(api, settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    user = PhysicianFactory().user
+    sign_in(api, user)
+    secret, _ = enroll(api)
+    sign_in(api, user)
+    for _ in range(3):
+        api.post("/api/auth/mfa/verify", {"code": "000000"}, format="json")
+    throttled = api.post("/api/auth/mfa/verify", {"code": next_step_code(secret)}, format="json")
+    assert throttled.status_code == 429
+    assert throttled.json()["error"]["code"] == "mfa_throttled"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_parallel_wrong_codes_get_no_more_checks_than_the_limit(settings):
+    settings.LOGIN_FAILURES_PER_ACCOUNT = 3
+    user, _ = enrolled_admin()
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def guess() -> None:
+        try:
+            start.wait()
+            mfa_code_check(user=user, code="000000", surface="test")
+            outcomes.append("accepted")
+        except ValidationFailed:
+            outcomes.append("wrong")
+        except TooManyRequests:
+            outcomes.append("throttled")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(outcomes) == ["throttled"] * 5 + ["wrong"] * 3
+    assert AuditEvent.objects.filter(action="mfa_failed").count() == 3
+
+
+def test_registration_throttle_ignores_spoofed_forwarded_for(api, settings):
+    settings.NUM_PROXIES = 0
+    codes = [
+        api.post(
+            "/api/auth/register",
+            {"email": f"r{n}@example.test", "password": "a sturdy passphrase 4 tests"},
+            format="json",
+            HTTP_X_FORWARDED_FOR=f"198.51.100.{n}",
+        ).status_code
+        for n in range(12)
+    ]
+    assert codes[:10] == [201] * 10
+    assert codes[10:] == [429, 429]
