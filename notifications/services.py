@@ -29,7 +29,9 @@ from notifications.models import (
     MessageStatus,
     PhoneStatus,
 )
+from notifications.phone_status import phone_flag
 from notifications.sms.base import NumberFlag
+from notifications.tasks import dispatch_due_messages
 from notifications.templates import (
     HELP_TEXT,
     START_CONFIRMATION,
@@ -117,8 +119,6 @@ _FRESH_STATE: dict[str, Any] = {
 
 
 def _dispatch_soon() -> None:
-    from notifications.tasks import dispatch_due_messages
-
     transaction.on_commit(dispatch_due_messages.delay)
 
 
@@ -181,29 +181,6 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
             detail={"granted": change.granted, "source": source},
         )
     ConsentEvent.objects.bulk_create(events)
-
-
-def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
-    """Texts need a recorded consent for their category; marketing needs one on every
-    channel; care and billing email is transactional and goes unless withdrawn."""
-    if consent is not None:
-        return consent.granted
-    return channel == Channel.EMAIL and category != Category.MARKETING
-
-
-def phone_flag(
-    *, phone: str, opted_out: bool | None = None, invalid_code: str = "", source: str = ""
-) -> None:
-    """Record an opt-out (or its end) or an invalid-number flag for a number."""
-    now = timezone.now()
-    updates: dict[str, Any] = {}
-    if opted_out is True:
-        updates |= {"opted_out_at": now, "opt_out_source": source}
-    elif opted_out is False:
-        updates |= {"opted_out_at": None, "opt_out_source": ""}
-    if invalid_code:
-        updates |= {"invalid_at": now, "invalid_code": invalid_code}
-    PhoneStatus.objects.update_or_create(phone_hash=phone_lookup_hash(phone), defaults=updates)
 
 
 # --- inbound texts --------------------------------------------------------------------

@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditEvent
 from notifications.models import Category, Channel, Consent, ConsentEvent, Message, MessageStatus
-from notifications.services import CONSENT_WORDING, ConsentChange, consents_set, phone_flag
+from notifications.phone_status import phone_flag
+from notifications.services import CONSENT_WORDING, ConsentChange, consents_set
 from tests.actors import actor_user, client_for
 from tests.factories import PatientFactory
 

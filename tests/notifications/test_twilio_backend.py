@@ -25,16 +25,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import QueryDict
 from twilio.request_validator import RequestValidator  # noqa: TID251
 
+from notifications.errors import PermanentSendError, TransientSendError, UncertainSendError
 from notifications.sms import twilio as twilio_sms
-from notifications.sms.base import (
-    InvalidNumber,
-    OptedOutNumber,
-    OutgoingSms,
-    PermanentSmsError,
-    SentSms,
-    TransientSmsError,
-    UncertainSmsError,
-)
+from notifications.sms.base import InvalidNumber, OptedOutNumber, OutgoingSms, SentSms
 from notifications.sms.twilio import TwilioSmsBackend, signature_is_valid, twiml_message
 from tests.local_http import serve_locally
 
@@ -321,7 +314,7 @@ def test_opted_out_number(twilio_settings: Any, fake_twilio: FakeTwilio) -> None
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "21610"
-    assert isinstance(caught.value, PermanentSmsError)
+    assert isinstance(caught.value, PermanentSendError)
 
 
 @pytest.mark.parametrize("code", [21211, 30005])
@@ -334,13 +327,13 @@ def test_invalid_or_unknown_number(
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == str(code)
-    assert isinstance(caught.value, PermanentSmsError)
+    assert isinstance(caught.value, PermanentSendError)
 
 
 def test_unreachable_handset_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then_error(400, 30003, "Unreachable destination handset")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "30003"
@@ -351,7 +344,7 @@ def test_server_error_then_success_on_retry(twilio_settings: Any, fake_twilio: F
     backend = TwilioSmsBackend()
     sms = _sms()
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         backend.send(sms)
     sent = backend.send(sms)
 
@@ -363,7 +356,7 @@ def test_server_error_then_success_on_retry(twilio_settings: Any, fake_twilio: F
 def test_rate_limit_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then_error(429, 20429, "Too Many Requests")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "20429"
@@ -374,7 +367,7 @@ def test_bad_gateway_without_a_json_body_is_transient(
 ) -> None:
     fake_twilio.then(502, "<html>Bad Gateway</html>", content_type="text/html")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "502"
@@ -389,10 +382,10 @@ def test_other_client_errors_are_permanent(
 ) -> None:
     fake_twilio.then_error(status, code)
 
-    with pytest.raises(PermanentSmsError) as caught:
+    with pytest.raises(PermanentSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
-    assert type(caught.value) is PermanentSmsError
+    assert type(caught.value) is PermanentSendError
     assert caught.value.code == str(code)
 
 
@@ -419,7 +412,7 @@ def test_unreadable_success_answer_is_uncertain(
 ) -> None:
     fake_twilio.then(201, "this is not json", content_type="text/plain")
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "bad_response"
@@ -428,7 +421,7 @@ def test_unreadable_success_answer_is_uncertain(
 def test_success_without_a_sid_is_uncertain(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then(201, "")
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "no_sid"
@@ -437,7 +430,7 @@ def test_success_without_a_sid_is_uncertain(twilio_settings: Any, fake_twilio: F
 def test_connection_refused_is_transient(twilio_settings: Any) -> None:
     twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{_unused_port()}"
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "network"
@@ -450,7 +443,7 @@ def test_server_gone_after_a_success_is_transient(
     backend.send(_sms())
     fake_twilio.stop()  # same settings, same cached client, but nobody listens now
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         backend.send(_sms())
 
     assert caught.value.code == "network"
@@ -464,7 +457,7 @@ def test_read_timeout_is_uncertain_not_retried(
     twilio_settings.TWILIO_TIMEOUT_SECONDS = 0.3
     fake_twilio.then(201, {"sid": "SM" + "b" * 32, "status": "queued"}, hang=True)
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "timeout"
@@ -512,7 +505,7 @@ def test_missing_sender_refuses_to_construct(twilio_settings: Any) -> None:
 
 
 def test_chosen_by_dotted_path(twilio_settings: Any) -> None:
-    from notifications.sms import get_sms_backend
+    from notifications.sms.base import get_sms_backend
 
     twilio_settings.SMS_BACKEND = "notifications.sms.twilio.TwilioSmsBackend"
 

@@ -1,17 +1,25 @@
-"""SMS backends for tests, selected through settings.SMS_BACKEND like any other backend."""
+"""Shared by the notifications tests: SMS and email backends selected through settings
+(SMS_BACKEND, EMAIL_BACKEND) like any other backend."""
 
 from __future__ import annotations
 
+import smtplib
+import socket
 import time
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import redis
 from django.conf import settings
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
 
-from notifications.sms.base import OutgoingSms, SentSms, SmsBackend, SmsError
+from notifications.errors import SendError
+from notifications.sms.base import OutgoingSms, SentSms, SmsBackend
 
-# What ScriptedSmsBackend does on each call, in order: an SmsError to raise, or None to send.
-script: list[SmsError | None] = []
+# What ScriptedSmsBackend does on each call, in order: an SendError to raise, or None to send.
+script: list[SendError | None] = []
 sent: list[OutgoingSms] = []
 
 SEND_LOG = "test:sms-send-log"
@@ -59,3 +67,19 @@ def send_log() -> list[str]:
     return [
         item.decode() for item in redis.Redis.from_url(settings.REDIS_URL).lrange(SEND_LOG, 0, -1)
     ]
+
+
+class RecipientRefusingEmailBackend(BaseEmailBackend):
+    """A mail server that refuses every recipient, the way smtplib reports it."""
+
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        refused = {to: (550, b"5.1.1 no such user") for m in email_messages for to in m.to}
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+@contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port bound but never listening: connecting to it is refused at once."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield sock.getsockname()[1]
