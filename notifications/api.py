@@ -113,7 +113,7 @@ class MessageOut(serializers.ModelSerializer):
             "sent_at",
             "delivered_at",
             "failed_at",
-            "cancelled_at",
+            "canceled_at",
             "suppressed_at",
         ]
 

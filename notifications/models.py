@@ -26,7 +26,7 @@ class MessageStatus(models.TextChoices):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
-    CANCELLED = "cancelled"
+    CANCELED = "canceled"
     SUPPRESSED = "suppressed"
 
 
@@ -35,7 +35,7 @@ FINAL_STATUSES = frozenset(
     {
         MessageStatus.DELIVERED,
         MessageStatus.FAILED,
-        MessageStatus.CANCELLED,
+        MessageStatus.CANCELED,
         MessageStatus.SUPPRESSED,
     }
 )
@@ -76,7 +76,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
     suppressed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

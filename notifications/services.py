@@ -64,7 +64,7 @@ def message_schedule(
     urgent: bool = False,
 ) -> Message:
     """Put a message in the outbox; scheduling the same dedupe_key again keeps the first,
-    unless that one was cancelled: then it is scheduled again with the new details.
+    unless that one was canceled: then it is scheduled again with the new details.
 
     Only non-PHI context is allowed (ids for links); the template says which keys.
     """
@@ -85,12 +85,12 @@ def message_schedule(
     # get_or_create creates in a savepoint and, when a concurrent twin won the insert,
     # reads the twin's row instead: no IntegrityError reaches us for the dedupe key.
     message, created = Message.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
-    revived = not created and message.status == MessageStatus.CANCELLED
+    revived = not created and message.status == MessageStatus.CANCELED
     if revived:
-        # Conditional on still being cancelled: of two schedulers reviving it at once,
+        # Conditional on still being canceled: of two schedulers reviving it at once,
         # one does; the other, like any later one, keeps what that one scheduled.
         revived = bool(
-            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELLED).update(
+            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELED).update(
                 **fields, **_FRESH_STATE
             )
         )
@@ -111,7 +111,7 @@ _FRESH_STATE: dict[str, Any] = {
     "sent_at": None,
     "delivered_at": None,
     "failed_at": None,
-    "cancelled_at": None,
+    "canceled_at": None,
     "suppressed_at": None,
     "provider_message_id": "",
     "provider_error_code": "",
@@ -130,7 +130,7 @@ def messages_cancel(*, dedupe_prefix: str) -> int:
         raise ValueError("messages_cancel needs a non-empty dedupe_prefix")
     return Message.objects.filter(
         status=MessageStatus.SCHEDULED, dedupe_key__startswith=dedupe_prefix
-    ).update(status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="cancelled")
+    ).update(status=MessageStatus.CANCELED, canceled_at=timezone.now(), status_reason="canceled")
 
 
 # --- consent --------------------------------------------------------------------------
@@ -259,7 +259,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
         Message.objects.filter(
             recipient__in=users, channel=Channel.SMS, status=MessageStatus.SCHEDULED
         ).update(
-            status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="opted_out"
+            status=MessageStatus.CANCELED, canceled_at=timezone.now(), status_reason="opted_out"
         )
         return render_system(STOP_CONFIRMATION)
     if kind == "start":

@@ -273,7 +273,7 @@ def test_the_outbox_lists_newest_first(ops_admin, patient):
 
 def test_the_outbox_filters(ops_admin, patient, other_patient):
     now = timezone.now()
-    cancelled = make_message(patient, status=MessageStatus.CANCELLED)
+    canceled = make_message(patient, status=MessageStatus.CANCELED)
     billing = make_message(
         other_patient,
         category=Category.BILLING,
@@ -287,16 +287,16 @@ def test_the_outbox_filters(ops_admin, patient, other_patient):
     def ids(**params: Any) -> set[str]:
         return {row["id"] for row in listed(client, **params)}
 
-    assert ids(status="cancelled") == {str(cancelled.public_id)}
+    assert ids(status="canceled") == {str(canceled.public_id)}
     assert ids(category="billing") == {str(billing.public_id)}
     assert ids(channel="email") == {str(billing.public_id)}
     assert ids(template_key="payment_failed") == {str(billing.public_id)}
     assert ids(template_key="appointment_reminder") == {
-        str(cancelled.public_id),
+        str(canceled.public_id),
         str(plain.public_id),
     }
     after = (now - timedelta(hours=36)).isoformat()
-    assert ids(created_after=after) == {str(cancelled.public_id), str(plain.public_id)}
+    assert ids(created_after=after) == {str(canceled.public_id), str(plain.public_id)}
     assert ids(created_before=after) == {str(billing.public_id)}
     assert ids(status="scheduled", created_after=after) == {str(plain.public_id)}
 

@@ -169,7 +169,7 @@ def test_concurrent_scheduling_of_one_reminder_keeps_one_row(patient):
     assert Message.objects.count() == 1
 
 
-def test_concurrent_rescheduling_of_a_cancelled_reminder_revives_it_once(patient):
+def test_concurrent_rescheduling_of_a_canceled_reminder_revives_it_once(patient):
     key = "appointment:9:reminder-1h"
     original = services.message_schedule(
         recipient=patient,

@@ -111,7 +111,7 @@ def test_cancel_by_prefix_cancels_only_pending_matches(reachable):
         reachable, key="appointment:2:reminder-24h", send_at=MIDDAY + timedelta(days=1)
     )
     assert services.messages_cancel(dedupe_prefix="appointment:1:") == 1
-    assert refreshed(later).status == MessageStatus.CANCELLED
+    assert refreshed(later).status == MessageStatus.CANCELED
     assert refreshed(sent).status == MessageStatus.SENT
     assert refreshed(other).status == MessageStatus.SCHEDULED
 
@@ -411,7 +411,7 @@ def test_a_message_the_rules_cannot_judge_fails_alone(
 # --- rescheduling after a cancel ----------------------------------------------------------
 
 
-def test_a_cancelled_reminder_scheduled_again_is_revived_and_sent(reachable, scripted_backend):
+def test_a_canceled_reminder_scheduled_again_is_revived_and_sent(reachable, scripted_backend):
     key = "appointment:1:reminder-24h"
     first = schedule(reachable, key=key, send_at=MIDDAY + timedelta(hours=1))
     assert services.messages_cancel(dedupe_prefix="appointment:1:") == 1
@@ -440,7 +440,7 @@ def test_a_cancelled_reminder_scheduled_again_is_revived_and_sent(reachable, scr
     )
     assert (again.attempts, again.status_reason, again.provider_error_code) == (0, "", "")
     assert again.provider_message_id == ""
-    assert again.cancelled_at is None
+    assert again.canceled_at is None
     assert again.claim_token is None
 
     dispatch_due()
@@ -463,7 +463,7 @@ def test_scheduling_a_sent_message_again_keeps_it_as_it_was(reachable):
 
 
 @pytest.mark.parametrize("prefix", ["", "   ", "\t\n"])
-def test_cancelling_with_an_empty_prefix_is_refused(reachable, prefix):
+def test_canceling_with_an_empty_prefix_is_refused(reachable, prefix):
     message = schedule(reachable, send_at=MIDDAY + timedelta(hours=1))
     with pytest.raises(ValueError, match="dedupe_prefix"):
         services.messages_cancel(dedupe_prefix=prefix)

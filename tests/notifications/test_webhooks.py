@@ -352,9 +352,9 @@ def test_stop_opts_the_number_out_withdraws_sms_consent_and_cancels_texts(
     ).granted
     for message in (care_sms, billing_sms):
         message.refresh_from_db()
-        assert message.status == MessageStatus.CANCELLED
+        assert message.status == MessageStatus.CANCELED
         assert message.status_reason == "opted_out"
-        assert message.cancelled_at is not None
+        assert message.canceled_at is not None
     care_email.refresh_from_db()
     assert care_email.status == MessageStatus.SCHEDULED
     inbound = InboundSms.objects.get()
