@@ -115,7 +115,7 @@ def _deliver_batch(
             if (done or may_stop) and _clock() >= deadline:
                 stats.out_of_time = True
                 break
-            _deliver(item, stats)
+            deliver(item, stats)
             done += 1
     finally:
         if done < len(claimed):
@@ -297,7 +297,8 @@ def _release_time(
     return quiet_hours_release(release, contact.time_zone)
 
 
-def _deliver(item: Claimed, stats: DispatchStats) -> None:
+def deliver(item: Claimed, stats: DispatchStats) -> None:
+    """Send one claimed message and record what the provider call came to."""
     message, contact = item.message, item.contact
     mine = Message.objects.filter(
         pk=message.pk, status=MessageStatus.CLAIMED, claim_token=message.claim_token

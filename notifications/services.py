@@ -194,13 +194,13 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 RESTORED_BY_START = (Category.CARE, Category.BILLING)
 
 ReplyHandler = Callable[[User, str, InboundSms], bool]
-_reply_handlers: list[tuple[str, ReplyHandler]] = []
+reply_handlers: list[tuple[str, ReplyHandler]] = []
 
 
 def register_reply_handler(name: str, handler: ReplyHandler) -> None:
     """Other apps (e.g. check-in follow-ups) claim free-text replies; first True wins."""
-    if name not in {registered for registered, _ in _reply_handlers}:
-        _reply_handlers.append((name, handler))
+    if name not in {registered for registered, _ in reply_handlers}:
+        reply_handlers.append((name, handler))
 
 
 def _keyword(body: str) -> str:
@@ -276,7 +276,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
     if kind == "help":
         return render_system(HELP_TEXT)
     if kind == "reply" and len(users) == 1:
-        for name, handler in _reply_handlers:
+        for name, handler in reply_handlers:
             if handler(users[0], body, inbound):
                 inbound.handled_by = name
                 inbound.save(update_fields=["handled_by"])

@@ -73,7 +73,7 @@ DELIVERY_STATUSES: dict[str, MessageStatus] = {
 
 
 @functools.cache
-def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
+def sdk_client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
     """One SDK client (and its pooled HTTP session) per process and configuration."""
     client = Client(
         account_sid,
@@ -186,7 +186,7 @@ class TwilioSmsBackend(SmsBackend):
         else:
             sender = {"from_": self.from_number}
         try:
-            client = _client(self.account_sid, self.auth_token, self.base_url, self.timeout)
+            client = sdk_client(self.account_sid, self.auth_token, self.base_url, self.timeout)
             message = client.messages.create(
                 to=sms.to,
                 body=sms.body,

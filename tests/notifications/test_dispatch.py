@@ -521,7 +521,7 @@ def test_no_new_batch_is_claimed_once_the_budget_is_spent(reachable, settings, m
 
 def test_a_crash_mid_batch_gives_back_what_was_not_started(reachable, monkeypatch):
     messages = urgent_texts_to(reachable, 4)
-    deliver = dispatch._deliver
+    deliver = dispatch.deliver
     calls = []
 
     def crash_on_the_second(item, stats):
@@ -530,7 +530,7 @@ def test_a_crash_mid_batch_gives_back_what_was_not_started(reachable, monkeypatc
             raise ConnectionError("database went away")
         deliver(item, stats)
 
-    monkeypatch.setattr(dispatch, "_deliver", crash_on_the_second)
+    monkeypatch.setattr(dispatch, "deliver", crash_on_the_second)
     with pytest.raises(ConnectionError):
         dispatch_due()
 
