@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.phones import phone_lookup_hash
 from notifications.directory import user_ids_for_phone
 from notifications.models import (
@@ -151,7 +151,7 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
     events = []
     for change in changes:
         wording = CONSENT_WORDING[Category(change.category)]
-        Consent.objects.update_or_create(
+        consent, _ = Consent.objects.update_or_create(
             user=user,
             category=change.category,
             channel=change.channel,
@@ -173,12 +173,16 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
                 wording=wording,
             )
         )
-        audit_record(
+        audit_write(
+            consent,
             actor=user,
             action=AuditAction.UPDATE,
-            object_type="notifications.consent",
-            object_id=f"{change.category}:{change.channel}",
-            detail={"granted": change.granted, "source": source},
+            detail={
+                "category": change.category,
+                "channel": change.channel,
+                "granted": change.granted,
+                "source": source,
+            },
         )
     ConsentEvent.objects.bulk_create(events)
 
@@ -239,12 +243,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
             )
     except IntegrityError:
         return None
-    audit_record(
-        actor=None,
-        action=AuditAction.CREATE,
-        object_type="notifications.inboundsms",
-        object_id=provider_message_id,
-    )
+    audit_write(inbound, actor=None, action=AuditAction.CREATE)
 
     if kind == "stop":
         if opted_out:

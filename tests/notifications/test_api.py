@@ -65,7 +65,10 @@ def test_granting_consents_returns_them_with_wording_and_records_them(patient):
     updates = AuditEvent.objects.filter(
         actor=patient, action="update", object_type="notifications.consent"
     )
-    assert sorted(updates.values_list("object_id", flat=True)) == ["care:sms", "marketing:email"]
+    assert sorted(updates.values_list("object_id", flat=True)) == sorted(
+        str(row.public_id) for row in rows.values()
+    )
+    assert sorted((u.detail["category"], u.detail["channel"]) for u in updates) == sorted(rows)
 
 
 def test_withdrawing_a_consent_updates_the_same_row(patient):

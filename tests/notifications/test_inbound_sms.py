@@ -12,6 +12,7 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
+from audit.models import AuditEvent
 from notifications import selectors, services
 from notifications.dispatch import dispatch_due
 from notifications.models import (
@@ -313,3 +314,11 @@ def test_a_reply_from_an_unknown_number_is_stored_encrypted_and_answered_empty(
     assert UNKNOWN_PHONE not in raw_phone
     assert UNKNOWN_PHONE[2:] not in raw_phone
     assert UNKNOWN_PHONE[2:] not in raw_hash
+
+
+def test_each_stored_text_is_audited_by_its_public_id(twilio, texting_patient):
+    twilio.text("HELP")
+    inbound = InboundSms.objects.get()
+    (event,) = AuditEvent.objects.filter(action="create", object_type="notifications.inboundsms")
+    assert event.object_id == str(inbound.public_id)
+    assert event.actor is None
