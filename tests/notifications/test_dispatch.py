@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -574,3 +576,13 @@ def test_the_daily_cap_counts_messages_claimed_by_another_dispatcher(reachable, 
     assert message.send_at == an_hour_ago + timedelta(days=1)
     assert refreshed(in_flight).status == MessageStatus.CLAIMED  # not ours to touch
     assert not support.sent
+
+
+def test_the_dispatcher_imports_nothing_from_the_outbox_api():
+    """services enqueues the dispatch task, so the dispatcher (and what it imports) must not
+    import services back: that was a cycle dispatch -> services -> tasks -> dispatch."""
+    root = Path(dispatch.__file__).parent
+    for name in ("dispatch.py", "rules.py", "phone_status.py", "email.py", "errors.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "notifications.services" not in imported, name
