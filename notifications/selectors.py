@@ -7,7 +7,11 @@ from django.db.models import QuerySet
 
 from accounts.models import User
 from core.phones import phone_lookup_hash
-from notifications.directory import contacts_for_users, patient_ids_for_users
+from notifications.directory import (
+    contacts_for_users,
+    patient_ids_for_users,
+    user_ids_for_phone,
+)
 from notifications.models import Consent, Message, PhoneStatus
 
 
@@ -30,9 +34,17 @@ def consents_of(user: User) -> list[Consent]:
 
 
 def sms_opted_out(user: User) -> bool:
-    phone = contacts_for_users([user.pk]).get(user.pk)
-    if phone is None or not phone.phone:
-        return False
+    contact = contacts_for_users([user.pk]).get(user.pk)
+    return bool(contact and contact.phone and number_opted_out(contact.phone))
+
+
+def number_opted_out(phone: str) -> bool:
+    """Whether the number replied STOP (and not START since)."""
     return PhoneStatus.objects.filter(
-        phone_hash=phone_lookup_hash(phone.phone), opted_out_at__isnull=False
+        phone_hash=phone_lookup_hash(phone), opted_out_at__isnull=False
     ).exists()
+
+
+def users_for_phone(phone: str) -> list[User]:
+    """The users whose number on file is `phone`, as the contact directory knows them."""
+    return list(User.objects.filter(pk__in=user_ids_for_phone(phone)))

@@ -18,7 +18,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.phones import phone_lookup_hash
-from notifications.directory import user_ids_for_phone
+from notifications import selectors
 from notifications.models import (
     Category,
     Channel,
@@ -27,7 +27,6 @@ from notifications.models import (
     InboundSms,
     Message,
     MessageStatus,
-    PhoneStatus,
 )
 from notifications.phone_status import phone_flag
 from notifications.sms.base import NumberFlag
@@ -218,11 +217,9 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
     A provider retry of the same text (same id) does nothing and answers nothing.
     """
     phone_hash = phone_lookup_hash(from_phone)
-    user_ids = user_ids_for_phone(from_phone)
-    users = list(User.objects.filter(pk__in=user_ids))
-    status = PhoneStatus.objects.filter(phone_hash=phone_hash).first()
+    users = selectors.users_for_phone(from_phone)
     keyword = _keyword(body)
-    opted_out = bool(status and status.opted_out_at)
+    opted_out = selectors.number_opted_out(from_phone)
     if keyword in STOP_WORDS:
         kind = "stop"
     elif keyword in START_WORDS and (keyword != "YES" or opted_out):
