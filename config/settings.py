@@ -174,7 +174,7 @@ CSRF_COOKIE_HTTPONLY = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-# The practice's own calendar (licence expiry, "today" for ages): Eastern, where both
+# The practice's own calendar (license expiry, "today" for ages): Eastern, where both
 # states mostly are; the Florida panhandle's Central hour is on the safe side.
 PRACTICE_TIME_ZONE = env.str("PRACTICE_TIME_ZONE", default="America/New_York")
 USE_I18N = False

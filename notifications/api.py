@@ -113,7 +113,7 @@ class MessageOut(serializers.ModelSerializer):
             "sent_at",
             "delivered_at",
             "failed_at",
-            "cancelled_at",
+            "canceled_at",
             "suppressed_at",
         ]
 
@@ -145,12 +145,15 @@ class MessageListView(generics.ListAPIView):
 
     def paginate_queryset(self, queryset: Any) -> Any:
         """The page shown is what was read: which patient got which care message is PHI,
-        so every listed message is an audited read (one INSERT for the whole page)."""
+        so every listed message is an audited read (one INSERT for the whole page, and one
+        query for the patients it names)."""
         page = super().paginate_queryset(queryset)
+        shown = list(queryset if page is None else page)
+        patient_ids = selectors.message_patient_ids(shown)
         audit_phi_read(
             actor=user_of(self.request),
-            objects=queryset if page is None else page,
-            patient_id_of=selectors.message_patient_id,
+            objects=shown,
+            patient_id_of=lambda message: patient_ids.get(message.pk),
         )
         return page
 

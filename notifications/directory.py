@@ -8,6 +8,7 @@ the outbox. With no directory registered, users are reached by their account ema
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -31,6 +32,11 @@ class ContactDirectory(Protocol):
         """Users whose number on file is `phone` (however it is written)."""
         ...
 
+    def patient_ids_for_users(self, user_ids: list[int]) -> dict[int, uuid.UUID]:
+        """The public id of the patient each user is, in one query (the audit trail names
+        the patient whose message was read); users who are not patients are absent."""
+        ...
+
 
 class AccountEmailDirectory:
     """Email from the account, no phone: what everyone gets without a registered directory."""
@@ -41,6 +47,9 @@ class AccountEmailDirectory:
 
     def user_ids_for_phone(self, phone: str) -> list[int]:
         return []
+
+    def patient_ids_for_users(self, user_ids: list[int]) -> dict[int, uuid.UUID]:
+        return {}
 
 
 _directory: ContactDirectory = AccountEmailDirectory()
@@ -57,3 +66,7 @@ def contacts_for_users(user_ids: list[int]) -> dict[int, Contact]:
 
 def user_ids_for_phone(phone: str) -> list[int]:
     return _directory.user_ids_for_phone(phone)
+
+
+def patient_ids_for_users(user_ids: list[int]) -> dict[int, uuid.UUID]:
+    return _directory.patient_ids_for_users(user_ids)

@@ -13,12 +13,18 @@ One bad message never stops the outbox: an unexpected error while applying the r
 rendering or sending one message ends that message as failed/internal_error and the batch
 goes on. A run stops within its time budget (NOTIFY_DISPATCH_TIME_BUDGET_SECONDS, below the
 Celery soft time limit) and hands back the messages it claimed but did not start.
+
+Every channel speaks the same send errors (`notifications.errors`): SMS backends chosen by
+SMS_BACKEND, email through Django's EMAIL_BACKEND (`notifications.email`). A transient error
+puts the message back in the queue with exponential backoff until NOTIFY_MAX_ATTEMPTS, then
+it fails as retries_exhausted; an uncertain one fails it as outcome_unknown, never resent;
+a permanent one fails it as permanent_error (opted_out / invalid_number when the error is
+about the number, which is then flagged).
 """
 
 from __future__ import annotations
 
 import logging
-import smtplib
 import time
 import uuid
 from collections import defaultdict
@@ -27,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import Count, F, Min, Q, QuerySet
 from django.db.models.functions import Coalesce
@@ -35,18 +40,12 @@ from django.utils import timezone
 
 from core.phones import phone_lookup_hash
 from notifications.directory import Contact, contacts_for_users
+from notifications.email import OutgoingEmail, email_send
+from notifications.errors import PermanentSendError, TransientSendError, UncertainSendError
 from notifications.models import Channel, Consent, Message, MessageStatus, PhoneStatus
-from notifications.rules import quiet_hours_release
-from notifications.services import consent_allows, phone_flag
-from notifications.sms import get_sms_backend
-from notifications.sms.base import (
-    InvalidNumber,
-    OptedOutNumber,
-    OutgoingSms,
-    PermanentSmsError,
-    TransientSmsError,
-    UncertainSmsError,
-)
+from notifications.phone_status import phone_flag
+from notifications.rules import consent_allows, quiet_hours_release
+from notifications.sms.base import InvalidNumber, OptedOutNumber, OutgoingSms, get_sms_backend
 from notifications.templates import render_email, render_sms
 
 logger = logging.getLogger(__name__)
@@ -116,7 +115,7 @@ def _deliver_batch(
             if (done or may_stop) and _clock() >= deadline:
                 stats.out_of_time = True
                 break
-            _deliver(item, stats)
+            deliver(item, stats)
             done += 1
     finally:
         if done < len(claimed):
@@ -298,7 +297,8 @@ def _release_time(
     return quiet_hours_release(release, contact.time_zone)
 
 
-def _deliver(item: Claimed, stats: DispatchStats) -> None:
+def deliver(item: Claimed, stats: DispatchStats) -> None:
+    """Send one claimed message and record what the provider call came to."""
     message, contact = item.message, item.contact
     mine = Message.objects.filter(
         pk=message.pk, status=MessageStatus.CLAIMED, claim_token=message.claim_token
@@ -307,7 +307,7 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
         return  # reclaimed by someone else meanwhile
     try:
         provider_id = _send(message, contact)
-    except TransientSmsError as exc:
+    except TransientSendError as exc:
         if message.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
             _fail(mine, "retries_exhausted", exc.code, stats)
             return
@@ -324,7 +324,7 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
         )
         stats.retried += 1
         return
-    except UncertainSmsError as exc:
+    except UncertainSendError as exc:
         _fail(mine, OUTCOME_UNKNOWN, exc.code, stats)
         return
     except OptedOutNumber as exc:
@@ -335,7 +335,7 @@ def _deliver(item: Claimed, stats: DispatchStats) -> None:
         phone_flag(phone=contact.phone, invalid_code=exc.code)
         _fail(mine, "invalid_number", exc.code, stats)
         return
-    except PermanentSmsError as exc:
+    except PermanentSendError as exc:
         _fail(mine, "permanent_error", exc.code, stats)
         return
     except Exception as exc:
@@ -396,10 +396,8 @@ def _send(message: Message, contact: Contact) -> str:
         )
         return sent.provider_message_id
     subject, body = render_email(message.template_key, message.context)
-    try:
-        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [contact.email])
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise PermanentSmsError("recipient refused", code="smtp_recipient_refused") from exc
-    except (smtplib.SMTPException, OSError) as exc:
-        raise TransientSmsError("mail server unavailable", code="smtp_unavailable") from exc
-    return f"email-{message.public_id}"
+    return email_send(
+        OutgoingEmail(
+            to=contact.email, subject=subject, body=body, message_id=str(message.public_id)
+        )
+    )

@@ -26,7 +26,7 @@ class MessageStatus(models.TextChoices):
     SENT = "sent"
     DELIVERED = "delivered"
     FAILED = "failed"
-    CANCELLED = "cancelled"
+    CANCELED = "canceled"
     SUPPRESSED = "suppressed"
 
 
@@ -35,7 +35,7 @@ FINAL_STATUSES = frozenset(
     {
         MessageStatus.DELIVERED,
         MessageStatus.FAILED,
-        MessageStatus.CANCELLED,
+        MessageStatus.CANCELED,
         MessageStatus.SUPPRESSED,
     }
 )
@@ -76,7 +76,7 @@ class Message(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
-    cancelled_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
     suppressed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -101,6 +101,7 @@ class Message(models.Model):
 class Consent(models.Model):
     """The current consent of one user for one category on one channel, with its wording."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_consents"
     )
@@ -161,6 +162,7 @@ class PhoneStatus(models.Model):
 class InboundSms(models.Model):
     """Every text we receive, stored encrypted, matched to a user when the number is known."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     provider_message_id = models.CharField(max_length=64, unique=True)
     from_phone = EncryptedTextField()
     from_phone_hash = models.CharField(max_length=64, db_index=True)

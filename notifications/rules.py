@@ -1,4 +1,5 @@
-"""When a message may go out: quiet hours in the recipient's own time zone."""
+"""Whether and when a message may go out: consent, and quiet hours in the recipient's own
+time zone."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+
+from notifications.models import Category, Channel, Consent
 
 logger = logging.getLogger(__name__)
 
@@ -41,3 +44,11 @@ def quiet_hours_release(now: datetime, zone_name: str | None) -> datetime:
         return now
     day = local.date() if local.hour < start_hour else local.date() + timedelta(days=1)
     return datetime.combine(day, time(start_hour), tzinfo=zone)
+
+
+def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
+    """Texts need a recorded consent for their category; marketing needs one on every
+    channel; care and billing email is transactional and goes unless withdrawn."""
+    if consent is not None:
+        return consent.granted
+    return channel == Channel.EMAIL and category != Category.MARKETING

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.phones import phone_lookup_hash
-from notifications.directory import user_ids_for_phone
+from notifications import selectors
 from notifications.models import (
     Category,
     Channel,
@@ -27,9 +27,10 @@ from notifications.models import (
     InboundSms,
     Message,
     MessageStatus,
-    PhoneStatus,
 )
+from notifications.phone_status import phone_flag
 from notifications.sms.base import NumberFlag
+from notifications.tasks import dispatch_due_messages
 from notifications.templates import (
     HELP_TEXT,
     START_CONFIRMATION,
@@ -62,7 +63,7 @@ def message_schedule(
     urgent: bool = False,
 ) -> Message:
     """Put a message in the outbox; scheduling the same dedupe_key again keeps the first,
-    unless that one was cancelled: then it is scheduled again with the new details.
+    unless that one was canceled: then it is scheduled again with the new details.
 
     Only non-PHI context is allowed (ids for links); the template says which keys.
     """
@@ -83,12 +84,12 @@ def message_schedule(
     # get_or_create creates in a savepoint and, when a concurrent twin won the insert,
     # reads the twin's row instead: no IntegrityError reaches us for the dedupe key.
     message, created = Message.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
-    revived = not created and message.status == MessageStatus.CANCELLED
+    revived = not created and message.status == MessageStatus.CANCELED
     if revived:
-        # Conditional on still being cancelled: of two schedulers reviving it at once,
+        # Conditional on still being canceled: of two schedulers reviving it at once,
         # one does; the other, like any later one, keeps what that one scheduled.
         revived = bool(
-            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELLED).update(
+            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELED).update(
                 **fields, **_FRESH_STATE
             )
         )
@@ -109,7 +110,7 @@ _FRESH_STATE: dict[str, Any] = {
     "sent_at": None,
     "delivered_at": None,
     "failed_at": None,
-    "cancelled_at": None,
+    "canceled_at": None,
     "suppressed_at": None,
     "provider_message_id": "",
     "provider_error_code": "",
@@ -117,8 +118,6 @@ _FRESH_STATE: dict[str, Any] = {
 
 
 def _dispatch_soon() -> None:
-    from notifications.tasks import dispatch_due_messages
-
     transaction.on_commit(dispatch_due_messages.delay)
 
 
@@ -130,7 +129,7 @@ def messages_cancel(*, dedupe_prefix: str) -> int:
         raise ValueError("messages_cancel needs a non-empty dedupe_prefix")
     return Message.objects.filter(
         status=MessageStatus.SCHEDULED, dedupe_key__startswith=dedupe_prefix
-    ).update(status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="cancelled")
+    ).update(status=MessageStatus.CANCELED, canceled_at=timezone.now(), status_reason="canceled")
 
 
 # --- consent --------------------------------------------------------------------------
@@ -151,7 +150,7 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
     events = []
     for change in changes:
         wording = CONSENT_WORDING[Category(change.category)]
-        Consent.objects.update_or_create(
+        consent, _ = Consent.objects.update_or_create(
             user=user,
             category=change.category,
             channel=change.channel,
@@ -173,37 +172,18 @@ def consents_set(*, user: User, changes: Iterable[ConsentChange], source: str) -
                 wording=wording,
             )
         )
-        audit_record(
+        audit_write(
+            consent,
             actor=user,
             action=AuditAction.UPDATE,
-            object_type="notifications.consent",
-            object_id=f"{change.category}:{change.channel}",
-            detail={"granted": change.granted, "source": source},
+            detail={
+                "category": change.category,
+                "channel": change.channel,
+                "granted": change.granted,
+                "source": source,
+            },
         )
     ConsentEvent.objects.bulk_create(events)
-
-
-def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
-    """Texts need a recorded consent for their category; marketing needs one on every
-    channel; care and billing email is transactional and goes unless withdrawn."""
-    if consent is not None:
-        return consent.granted
-    return channel == Channel.EMAIL and category != Category.MARKETING
-
-
-def phone_flag(
-    *, phone: str, opted_out: bool | None = None, invalid_code: str = "", source: str = ""
-) -> None:
-    """Record an opt-out (or its end) or an invalid-number flag for a number."""
-    now = timezone.now()
-    updates: dict[str, Any] = {}
-    if opted_out is True:
-        updates |= {"opted_out_at": now, "opt_out_source": source}
-    elif opted_out is False:
-        updates |= {"opted_out_at": None, "opt_out_source": ""}
-    if invalid_code:
-        updates |= {"invalid_at": now, "invalid_code": invalid_code}
-    PhoneStatus.objects.update_or_create(phone_hash=phone_lookup_hash(phone), defaults=updates)
 
 
 # --- inbound texts --------------------------------------------------------------------
@@ -217,13 +197,13 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 RESTORED_BY_START = (Category.CARE, Category.BILLING)
 
 ReplyHandler = Callable[[User, str, InboundSms], bool]
-_reply_handlers: list[tuple[str, ReplyHandler]] = []
+reply_handlers: list[tuple[str, ReplyHandler]] = []
 
 
 def register_reply_handler(name: str, handler: ReplyHandler) -> None:
     """Other apps (e.g. check-in follow-ups) claim free-text replies; first True wins."""
-    if name not in {registered for registered, _ in _reply_handlers}:
-        _reply_handlers.append((name, handler))
+    if name not in {registered for registered, _ in reply_handlers}:
+        reply_handlers.append((name, handler))
 
 
 def _keyword(body: str) -> str:
@@ -237,11 +217,9 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
     A provider retry of the same text (same id) does nothing and answers nothing.
     """
     phone_hash = phone_lookup_hash(from_phone)
-    user_ids = user_ids_for_phone(from_phone)
-    users = list(User.objects.filter(pk__in=user_ids))
-    status = PhoneStatus.objects.filter(phone_hash=phone_hash).first()
+    users = selectors.users_for_phone(from_phone)
     keyword = _keyword(body)
-    opted_out = bool(status and status.opted_out_at)
+    opted_out = selectors.number_opted_out(from_phone)
     if keyword in STOP_WORDS:
         kind = "stop"
     elif keyword in START_WORDS and (keyword != "YES" or opted_out):
@@ -262,12 +240,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
             )
     except IntegrityError:
         return None
-    audit_record(
-        actor=None,
-        action=AuditAction.CREATE,
-        object_type="notifications.inboundsms",
-        object_id=provider_message_id,
-    )
+    audit_write(inbound, actor=None, action=AuditAction.CREATE)
 
     if kind == "stop":
         if opted_out:
@@ -282,7 +255,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
         Message.objects.filter(
             recipient__in=users, channel=Channel.SMS, status=MessageStatus.SCHEDULED
         ).update(
-            status=MessageStatus.CANCELLED, cancelled_at=timezone.now(), status_reason="opted_out"
+            status=MessageStatus.CANCELED, canceled_at=timezone.now(), status_reason="opted_out"
         )
         return render_system(STOP_CONFIRMATION)
     if kind == "start":
@@ -299,7 +272,7 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
     if kind == "help":
         return render_system(HELP_TEXT)
     if kind == "reply" and len(users) == 1:
-        for name, handler in _reply_handlers:
+        for name, handler in reply_handlers:
             if handler(users[0], body, inbound):
                 inbound.handled_by = name
                 inbound.save(update_fields=["handled_by"])

@@ -1,14 +1,21 @@
-"""What every SMS backend takes and returns, and the errors it may raise.
+"""What every SMS backend takes and returns, the errors only SMS has, and which backend
+settings name.
 
-Backends raise only these errors, so the dispatcher never sees a vendor exception:
-TransientSmsError (retry later), PermanentSmsError (give up on this message), and its
-subclasses that also say something about the number.
+Backends raise only the send errors of `notifications.errors` (transient, uncertain,
+permanent), so the dispatcher never sees a vendor exception; the permanent errors below
+also say something about the number.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Literal
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+from notifications.errors import PermanentSendError
 
 # What a provider's error says about the number itself (not just this one message).
 NumberFlag = Literal["opted_out", "invalid", "unreachable"]
@@ -23,7 +30,7 @@ class OutgoingSms:
     message_id: str
     # Which attempt of that message this is (its `attempts` when sent). Backends put it in
     # the callback URL too, so a late report about an earlier attempt of a message that
-    # was sent again is recognised and ignored.
+    # was sent again is recognized and ignored.
     attempt: int | None = None
 
 
@@ -57,34 +64,24 @@ class SentSms:
     status: str = "sent"
 
 
-class SmsError(Exception):
-    def __init__(self, message: str, *, code: str = "") -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TransientSmsError(SmsError):
-    """Network trouble, provider 5xx, rate limits: the same send may succeed later."""
-
-
-class UncertainSmsError(SmsError):
-    """The request reached the provider but we do not know whether it took the message
-    (read timeout, unreadable answer). Never retried: a retry could send it twice; the
-    status callback, which names our message id, settles it."""
-
-
-class PermanentSmsError(SmsError):
-    """This message can never be sent as it is."""
-
-
-class OptedOutNumber(PermanentSmsError):
+class OptedOutNumber(PermanentSendError):
     """The carrier says the number replied STOP (Twilio 21610)."""
 
 
-class InvalidNumber(PermanentSmsError):
+class InvalidNumber(PermanentSendError):
     """Not a number that can receive SMS (Twilio 21211, 30005)."""
 
 
 class SmsBackend:
     def send(self, sms: OutgoingSms) -> SentSms:
         raise NotImplementedError
+
+
+@functools.cache
+def _backend_class(path: str) -> type[SmsBackend]:
+    return import_string(path)
+
+
+def get_sms_backend() -> SmsBackend:
+    """The backend settings.SMS_BACKEND names by dotted path (like EMAIL_BACKEND)."""
+    return _backend_class(settings.SMS_BACKEND)()

@@ -3,7 +3,7 @@
 Everything Twilio-specific stays behind this seam:
 
 * `TwilioSmsBackend` sends an `OutgoingSms` and returns our `SentSms`, raising only our
-  `SmsError` subclasses (transient vs permanent, and what the error says about the number).
+  `SendError` subclasses (transient vs permanent, and what the error says about the number).
 * `signature_is_valid` checks the X-Twilio-Signature of an inbound webhook.
 * `delivery_report` and `incoming_sms` read Twilio's webhook parameters into our own
   dataclasses: Twilio's status names and error codes are known here and nowhere else.
@@ -30,6 +30,12 @@ from twilio.request_validator import RequestValidator  # noqa: TID251
 from twilio.rest import Client  # noqa: TID251
 from twilio.twiml.messaging_response import MessagingResponse  # noqa: TID251
 
+from notifications.errors import (
+    PermanentSendError,
+    SendError,
+    TransientSendError,
+    UncertainSendError,
+)
 from notifications.models import MessageStatus
 from notifications.sms.base import (
     DeliveryReport,
@@ -38,12 +44,8 @@ from notifications.sms.base import (
     NumberFlag,
     OptedOutNumber,
     OutgoingSms,
-    PermanentSmsError,
     SentSms,
     SmsBackend,
-    SmsError,
-    TransientSmsError,
-    UncertainSmsError,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,7 +73,7 @@ DELIVERY_STATUSES: dict[str, MessageStatus] = {
 
 
 @functools.cache
-def _client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
+def sdk_client(account_sid: str, auth_token: str, base_url: str, timeout: float) -> Client:
     """One SDK client (and its pooled HTTP session) per process and configuration."""
     client = Client(
         account_sid,
@@ -134,7 +136,7 @@ def _mask(number: str) -> str:
     return f"***{number[-4:]}"
 
 
-def _translate(status: int | None, code: int | None) -> SmsError:
+def _translate(status: int | None, code: int | None) -> SendError:
     """Map Twilio's HTTP status and error code to our errors. Never quotes Twilio's message."""
     label = f"Twilio error {code} (HTTP {status})"
     if code in OPTED_OUT_CODES:
@@ -142,11 +144,11 @@ def _translate(status: int | None, code: int | None) -> SmsError:
     if code in INVALID_NUMBER_CODES:
         return InvalidNumber(label, code=str(code))
     if code in UNREACHABLE_CODES:
-        return TransientSmsError(label, code=str(code))
+        return TransientSendError(label, code=str(code))
     reported = str(code or status or "unknown")
     if status is None or status == 429 or status >= 500:
-        return TransientSmsError(label, code=reported)
-    return PermanentSmsError(label, code=reported)
+        return TransientSendError(label, code=reported)
+    return PermanentSendError(label, code=reported)
 
 
 def _as_int(value: Any) -> int | None:
@@ -177,14 +179,14 @@ class TwilioSmsBackend(SmsBackend):
 
     def send(self, sms: OutgoingSms) -> SentSms:
         sender: dict[str, str]
-        error: SmsError | None = None
+        error: SendError | None = None
         if self.messaging_service_sid:
             # Preferred: a Messaging Service pools numbers and handles STOP/HELP itself.
             sender = {"messaging_service_sid": self.messaging_service_sid}
         else:
             sender = {"from_": self.from_number}
         try:
-            client = _client(self.account_sid, self.auth_token, self.base_url, self.timeout)
+            client = sdk_client(self.account_sid, self.auth_token, self.base_url, self.timeout)
             message = client.messages.create(
                 to=sms.to,
                 body=sms.body,
@@ -196,24 +198,24 @@ class TwilioSmsBackend(SmsBackend):
         except TwilioRestException as exc:
             error = _translate(_as_int(exc.status), _as_int(exc.code))
         except requests.ReadTimeout:
-            error = UncertainSmsError("Twilio did not answer in time", code="timeout")
+            error = UncertainSendError("Twilio did not answer in time", code="timeout")
         except requests.RequestException:
-            error = TransientSmsError("Could not reach Twilio", code="network")
+            error = TransientSendError("Could not reach Twilio", code="network")
         except TwilioException as exc:
             # TwilioServiceException (RFC 9457 errors) carries status and code too; any
             # other TwilioException wraps a transport failure.
             status_code = _as_int(getattr(exc, "status", None))
             if status_code is None:
-                error = TransientSmsError("Could not reach Twilio", code="network")
+                error = TransientSendError("Could not reach Twilio", code="network")
             else:
                 error = _translate(status_code, _as_int(getattr(exc, "code", None)))
         except ValueError:
             # A 2xx answer we cannot parse: we do not know whether Twilio took it.
-            error = UncertainSmsError("Unreadable answer from Twilio", code="bad_response")
+            error = UncertainSendError("Unreadable answer from Twilio", code="bad_response")
         else:
             if not sid:
                 # Taken or not, we cannot tell; the status callback (keyed by our id) may say.
-                error = UncertainSmsError("Twilio answered without a message sid", code="no_sid")
+                error = UncertainSendError("Twilio answered without a message sid", code="no_sid")
         if error is None:
             logger.info(
                 "twilio accepted sms message_id=%s sid=%s status=%s to=%s",

@@ -199,7 +199,7 @@ def test_a_failed_renewal_dunning_and_recovery_through_the_portal(patient, sms_o
     deliver()
     assert membership(client)["state"] == "active"
     reminders = Message.objects.filter(template_key="payment_reminder")
-    assert set(reminders.values_list("status", flat=True)) == {MessageStatus.CANCELLED}
+    assert set(reminders.values_list("status", flat=True)) == {MessageStatus.CANCELED}
     assert Message.objects.filter(template_key="payment_received").count() == 2
 
 

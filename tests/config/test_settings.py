@@ -94,7 +94,16 @@ def test_production_settings_pass_check_deploy():
     assert result.returncode == 0, result.stderr
 
 
-def test_debug_is_off_unless_set():
-    from django.conf import settings
-
-    assert os.environ.get("DEBUG") or settings.DEBUG is False
+@pytest.mark.parametrize(("debug", "expected"), [(None, "False"), ("true", "True")])
+def test_debug_is_off_unless_set(debug, expected):
+    """In a fresh process (pytest-django forces DEBUG off in this one, whatever settings say)."""
+    env = {} if debug is None else {"DEBUG": debug}
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        **env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected

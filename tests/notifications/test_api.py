@@ -14,7 +14,8 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import AuditEvent
 from notifications.models import Category, Channel, Consent, ConsentEvent, Message, MessageStatus
-from notifications.services import CONSENT_WORDING, ConsentChange, consents_set, phone_flag
+from notifications.phone_status import phone_flag
+from notifications.services import CONSENT_WORDING, ConsentChange, consents_set
 from tests.actors import actor_user, client_for
 from tests.factories import PatientFactory
 
@@ -64,7 +65,10 @@ def test_granting_consents_returns_them_with_wording_and_records_them(patient):
     updates = AuditEvent.objects.filter(
         actor=patient, action="update", object_type="notifications.consent"
     )
-    assert sorted(updates.values_list("object_id", flat=True)) == ["care:sms", "marketing:email"]
+    assert sorted(updates.values_list("object_id", flat=True)) == sorted(
+        str(row.public_id) for row in rows.values()
+    )
+    assert sorted((u.detail["category"], u.detail["channel"]) for u in updates) == sorted(rows)
 
 
 def test_withdrawing_a_consent_updates_the_same_row(patient):
@@ -272,7 +276,7 @@ def test_the_outbox_lists_newest_first(ops_admin, patient):
 
 def test_the_outbox_filters(ops_admin, patient, other_patient):
     now = timezone.now()
-    cancelled = make_message(patient, status=MessageStatus.CANCELLED)
+    canceled = make_message(patient, status=MessageStatus.CANCELED)
     billing = make_message(
         other_patient,
         category=Category.BILLING,
@@ -286,16 +290,16 @@ def test_the_outbox_filters(ops_admin, patient, other_patient):
     def ids(**params: Any) -> set[str]:
         return {row["id"] for row in listed(client, **params)}
 
-    assert ids(status="cancelled") == {str(cancelled.public_id)}
+    assert ids(status="canceled") == {str(canceled.public_id)}
     assert ids(category="billing") == {str(billing.public_id)}
     assert ids(channel="email") == {str(billing.public_id)}
     assert ids(template_key="payment_failed") == {str(billing.public_id)}
     assert ids(template_key="appointment_reminder") == {
-        str(cancelled.public_id),
+        str(canceled.public_id),
         str(plain.public_id),
     }
     after = (now - timedelta(hours=36)).isoformat()
-    assert ids(created_after=after) == {str(cancelled.public_id), str(plain.public_id)}
+    assert ids(created_after=after) == {str(canceled.public_id), str(plain.public_id)}
     assert ids(created_before=after) == {str(billing.public_id)}
     assert ids(status="scheduled", created_after=after) == {str(plain.public_id)}
 

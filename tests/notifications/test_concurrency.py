@@ -21,7 +21,7 @@ from notifications import services
 from notifications.dispatch import OUTCOME_UNKNOWN, dispatch_due
 from notifications.models import Message, MessageStatus
 from tests.factories import PatientFactory
-from tests.notifications.backends import SEND_LOG, send_log
+from tests.notifications.support import SEND_LOG, send_log
 
 pytestmark = pytest.mark.django_db(transaction=True)
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def recording(settings):
-    settings.SMS_BACKEND = "tests.notifications.backends.RecordingSmsBackend"
+    settings.SMS_BACKEND = "tests.notifications.support.RecordingSmsBackend"
     redis.Redis.from_url(django_settings.REDIS_URL).delete(SEND_LOG)
 
 
@@ -102,7 +102,7 @@ def test_worker_killed_mid_batch_never_sends_twice(recording, settings):
         **os.environ,
         "DATABASE_URL": _database_url(),
         "REDIS_URL": django_settings.REDIS_URL,
-        "SMS_BACKEND": "tests.notifications.backends.SlowRecordingSmsBackend",
+        "SMS_BACKEND": "tests.notifications.support.SlowRecordingSmsBackend",
         "NOTIFY_BATCH_SIZE": "100",
         "DJANGO_SETTINGS_MODULE": "config.settings",
     }
@@ -169,7 +169,7 @@ def test_concurrent_scheduling_of_one_reminder_keeps_one_row(patient):
     assert Message.objects.count() == 1
 
 
-def test_concurrent_rescheduling_of_a_cancelled_reminder_revives_it_once(patient):
+def test_concurrent_rescheduling_of_a_canceled_reminder_revives_it_once(patient):
     key = "appointment:9:reminder-1h"
     original = services.message_schedule(
         recipient=patient,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import time_machine
@@ -13,18 +15,13 @@ from django.utils import timezone
 
 from notifications import dispatch, services
 from notifications.dispatch import OUTCOME_UNKNOWN, dispatch_due, reclaim_abandoned
+from notifications.errors import PermanentSendError, TransientSendError, UncertainSendError
 from notifications.models import Message, MessageStatus, PhoneStatus
 from notifications.rules import quiet_hours_release
-from notifications.sms.base import (
-    InvalidNumber,
-    OptedOutNumber,
-    PermanentSmsError,
-    TransientSmsError,
-    UncertainSmsError,
-)
+from notifications.sms.base import InvalidNumber, OptedOutNumber
 from notifications.tasks import dispatch_due_messages
 from patients.models import Patient
-from tests.notifications import backends
+from tests.notifications import support
 
 pytestmark = pytest.mark.django_db
 
@@ -35,9 +32,9 @@ PHONE = "+13055550123"
 
 @pytest.fixture(autouse=True)
 def scripted_backend(settings):
-    settings.SMS_BACKEND = "tests.notifications.backends.ScriptedSmsBackend"
-    backends.script.clear()
-    backends.sent.clear()
+    settings.SMS_BACKEND = "tests.notifications.support.ScriptedSmsBackend"
+    support.script.clear()
+    support.sent.clear()
     with time_machine.travel(MIDDAY, tick=False) as traveller:
         yield traveller
 
@@ -80,7 +77,7 @@ def test_due_text_is_sent_with_a_generic_body_and_the_link(reachable, settings):
     assert refreshed(message).status == MessageStatus.SENT
     assert message.provider_message_id.startswith("SM")
     assert message.attempts == 1
-    (sms,) = backends.sent
+    (sms,) = support.sent
     assert sms.to == PHONE
     assert settings.PRACTICE_NAME in sms.body
     assert sms.body.endswith("/app/appointments/abc")
@@ -116,7 +113,7 @@ def test_cancel_by_prefix_cancels_only_pending_matches(reachable):
         reachable, key="appointment:2:reminder-24h", send_at=MIDDAY + timedelta(days=1)
     )
     assert services.messages_cancel(dedupe_prefix="appointment:1:") == 1
-    assert refreshed(later).status == MessageStatus.CANCELLED
+    assert refreshed(later).status == MessageStatus.CANCELED
     assert refreshed(sent).status == MessageStatus.SENT
     assert refreshed(other).status == MessageStatus.SCHEDULED
 
@@ -128,7 +125,7 @@ def test_text_without_consent_is_suppressed_with_reason(patient):
     dispatch_due()
     assert (refreshed(message).status, message.status_reason) == ("suppressed", "no_consent")
     assert message.suppressed_at is not None
-    assert not backends.sent
+    assert not support.sent
 
 
 def test_marketing_needs_explicit_consent_even_by_email(reachable):
@@ -166,7 +163,7 @@ def test_quiet_hours_defer_a_central_patient_until_eight_local(reachable, script
     dispatch_due()
     assert refreshed(message).status == MessageStatus.SCHEDULED
     assert message.send_at == datetime(2026, 7, 15, 13, 0, tzinfo=UTC)
-    assert not backends.sent
+    assert not support.sent
     scripted_backend.move_to(message.send_at)
     dispatch_due()
     assert refreshed(message).status == MessageStatus.SENT
@@ -203,7 +200,7 @@ def test_daily_cap_defers_the_fourth_message(reachable, settings, scripted_backe
         dispatch_due()
     fourth = Message.objects.get(dedupe_key="m3")
     assert fourth.status == MessageStatus.SCHEDULED
-    assert len(backends.sent) == 3
+    assert len(support.sent) == 3
     # It goes once the first one is 24 hours old (10:00 Central is inside the window).
     assert fourth.send_at == refreshed(first).sent_at + timedelta(days=1)
     urgent = schedule(reachable, key="urgent", urgent=True)
@@ -212,7 +209,7 @@ def test_daily_cap_defers_the_fourth_message(reachable, settings, scripted_backe
 
 
 def test_transient_error_retries_with_backoff_then_succeeds(reachable, scripted_backend):
-    backends.script.extend([TransientSmsError("503", code="503")])
+    support.script.extend([TransientSendError("503", code="503")])
     message = schedule(reachable)
     assert dispatch_due().retried == 1
     assert refreshed(message).status == MessageStatus.SCHEDULED
@@ -222,12 +219,12 @@ def test_transient_error_retries_with_backoff_then_succeeds(reachable, scripted_
     dispatch_due()
     assert refreshed(message).status == MessageStatus.SENT
     assert message.attempts == 2
-    assert len(backends.sent) == 1
+    assert len(support.sent) == 1
 
 
 def test_backoff_doubles_and_gives_up_after_the_limit(reachable, settings, scripted_backend):
     settings.NOTIFY_MAX_ATTEMPTS = 3
-    backends.script.extend([TransientSmsError("down", code="network")] * 3)
+    support.script.extend([TransientSendError("down", code="network")] * 3)
     message = schedule(reachable)
     waits = []
     for _ in range(3):
@@ -241,7 +238,7 @@ def test_backoff_doubles_and_gives_up_after_the_limit(reachable, settings, scrip
 
 
 def test_provider_opt_out_ends_the_message_and_blocks_the_number(reachable):
-    backends.script.append(OptedOutNumber("opted out", code="21610"))
+    support.script.append(OptedOutNumber("opted out", code="21610"))
     message = schedule(reachable)
     dispatch_due()
     assert (refreshed(message).status, message.status_reason) == ("failed", "opted_out")
@@ -253,7 +250,7 @@ def test_provider_opt_out_ends_the_message_and_blocks_the_number(reachable):
 
 
 def test_invalid_number_is_flagged(reachable):
-    backends.script.append(InvalidNumber("bad number", code="21211"))
+    support.script.append(InvalidNumber("bad number", code="21211"))
     message = schedule(reachable)
     dispatch_due()
     assert refreshed(message).status_reason == "invalid_number"
@@ -264,16 +261,16 @@ def test_invalid_number_is_flagged(reachable):
 
 
 def test_uncertain_outcome_is_never_retried(reachable):
-    backends.script.append(UncertainSmsError("read timeout", code="timeout"))
+    support.script.append(UncertainSendError("read timeout", code="timeout"))
     message = schedule(reachable)
     dispatch_due()
     assert (refreshed(message).status, message.status_reason) == ("failed", OUTCOME_UNKNOWN)
     dispatch_due()
-    assert not backends.sent
+    assert not support.sent
 
 
 def test_permanent_error_ends_the_message(reachable):
-    backends.script.append(PermanentSmsError("nope", code="21602"))
+    support.script.append(PermanentSendError("nope", code="21602"))
     message = schedule(reachable)
     dispatch_due()
     assert (refreshed(message).status, message.status_reason) == ("failed", "permanent_error")
@@ -283,7 +280,7 @@ def test_dispatch_task_run_twice_sends_once(reachable):
     schedule(reachable)
     dispatch_due_messages()
     dispatch_due_messages()
-    assert len(backends.sent) == 1
+    assert len(support.sent) == 1
 
 
 def test_abandoned_claim_before_the_provider_call_is_sent_once(reachable, scripted_backend):
@@ -294,7 +291,7 @@ def test_abandoned_claim_before_the_provider_call_is_sent_once(reachable, script
     scripted_backend.shift(timedelta(minutes=6))
     dispatch_due()
     assert refreshed(message).status == MessageStatus.SENT
-    assert len(backends.sent) == 1
+    assert len(support.sent) == 1
 
 
 def test_abandoned_claim_after_the_provider_call_is_never_resent(reachable, scripted_backend):
@@ -306,7 +303,7 @@ def test_abandoned_claim_after_the_provider_call_is_never_resent(reachable, scri
     assert reclaim_abandoned() == 1
     assert (refreshed(message).status, message.status_reason) == ("failed", OUTCOME_UNKNOWN)
     dispatch_due()
-    assert not backends.sent
+    assert not support.sent
 
 
 # --- one bad message never stops the outbox ---------------------------------------------
@@ -334,7 +331,7 @@ def test_a_bogus_time_zone_on_file_falls_back_to_the_unknown_zone_rule(
     scripted_backend.move_to(martian.send_at)
     dispatch_due()
     assert refreshed(martian).status == MessageStatus.SENT
-    assert [sms.to for sms in backends.sent] == ["+12015550111", PHONE]
+    assert [sms.to for sms in support.sent] == ["+12015550111", PHONE]
 
 
 def test_a_message_whose_template_is_gone_fails_alone_and_the_batch_goes_on(
@@ -358,7 +355,7 @@ def test_a_message_whose_template_is_gone_fails_alone_and_the_batch_goes_on(
     assert (refreshed(retired).status, retired.status_reason) == ("failed", "internal_error")
     assert retired.failed_at is not None
     assert refreshed(good).status == MessageStatus.SENT
-    assert [sms.message_id for sms in backends.sent] == [str(good.public_id)]
+    assert [sms.message_id for sms in support.sent] == [str(good.public_id)]
     (record,) = [r for r in caplog.records if "internal error" in r.getMessage()]
     logged = record.getMessage()
     assert str(retired.public_id) in logged
@@ -416,7 +413,7 @@ def test_a_message_the_rules_cannot_judge_fails_alone(
 # --- rescheduling after a cancel ----------------------------------------------------------
 
 
-def test_a_cancelled_reminder_scheduled_again_is_revived_and_sent(reachable, scripted_backend):
+def test_a_canceled_reminder_scheduled_again_is_revived_and_sent(reachable, scripted_backend):
     key = "appointment:1:reminder-24h"
     first = schedule(reachable, key=key, send_at=MIDDAY + timedelta(hours=1))
     assert services.messages_cancel(dedupe_prefix="appointment:1:") == 1
@@ -445,7 +442,7 @@ def test_a_cancelled_reminder_scheduled_again_is_revived_and_sent(reachable, scr
     )
     assert (again.attempts, again.status_reason, again.provider_error_code) == (0, "", "")
     assert again.provider_message_id == ""
-    assert again.cancelled_at is None
+    assert again.canceled_at is None
     assert again.claim_token is None
 
     dispatch_due()
@@ -453,7 +450,7 @@ def test_a_cancelled_reminder_scheduled_again_is_revived_and_sent(reachable, scr
     scripted_backend.shift(timedelta(hours=3))
     dispatch_due()
     assert refreshed(again).status == MessageStatus.SENT
-    (sms,) = backends.sent
+    (sms,) = support.sent
     assert sms.body.endswith("/app/appointments/moved")
 
 
@@ -464,11 +461,11 @@ def test_scheduling_a_sent_message_again_keeps_it_as_it_was(reachable):
     assert again.pk == first.pk
     assert (again.status, again.send_at) == (MessageStatus.SENT, MIDDAY)
     dispatch_due()
-    assert len(backends.sent) == 1
+    assert len(support.sent) == 1
 
 
 @pytest.mark.parametrize("prefix", ["", "   ", "\t\n"])
-def test_cancelling_with_an_empty_prefix_is_refused(reachable, prefix):
+def test_canceling_with_an_empty_prefix_is_refused(reachable, prefix):
     message = schedule(reachable, send_at=MIDDAY + timedelta(hours=1))
     with pytest.raises(ValueError, match="dedupe_prefix"):
         services.messages_cancel(dedupe_prefix=prefix)
@@ -497,10 +494,10 @@ def test_a_spent_budget_sends_one_and_gives_the_rest_of_the_batch_back(reachable
     assert not Message.objects.filter(status=MessageStatus.CLAIMED).exists()
 
     dispatch_due()  # still a zero budget: one more
-    assert len(backends.sent) == 2
+    assert len(support.sent) == 2
     settings.NOTIFY_DISPATCH_TIME_BUDGET_SECONDS = 40
     dispatch_due()
-    assert sorted(sms.message_id for sms in backends.sent) == sorted(
+    assert sorted(sms.message_id for sms in support.sent) == sorted(
         str(m.public_id) for m in messages
     )  # each exactly once
     assert {refreshed(m).attempts for m in messages} == {1}
@@ -509,11 +506,11 @@ def test_a_spent_budget_sends_one_and_gives_the_rest_of_the_batch_back(reachable
 def test_no_new_batch_is_claimed_once_the_budget_is_spent(reachable, settings, monkeypatch):
     """Each send takes 4 s of a 10 s budget: the second batch is claimed at 8 s, its first
     message goes (12 s), the second is given back, the third batch is never claimed."""
-    settings.SMS_BACKEND = "tests.notifications.backends.TickingSmsBackend"
+    settings.SMS_BACKEND = "tests.notifications.support.TickingSmsBackend"
     settings.NOTIFY_DISPATCH_TIME_BUDGET_SECONDS = 10
     settings.NOTIFY_BATCH_SIZE = 2
-    backends.clock[0] = 0.0
-    monkeypatch.setattr(dispatch, "_clock", lambda: backends.clock[0])
+    support.clock[0] = 0.0
+    monkeypatch.setattr(dispatch, "_clock", lambda: support.clock[0])
     messages = urgent_texts_to(reachable, 6)
 
     stats = dispatch_due()
@@ -526,7 +523,7 @@ def test_no_new_batch_is_claimed_once_the_budget_is_spent(reachable, settings, m
 
 def test_a_crash_mid_batch_gives_back_what_was_not_started(reachable, monkeypatch):
     messages = urgent_texts_to(reachable, 4)
-    deliver = dispatch._deliver
+    deliver = dispatch.deliver
     calls = []
 
     def crash_on_the_second(item, stats):
@@ -535,7 +532,7 @@ def test_a_crash_mid_batch_gives_back_what_was_not_started(reachable, monkeypatc
             raise ConnectionError("database went away")
         deliver(item, stats)
 
-    monkeypatch.setattr(dispatch, "_deliver", crash_on_the_second)
+    monkeypatch.setattr(dispatch, "deliver", crash_on_the_second)
     with pytest.raises(ConnectionError):
         dispatch_due()
 
@@ -578,4 +575,14 @@ def test_the_daily_cap_counts_messages_claimed_by_another_dispatcher(reachable, 
     assert refreshed(message).status == MessageStatus.SCHEDULED
     assert message.send_at == an_hour_ago + timedelta(days=1)
     assert refreshed(in_flight).status == MessageStatus.CLAIMED  # not ours to touch
-    assert not backends.sent
+    assert not support.sent
+
+
+def test_the_dispatcher_imports_nothing_from_the_outbox_api():
+    """services enqueues the dispatch task, so the dispatcher (and what it imports) must not
+    import services back: that was a cycle dispatch -> services -> tasks -> dispatch."""
+    root = Path(dispatch.__file__).parent
+    for name in ("dispatch.py", "rules.py", "phone_status.py", "email.py", "errors.py"):
+        tree = ast.parse((root / name).read_text())
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "notifications.services" not in imported, name

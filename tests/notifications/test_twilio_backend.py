@@ -12,7 +12,6 @@ import re
 import socket
 import threading
 import uuid
-import xml.etree.ElementTree as ET
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,20 +21,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
-from django.http import QueryDict
-from twilio.request_validator import RequestValidator  # noqa: TID251
 
+from notifications.errors import PermanentSendError, TransientSendError, UncertainSendError
 from notifications.sms import twilio as twilio_sms
-from notifications.sms.base import (
-    InvalidNumber,
-    OptedOutNumber,
-    OutgoingSms,
-    PermanentSmsError,
-    SentSms,
-    TransientSmsError,
-    UncertainSmsError,
-)
-from notifications.sms.twilio import TwilioSmsBackend, signature_is_valid, twiml_message
+from notifications.sms.base import InvalidNumber, OptedOutNumber, OutgoingSms, SentSms
+from notifications.sms.twilio import TwilioSmsBackend
 from tests.local_http import serve_locally
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
@@ -185,9 +175,9 @@ def fake_twilio() -> Iterator[FakeTwilio]:
 @pytest.fixture(autouse=True)
 def _fresh_twilio_client() -> Iterator[None]:
     """The adapter caches one SDK client per process: no test sees another's."""
-    twilio_sms._client.cache_clear()
+    twilio_sms.sdk_client.cache_clear()
     yield
-    twilio_sms._client.cache_clear()
+    twilio_sms.sdk_client.cache_clear()
 
 
 @pytest.fixture
@@ -306,7 +296,7 @@ def test_the_sdk_client_is_reused_across_sends(
     backend.send(_sms())
     TwilioSmsBackend().send(_sms())
 
-    info = twilio_sms._client.cache_info()
+    info = twilio_sms.sdk_client.cache_info()
     assert (info.misses, info.hits) == (1, 1)
     assert len(fake_twilio.requests) == 2
 
@@ -321,7 +311,7 @@ def test_opted_out_number(twilio_settings: Any, fake_twilio: FakeTwilio) -> None
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "21610"
-    assert isinstance(caught.value, PermanentSmsError)
+    assert isinstance(caught.value, PermanentSendError)
 
 
 @pytest.mark.parametrize("code", [21211, 30005])
@@ -334,13 +324,13 @@ def test_invalid_or_unknown_number(
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == str(code)
-    assert isinstance(caught.value, PermanentSmsError)
+    assert isinstance(caught.value, PermanentSendError)
 
 
 def test_unreachable_handset_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then_error(400, 30003, "Unreachable destination handset")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "30003"
@@ -351,7 +341,7 @@ def test_server_error_then_success_on_retry(twilio_settings: Any, fake_twilio: F
     backend = TwilioSmsBackend()
     sms = _sms()
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         backend.send(sms)
     sent = backend.send(sms)
 
@@ -363,7 +353,7 @@ def test_server_error_then_success_on_retry(twilio_settings: Any, fake_twilio: F
 def test_rate_limit_is_transient(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then_error(429, 20429, "Too Many Requests")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "20429"
@@ -374,7 +364,7 @@ def test_bad_gateway_without_a_json_body_is_transient(
 ) -> None:
     fake_twilio.then(502, "<html>Bad Gateway</html>", content_type="text/html")
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "502"
@@ -389,10 +379,10 @@ def test_other_client_errors_are_permanent(
 ) -> None:
     fake_twilio.then_error(status, code)
 
-    with pytest.raises(PermanentSmsError) as caught:
+    with pytest.raises(PermanentSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
-    assert type(caught.value) is PermanentSmsError
+    assert type(caught.value) is PermanentSendError
     assert caught.value.code == str(code)
 
 
@@ -419,7 +409,7 @@ def test_unreadable_success_answer_is_uncertain(
 ) -> None:
     fake_twilio.then(201, "this is not json", content_type="text/plain")
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "bad_response"
@@ -428,7 +418,7 @@ def test_unreadable_success_answer_is_uncertain(
 def test_success_without_a_sid_is_uncertain(twilio_settings: Any, fake_twilio: FakeTwilio) -> None:
     fake_twilio.then(201, "")
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "no_sid"
@@ -437,7 +427,7 @@ def test_success_without_a_sid_is_uncertain(twilio_settings: Any, fake_twilio: F
 def test_connection_refused_is_transient(twilio_settings: Any) -> None:
     twilio_settings.TWILIO_API_BASE_URL = f"http://127.0.0.1:{_unused_port()}"
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "network"
@@ -450,11 +440,11 @@ def test_server_gone_after_a_success_is_transient(
     backend.send(_sms())
     fake_twilio.stop()  # same settings, same cached client, but nobody listens now
 
-    with pytest.raises(TransientSmsError) as caught:
+    with pytest.raises(TransientSendError) as caught:
         backend.send(_sms())
 
     assert caught.value.code == "network"
-    assert twilio_sms._client.cache_info().currsize == 1
+    assert twilio_sms.sdk_client.cache_info().currsize == 1
 
 
 def test_read_timeout_is_uncertain_not_retried(
@@ -464,7 +454,7 @@ def test_read_timeout_is_uncertain_not_retried(
     twilio_settings.TWILIO_TIMEOUT_SECONDS = 0.3
     fake_twilio.then(201, {"sid": "SM" + "b" * 32, "status": "queued"}, hang=True)
 
-    with pytest.raises(UncertainSmsError) as caught:
+    with pytest.raises(UncertainSendError) as caught:
         TwilioSmsBackend().send(_sms())
 
     assert caught.value.code == "timeout"
@@ -512,187 +502,8 @@ def test_missing_sender_refuses_to_construct(twilio_settings: Any) -> None:
 
 
 def test_chosen_by_dotted_path(twilio_settings: Any) -> None:
-    from notifications.sms import get_sms_backend
+    from notifications.sms.base import get_sms_backend
 
     twilio_settings.SMS_BACKEND = "notifications.sms.twilio.TwilioSmsBackend"
 
     assert isinstance(get_sms_backend(), TwilioSmsBackend)
-
-
-# --- webhook signatures ----------------------------------------------------------------
-
-WEBHOOK_URL = f"{PUBLIC_BASE_URL}/api/notifications/twilio/inbound"
-WEBHOOK_PARAMS = {
-    "AccountSid": ACCOUNT_SID,
-    "MessageSid": "SM" + "c" * 32,
-    "From": TO_NUMBER,
-    "To": FROM_NUMBER,
-    "Body": "STOP",
-}
-
-
-@pytest.fixture
-def webhook_settings(settings: Any) -> Any:
-    settings.TWILIO_AUTH_TOKEN = AUTH_TOKEN
-    return settings
-
-
-def _signature(url: str, params: Any, token: str = AUTH_TOKEN) -> str:
-    return str(RequestValidator(token).compute_signature(url, params))
-
-
-def test_valid_signature(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS)
-
-    assert signature_is_valid(WEBHOOK_URL, WEBHOOK_PARAMS, signature) is True
-
-
-def test_valid_signature_with_a_query_string_and_a_querydict(webhook_settings: Any) -> None:
-    url = f"{PUBLIC_BASE_URL}/api/notifications/twilio/status?m=msg_4f2a9c"
-    post = QueryDict(mutable=True)
-    post.update({"MessageSid": "SM" + "d" * 32, "MessageStatus": "delivered"})
-    post.appendlist("Repeated", "b")
-    post.appendlist("Repeated", "a")
-    signature = _signature(url, post)
-
-    assert signature_is_valid(url, post, signature) is True
-    assert signature_is_valid(url.replace("m=msg_4f2a9c", "m=other"), post, signature) is False
-
-
-def test_tampered_parameter(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS)
-    tampered = {**WEBHOOK_PARAMS, "Body": "START"}
-
-    assert signature_is_valid(WEBHOOK_URL, tampered, signature) is False
-
-
-def test_extra_parameter(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS)
-
-    assert signature_is_valid(WEBHOOK_URL, {**WEBHOOK_PARAMS, "X": "1"}, signature) is False
-
-
-def test_wrong_path(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS)
-    other = f"{PUBLIC_BASE_URL}/api/notifications/twilio/status"
-
-    assert signature_is_valid(other, WEBHOOK_PARAMS, signature) is False
-
-
-def test_wrong_scheme(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS)
-    plain_http = WEBHOOK_URL.replace("https://", "http://", 1)
-
-    assert signature_is_valid(plain_http, WEBHOOK_PARAMS, signature) is False
-
-
-def test_signed_with_another_token(webhook_settings: Any) -> None:
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS, token="someone-else's-token")
-
-    assert signature_is_valid(WEBHOOK_URL, WEBHOOK_PARAMS, signature) is False
-
-
-def test_empty_signature(webhook_settings: Any) -> None:
-    assert signature_is_valid(WEBHOOK_URL, WEBHOOK_PARAMS, "") is False
-
-
-def test_no_auth_token_configured_never_validates(webhook_settings: Any) -> None:
-    # Signed with the empty token an attacker could also compute.
-    signature = _signature(WEBHOOK_URL, WEBHOOK_PARAMS, token="")
-    webhook_settings.TWILIO_AUTH_TOKEN = ""
-
-    assert signature_is_valid(WEBHOOK_URL, WEBHOOK_PARAMS, signature) is False
-
-
-# --- TwiML -----------------------------------------------------------------------------
-
-
-def test_twiml_with_a_message() -> None:
-    xml = twiml_message("Reply & <help>: call +1 800 555 0100")
-
-    assert xml.startswith('<?xml version="1.0" encoding="UTF-8"?>')
-    root = ET.fromstring(xml)
-    assert root.tag == "Response"
-    (message,) = list(root)
-    assert message.tag == "Message"
-    assert message.text == "Reply & <help>: call +1 800 555 0100"
-
-
-@pytest.mark.parametrize("text", [None, ""])
-def test_twiml_without_a_message_is_an_empty_response(text: str | None) -> None:
-    root = ET.fromstring(twiml_message(text))
-
-    assert root.tag == "Response"
-    assert list(root) == []
-
-
-# --- status callbacks and inbound texts in our words -------------------------------------
-
-
-def _callback(status: str, error_code: str = "") -> dict[str, str]:
-    params = {
-        "MessageSid": "SM" + "b" * 32,
-        "MessageStatus": status,
-        "To": TO_NUMBER,
-        "From": FROM_NUMBER,
-    }
-    return params | ({"ErrorCode": error_code} if error_code else {})
-
-
-@pytest.mark.parametrize(
-    ("status", "ours"),
-    [
-        ("accepted", "sent"),
-        ("queued", "sent"),
-        ("sending", "sent"),
-        ("sent", "sent"),
-        ("delivered", "delivered"),
-        ("read", "delivered"),
-        ("undelivered", "failed"),
-        ("failed", "failed"),
-        ("Delivered", "delivered"),
-        ("receiving", None),
-        ("canceled", None),
-        ("teleported", None),
-        ("", None),
-    ],
-)
-def test_delivery_report_translates_twilio_statuses(status: str, ours: str | None) -> None:
-    report = twilio_sms.delivery_report(_callback(status), query={"m": "abc", "a": "3"})
-    assert report.status == ours
-    assert (report.message_id, report.attempt) == ("abc", 3)
-    assert report.provider_message_id == "SM" + "b" * 32
-    assert report.to_phone == TO_NUMBER
-    assert (report.error_code, report.number_flag) == ("", None)
-
-
-@pytest.mark.parametrize(
-    ("code", "flag"),
-    [
-        ("21610", "opted_out"),
-        ("21211", "invalid"),
-        ("30005", "invalid"),
-        ("30003", "unreachable"),
-        ("30008", None),
-        ("", None),
-        ("not-a-code", None),
-    ],
-)
-def test_delivery_report_says_what_an_error_means_for_the_number(
-    code: str, flag: str | None
-) -> None:
-    report = twilio_sms.delivery_report(_callback("undelivered", code))
-    assert report.number_flag == flag
-    assert report.error_code == (code if code.isdigit() else "")
-    assert (report.message_id, report.attempt) == ("", None)
-
-
-def test_incoming_sms_reads_the_inbound_webhook() -> None:
-    incoming = twilio_sms.incoming_sms(
-        {"MessageSid": "SM1", "From": TO_NUMBER, "To": FROM_NUMBER, "Body": "STOP"}
-    )
-    assert (incoming.provider_message_id, incoming.from_phone, incoming.body) == (
-        "SM1",
-        TO_NUMBER,
-        "STOP",
-    )

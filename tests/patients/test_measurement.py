@@ -534,7 +534,7 @@ def test_answering_cancels_a_reminder_still_waiting(patient):
         questionnaire_submit(patient=patient.patient, instrument="gad7", answers=[0] * 7)
         schedule_questionnaire_reminders()
     (reminder,) = reminders()
-    assert reminder["status"] == MessageStatus.CANCELLED
+    assert reminder["status"] == MessageStatus.CANCELED
 
 
 @pytest.mark.parametrize(
