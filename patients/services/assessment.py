@@ -26,20 +26,16 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record
 from core.crypto import keyed_hash
 from core.errors import Conflict, NotFound, ValidationFailed
-from notifications.models import Category, Channel
-from notifications.services import message_schedule
 from patients import screening
 from patients.models import (
     Assessment,
     AssessmentOutcome,
     Lead,
     Patient,
-    SafetyFlag,
     phone_lookup_hash,
 )
 from patients.scoring import (
@@ -59,6 +55,7 @@ from patients.scoring import (
     score_phq9,
 )
 from patients.selectors import own_record
+from patients.services.safety import safety_flag_raise
 from patients.validators import age_on
 
 # --- the questions -------------------------------------------------------------------------
@@ -446,34 +443,14 @@ def _refuse_claim(user: User, patient: Patient, token_hash: str) -> NoReturn:
 
 
 def _raise_safety_flags(user: User, patient: Patient, assessment: Assessment) -> None:
-    """An answer of self-harm in a claimed assessment becomes the patient's own: open one
-    `urgent_safety` flag (which answer is not kept) and alert the physicians licensed in
-    the patient's state, as the intake does (dosing and refills wait for a physician to
-    resolve it). The audit detail names the source only, never the kind."""
-    if not assessment.urgent_safety:
-        return
-    physicians = list(physicians_licensed_in(patient.state))
-    flag = SafetyFlag.objects.create(
-        patient=patient,
-        kind=screening.URGENT_SAFETY,
-        source="assessment",
-        source_id=assessment.public_id,
-    )
-    audit_record(
-        actor=user,
-        action=AuditAction.CREATE,
-        object_type="patients.safetyflag",
-        object_id=str(flag.public_id),
-        patient_id=patient.public_id,
-        detail={"source": "assessment"},
-    )
-    for physician in physicians:
-        message_schedule(
-            recipient=physician.user,
-            template_key="review_alert",
-            category=Category.CARE,
-            channel=Channel.EMAIL,
-            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-            context={"path": f"/review/patients/{patient.public_id}"},
-            urgent=True,
+    """An answer of self-harm in a claimed assessment becomes the patient's own: one
+    `urgent_safety` flag (which answer is not kept), as the intake raises them (dosing and
+    refills wait for a physician to resolve it)."""
+    if assessment.urgent_safety:
+        safety_flag_raise(
+            patient=patient,
+            kind=screening.URGENT_SAFETY,
+            source="assessment",
+            source_id=assessment.public_id,
+            actor=user,
         )

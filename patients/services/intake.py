@@ -35,13 +35,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.clock import practice_today
 from core.errors import Conflict, NotFound, ValidationFailed
-from notifications.models import Category, Channel
-from notifications.services import message_schedule
 from patients import scoring, screening
 from patients.models import (
     OPEN_INTAKE_STATUSES,
@@ -53,6 +50,7 @@ from patients.models import (
     SafetyFlag,
 )
 from patients.screening import CONDITIONS, MEDICATION_CLASSES, CatalogEntry
+from patients.services.safety import safety_flag_raise
 from patients.validators import age_on
 
 QUESTIONNAIRE_VERSION: Final = "2026-11-1"
@@ -673,40 +671,20 @@ def _raise_safety_flags(
     intake: Intake, patient: Patient, decision: screening.ScreeningDecision, *, actor: User
 ) -> list[SafetyFlag]:
     """One flag per urgent reason (none twice while one of that kind is open for this
-    intake), and an urgent email to every physician licensed in the patient's state."""
+    intake), each alerting the physicians licensed in the patient's state."""
     kinds = [c for c in decision.codes() if c in SAFETY_FLAG_REASONS] or [screening.URGENT_SAFETY]
     already_open = set(
         SafetyFlag.objects.filter(
             patient=patient, source="intake", source_id=intake.public_id, resolved_at__isnull=True
         ).values_list("kind", flat=True)
     )
-    flags = [
-        SafetyFlag.objects.create(
-            patient=patient, kind=kind, source="intake", source_id=intake.public_id
+    return [
+        safety_flag_raise(
+            patient=patient, kind=kind, source="intake", source_id=intake.public_id, actor=actor
         )
         for kind in kinds
         if kind not in already_open
     ]
-    physicians = list(physicians_licensed_in(patient.state))
-    for flag in flags:
-        audit_record(  # no clinical detail (the flag's kind) in the audit trail
-            actor=actor,
-            action=AuditAction.CREATE,
-            object_type="patients.safetyflag",
-            object_id=str(flag.public_id),
-            patient_id=patient.public_id,
-        )
-        for physician in physicians:
-            message_schedule(
-                recipient=physician.user,
-                template_key="review_alert",
-                category=Category.CARE,
-                channel=Channel.EMAIL,
-                dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-                context={"path": f"/review/safety-flags/{flag.public_id}"},
-                urgent=True,
-            )
-    return flags
 
 
 # --- patient-side services ---------------------------------------------------------------

@@ -4,7 +4,6 @@ flag), mood entries from the app and from SMS replies, and the due reminders."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,7 +14,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.errors import ValidationFailed
@@ -32,16 +30,13 @@ from patients.models import (
 from patients.scoring import Phq9Result, ScoringError, SeverityResult
 from patients.selectors import patient_of
 from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
+from patients.services.safety import safety_flag_raise
 
 MOOD_MIN, MOOD_MAX = 1, 10
 # An identical response from the same patient within this many seconds is the same
 # submission (a double click, a retried request): setting QUESTIONNAIRE_DEDUPE_SECONDS.
 SELF_HARM_FLAG_KIND = "self_harm_thoughts"
 QUESTIONNAIRE_PATH = "/questionnaires"
-
-
-def safety_flag_path(flag: SafetyFlag) -> str:
-    return f"/review/safety-flags/{flag.public_id}"
 
 
 def reminder_dedupe_prefix(patient: Patient) -> str:
@@ -77,37 +72,6 @@ def _result_json(result: SeverityResult) -> dict[str, object]:
     if isinstance(result, Phq9Result):
         stored |= {"item9": result.item9, "self_harm_flag": result.self_harm_flag}
     return stored
-
-
-def _alert_physicians(patient: Patient, flag: SafetyFlag) -> None:
-    """An urgent email to every physician licensed in the patient's state."""
-    for physician in physicians_licensed_in(patient.state):
-        message_schedule(
-            recipient=physician.user,
-            template_key="review_alert",
-            category="care",
-            channel="email",
-            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-            context={"path": safety_flag_path(flag)},
-            urgent=True,
-        )
-
-
-@transaction.atomic
-def safety_flag_raise(
-    *, patient: Patient, kind: str, source: str, source_id: uuid.UUID | None, actor: User | None
-) -> SafetyFlag:
-    flag = SafetyFlag.objects.create(patient=patient, kind=kind, source=source, source_id=source_id)
-    audit_record(
-        actor=actor,
-        action=AuditAction.CREATE,
-        object_type="patients.safetyflag",
-        object_id=str(flag.public_id),
-        patient_id=patient.public_id,
-        detail={"source": source},  # never the kind: it is clinical
-    )
-    _alert_physicians(patient, flag)
-    return flag
 
 
 @transaction.atomic
