@@ -30,8 +30,8 @@ from core.clock import practice_today
 from patients.api.intake import OUTCOMES, ScreeningReasonOut
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
 from patients.selectors import review as selectors
+from patients.selectors.intake import intake_answers, intake_screening
 from patients.services import review as services
-from patients.services.intake import intake_answers, intake_screening
 from patients.services.safety import safety_flag_resolve
 from patients.validators import age_on
 

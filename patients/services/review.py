@@ -23,12 +23,12 @@ from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
+from patients.selectors.intake import intake_screening
 from patients.selectors.review import (
     intakes_reviewable_by,
     open_safety_flags,
     unanswered_questions,
 )
-from patients.services.intake import intake_screening
 
 STATUS_AFTER: Final = {
     ReviewAction.APPROVE: IntakeStatus.APPROVED,

@@ -22,14 +22,11 @@ from audit.models import AuditEvent
 from core import crypto
 from notifications.models import Message
 from patients import scoring, screening
+from patients.intake_screening import intake_rescreen
 from patients.models import Intake, IntakeStatus, SafetyFlag
+from patients.questionnaire import QUESTIONNAIRE_VERSION
 from patients.screening import CONDITIONS, CRISIS_RESOURCES, MEDICATION_CLASSES
-from patients.services.intake import (
-    QUESTIONNAIRE_VERSION,
-    intake_rescreen,
-    intake_save_draft,
-    intake_submit,
-)
+from patients.services.intake import intake_save_draft, intake_submit
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
 

@@ -19,8 +19,9 @@ from core.clock import practice_today
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
 from patients.screening import CONDITIONS
+from patients.selectors.intake import intake_screening
 from patients.selectors.review import review_queue, review_queue_page
-from patients.services.intake import intake_save_draft, intake_screening
+from patients.services.intake import intake_save_draft
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
 from tests.patients.test_intake import complete_answers, submitted_intake, with_condition
