@@ -19,7 +19,7 @@ from accounts.permissions import IsPatient, user_of
 from core.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
 from core.clock import practice_today
 from core.errors import ValidationFailed
-from patients.api import UsPhoneField
+from patients.api.fields import UsPhoneField
 from patients.models import AssessmentOutcome
 from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, Instrument
 from patients.screening import CRISIS_RESOURCES

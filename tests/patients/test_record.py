@@ -283,7 +283,7 @@ def test_double_submission_creates_one_record(new_patient):
 
 
 def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
-    from patients.api import ContactOut, PatientOut
+    from patients.api.record import ContactOut, PatientOut
 
     own = client_for(patient).get("/api/patients/me").json()
     assert set(own) == set(PatientOut().fields)
@@ -295,7 +295,7 @@ def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
 def test_own_record_answers_what_the_serializer_would(patient):
     """GET /api/patients/me reads the record with hand-written SQL and builds a plain dict;
     PatientOut over the ORM instance is the reference."""
-    from patients.api import PatientOut
+    from patients.api.record import PatientOut
 
     patient.patient.address_line2 = "Apt 4"
     patient.patient.save()
