@@ -11,13 +11,13 @@ from audit.models import AuditEvent
 from core.crypto import keyed_hash
 from notifications.models import Message
 from patients.api.assessment import AssessmentThrottle
-from patients.models import Assessment, Lead, SafetyFlag
-from patients.screening import CRISIS_RESOURCES
-from patients.services.assessment import (
+from patients.assessment_questions import (
     HARD_STOP_CONDITIONS,
     LEAD_CONSENT_WORDING,
     NOT_SERVED_MESSAGE,
 )
+from patients.models import Assessment, Lead, SafetyFlag
+from patients.screening import CRISIS_RESOURCES
 from tests.actors import client_for
 from tests.factories import UserFactory
 

@@ -10,13 +10,9 @@ import pytest
 
 from audit.models import AuditEvent
 from notifications.models import Message
+from patients.assessment_questions import HARD_STOP_CONDITIONS, AssessmentAnswers
 from patients.models import SafetyFlag
-from patients.services.assessment import (
-    HARD_STOP_CONDITIONS,
-    AssessmentAnswers,
-    assessment_claim,
-    assessment_submit,
-)
+from patients.services.assessment import assessment_claim, assessment_submit
 from patients.services.intake import intake_save_draft, intake_submit
 from patients.services.measurement import questionnaire_submit
 from tests.patients.support import complete_intake_answers
