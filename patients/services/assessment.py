@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, audit_write
 from core.crypto import keyed_hash
 from core.errors import Conflict, NotFound, ValidationFailed
 from patients import screening
@@ -315,16 +315,11 @@ def assessment_claim(*, user: User, claim_token: str) -> Assessment:
             claim_token_hash=token_hash, claimed_by__isnull=True
         ).update(claimed_by=patient, claimed_at=timezone.now())
         if linked:
-            assessment = Assessment.objects.get(claim_token_hash=token_hash)
-            _raise_safety_flags(user, patient, assessment)
-            audit_record(
-                actor=user,
-                action=AuditAction.UPDATE,
-                object_type="patients.assessment",
-                object_id=str(assessment.public_id),
-                patient_id=patient.public_id,
-                detail={"claimed": True},
+            assessment = Assessment.objects.select_related("claimed_by").get(
+                claim_token_hash=token_hash
             )
+            _raise_safety_flags(user, patient, assessment)
+            audit_write(assessment, actor=user, action=AuditAction.UPDATE, detail={"claimed": True})
             return assessment
     _refuse_claim(user, patient, token_hash)
 

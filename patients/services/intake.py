@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.errors import Conflict, NotFound, ValidationFailed
 from patients import screening
 from patients.intake_screening import (
@@ -96,12 +96,15 @@ def _lock_patient(patient: Patient) -> Patient:
 def _current_for_update(patient: Patient) -> Intake | None:
     # At most one intake is open and a new one starts only when none is: the newest is the
     # open one if there is one.
-    return (
+    intake = (
         Intake.objects.select_for_update()
         .filter(patient=patient)
         .order_by("-created_at", "-id")
         .first()
     )
+    if intake is not None:
+        intake.patient = patient  # the locked row: no query for it later (the audit names it)
+    return intake
 
 
 def _not_editable(intake: Intake) -> Conflict:
@@ -140,12 +143,8 @@ def intake_save_draft(*, patient: Patient, answers: Any) -> Intake:
             merged[code] = value
     intake.answers = merged
     intake.save()
-    audit_record(
-        actor=patient.user,
-        action=AuditAction.CREATE if created else AuditAction.UPDATE,
-        object_type="patients.intake",
-        object_id=str(intake.public_id),
-        patient_id=patient.public_id,
+    audit_write(
+        intake, actor=patient.user, action=AuditAction.CREATE if created else AuditAction.UPDATE
     )
     return intake
 
@@ -166,12 +165,10 @@ def intake_submit(*, patient: Patient) -> Intake:
     intake.status = IntakeStatus.SUBMITTED
     intake.submitted_at = timezone.now()
     intake.save()
-    audit_record(
+    audit_write(
+        intake,
         actor=patient.user,
         action=AuditAction.UPDATE,
-        object_type="patients.intake",
-        object_id=str(intake.public_id),
-        patient_id=patient.public_id,
         detail={"event": "submitted"},  # no outcome or flags: no clinical data in the audit
     )
     return intake
@@ -185,7 +182,7 @@ def intake_answer_question(*, patient: Patient, review_id: Any, answer: str) -> 
     patient = _lock_patient(patient)
     review = (
         IntakeReview.objects.select_for_update(of=("self",))
-        .select_related("intake")
+        .select_related("intake__patient")
         .filter(public_id=review_id, intake__patient=patient, action=ReviewAction.REQUEST_INFO)
         .first()
     )
@@ -205,12 +202,5 @@ def intake_answer_question(*, patient: Patient, review_id: Any, answer: str) -> 
     if not still_open:
         intake.status = IntakeStatus.SUBMITTED
         intake.save(update_fields=["status", "updated_at"])
-    audit_record(
-        actor=patient.user,
-        action=AuditAction.UPDATE,
-        object_type="patients.intakereview",
-        object_id=str(review.public_id),
-        patient_id=patient.public_id,
-        detail={"event": "answered"},
-    )
+    audit_write(review, actor=patient.user, action=AuditAction.UPDATE, detail={"event": "answered"})
     return intake

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_write
 from core.errors import ValidationFailed
 from notifications.models import InboundSms
 from notifications.services import message_schedule, messages_cancel
@@ -109,13 +109,7 @@ def questionnaire_submit(
         result=stored_result,
         source="followup",
     )
-    audit_record(
-        actor=patient.user,
-        action=AuditAction.CREATE,
-        object_type="patients.questionnaireresponse",
-        object_id=str(response.public_id),
-        patient_id=patient.public_id,
-    )
+    audit_write(response, actor=patient.user, action=AuditAction.CREATE)
     flag = None
     if isinstance(result, Phq9Result) and result.self_harm_flag:
         flag = safety_flag_raise(
@@ -147,12 +141,11 @@ def _recent_identical(patient: Patient, instrument: str, answers: list[int]) -> 
         flag = SafetyFlag.objects.filter(
             patient=patient, source="questionnaire", source_id=response.public_id
         ).first()
-        audit_record(
+        response.patient = patient  # the caller's (locked) row: no query for the audit
+        audit_write(
+            response,
             actor=patient.user,
             action=AuditAction.READ,
-            object_type="patients.questionnaireresponse",
-            object_id=str(response.public_id),
-            patient_id=patient.public_id,
             detail={"duplicate_submission": True},
         )
         return Submission(response, result, flag)

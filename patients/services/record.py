@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.errors import ValidationFailed
 from patients.geography import county_is_valid, county_time_zone
 from patients.models import Patient
@@ -83,11 +83,5 @@ def patient_profile_save(*, user: User, data: dict[str, Any], today: date) -> Pa
             patient = Patient.objects.select_for_update().get(user=user)
     if not created:
         _apply(patient, data).save()
-    audit_record(
-        actor=user,
-        action=AuditAction.CREATE if created else AuditAction.UPDATE,
-        object_type="patients.patient",
-        object_id=str(patient.public_id),
-        patient_id=patient.public_id,
-    )
+    audit_write(patient, actor=user, action=AuditAction.CREATE if created else AuditAction.UPDATE)
     return patient
