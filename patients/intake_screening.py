@@ -59,8 +59,8 @@ class Scores:
                 "risk": self.cssrs.risk,
                 "ideation": self.cssrs.ideation,
                 "intent_or_plan": self.cssrs.intent_or_plan,
-                "recent_behaviour": self.cssrs.recent_behaviour,
-                "lifetime_behaviour": self.cssrs.lifetime_behaviour,
+                "recent_behavior": self.cssrs.recent_behavior,
+                "lifetime_behavior": self.cssrs.lifetime_behavior,
                 "version": self.cssrs.version,
             },
             "bmi": self.bmi,
@@ -79,7 +79,7 @@ def score_answers(answers: Mapping[str, Any], *, sex_at_birth: str | None) -> Sc
             audit_c=scoring.score_audit_c(answers["audit_c"], sex_at_birth=sex_at_birth),
             dast10=scoring.score_dast10(answers["dast10"]),
             cssrs=scoring.score_cssrs(
-                cssrs[CSSRS_ITEMS], lifetime_behaviour=cssrs["lifetime_behaviour"]
+                cssrs[CSSRS_ITEMS], lifetime_behavior=cssrs["lifetime_behavior"]
             ),
             bmi=round(vitals["weight_kg"] / (height_m * height_m), 1),
         )
@@ -143,7 +143,7 @@ def screening_input(
         cssrs=scoring.CssrsResult(
             version=cssrs["version"],
             answers=tuple(answers["cssrs"][CSSRS_ITEMS]),
-            lifetime_behaviour=cssrs["lifetime_behaviour"],
+            lifetime_behavior=cssrs["lifetime_behavior"],
             risk=cssrs["risk"],
         ),
         systolic_bp=vitals["systolic"],
@@ -215,7 +215,7 @@ def intake_rescreen(intake: Intake) -> dict[str, Any]:
 def answers_show_self_harm_risk(answers: Mapping[str, Any]) -> bool:
     """Whether (possibly partial, draft) answers show a risk of self-harm that must put
     crisis resources in front of the patient now: PHQ-9 item 9 above 0, or on the C-SSRS
-    screener a wish to be dead, thoughts of suicide, intent, a plan or recent behaviour
+    screener a wish to be dead, thoughts of suicide, intent, a plan or recent behavior
     (what makes a submitted screening urgent). Answers not given yet count as no."""
     phq9 = answers.get("phq9")
     if isinstance(phq9, list) and len(phq9) > 8:
@@ -230,7 +230,7 @@ def answers_show_self_harm_risk(answers: Mapping[str, Any]) -> bool:
             scoring.CSSRS_THOUGHTS,
             scoring.CSSRS_INTENT,
             scoring.CSSRS_PLAN,
-            scoring.CSSRS_BEHAVIOUR,
+            scoring.CSSRS_BEHAVIOR,
         )
         return any(index < len(items) and items[index] is True for index in urgent)
     return False

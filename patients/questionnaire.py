@@ -13,7 +13,8 @@ Answers document, one key per section (`QUESTIONNAIRE.sections`):
      "vitals": {"systolic": int, "diastolic": int, "height_cm": number, "weight_kg": number},
      "phq9": [0-3 x 9],
      "gad7": [0-3 x 7],
-     "cssrs": {"items": [true|false x 6], "lifetime_behaviour": true|false}}
+     "cssrs": {"items": [true|false x 6], "lifetime_behavior": true|false}}
+                          (the old spelling `lifetime_behaviour` is still accepted: LEGACY_KEYS)
 
 A draft may hold any subset, and lists may be short or hold nulls; submitting needs all of
 it. Errors are keyed by dotted path from the request body: `answers.phq9.3` is PHQ-9's
@@ -302,7 +303,7 @@ CSSRS: Final = Composite(
     (
         Questionnaire(CSSRS_ITEMS, scoring.CSSRS_SCREEN.name, scoring.CSSRS_SCREEN),
         YesNo(
-            "lifetime_behaviour",
+            "lifetime_behavior",
             "Longer ago",
             "Have you ever, more than 3 months ago, done anything, started to do anything, "
             "or prepared to do anything to end your life?",
@@ -338,6 +339,30 @@ QUESTIONNAIRE: Final = QuestionnaireDefinition(
         CSSRS,
     ),
 )
+
+
+# Keys written before the US spelling (`cssrs.lifetime_behaviour`): still accepted as input
+# and in stored answers, always read and written in the current spelling.
+LEGACY_KEYS: Final[Mapping[str, Mapping[str, str]]] = {
+    "cssrs": {"lifetime_behaviour": "lifetime_behavior"}
+}
+
+
+def answers_current_keys(answers: Any) -> Any:
+    """A copy of an answers document with legacy keys renamed (a key given in both spellings
+    keeps the current one). Anything but an object is returned as is for answers_errors."""
+    if not isinstance(answers, dict):
+        return answers
+    current = dict(answers)
+    for code, renames in LEGACY_KEYS.items():
+        section = current.get(code)
+        if isinstance(section, dict) and not renames.keys().isdisjoint(section):
+            section = dict(section)
+            for old, new in renames.items():
+                if old in section:
+                    section.setdefault(new, section.pop(old))
+            current[code] = section
+    return current
 
 
 def answers_errors(answers: Any, *, complete: bool) -> Errors:

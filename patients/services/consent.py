@@ -7,7 +7,7 @@ makes that kind outstanding again for every patient (`consents_outstanding` in
 patients.selectors.consent lists every kind, for prompting). Only the treatment and
 telehealth consents are conditions of care (`CLINICAL_CONSENT_KINDS`): `consent_required`
 enforces them before clinical actions (booking a check-in, signing a prescription, a
-refill) and `patients.clearance.patient_clearance` reports them. A privacy-notice acknowledgement or
+refill) and `patients.clearance.patient_clearance` reports them. A privacy-notice acknowledgment or
 SMS consent can never be a condition of treatment.
 
 `consent_document_publish` publishes a new version (never an edit of an existing one).
@@ -126,13 +126,13 @@ def _version_exists(kind: str, version: str) -> Conflict:
     )
 
 
-def _normalised_name(name: str) -> str:
+def _normalized_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _name_matches(patient: Patient, typed_name: str) -> bool:
-    legal = _normalised_name(f"{patient.legal_first_name} {patient.legal_last_name}")
-    return bool(legal) and _normalised_name(typed_name) == legal
+    legal = _normalized_name(f"{patient.legal_first_name} {patient.legal_last_name}")
+    return bool(legal) and _normalized_name(typed_name) == legal
 
 
 def consent_document_to_sign(*, kind: str, version: str) -> ConsentDocument:

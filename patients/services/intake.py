@@ -30,7 +30,7 @@ from patients.models import (
     ReviewAction,
     SafetyFlag,
 )
-from patients.questionnaire import QUESTIONNAIRE_VERSION, answers_errors
+from patients.questionnaire import QUESTIONNAIRE_VERSION, answers_current_keys, answers_errors
 from patients.selectors.intake import intake_answers
 from patients.services.safety import safety_flag_raise
 
@@ -49,6 +49,7 @@ def _evaluate(intake: Intake, patient: Patient, *, actor: User) -> list[SafetyFl
     answers = intake_answers(intake)
     if errors := answers_errors(answers, complete=True):
         raise ValidationFailed("Some answers are missing or invalid.", fields=errors)
+    intake.answers = answers  # frozen in the current spelling of its keys
     ctx = screening_context_of(patient)
     scores, decision = run_screening(answers, ctx, screening.CURRENT_RULESET)
     urgent = screening.urgent_safety(decision)
@@ -123,6 +124,7 @@ def intake_save_draft(*, patient: Patient, answers: Any) -> Intake:
     made of them) are frozen, also while a physician has asked for more information (the
     patient answers the question in text). Answers to correct mean a decline and a new
     intake; after an approval no new intake starts."""
+    answers = answers_current_keys(answers)
     if errors := answers_errors(answers, complete=False):
         raise ValidationFailed(fields=errors)
     patient = _lock_patient(patient)

@@ -85,7 +85,7 @@ def questionnaire_submit(
     Invalid answers raise ValidationFailed naming `answers` or `answers.<0-based item>`.
 
     The patient's row is locked for the submission, so two identical submissions at once
-    (a double click) are serialised: the same answers to the same instrument within
+    (a double click) are serialized: the same answers to the same instrument within
     `QUESTIONNAIRE_DEDUPE_SECONDS` (default 60) return the response already stored (and its
     flag) instead of storing a second response and raising a second flag."""
     code = Instrument(instrument)

@@ -23,7 +23,7 @@ def complete_intake_answers(**overrides: Any) -> dict[str, Any]:
         "vitals": {"systolic": 118, "diastolic": 76, "height_cm": 170, "weight_kg": 68.5},
         "phq9": [2, 2, 1, 1, 1, 2, 1, 2, 0],  # 12: moderate
         "gad7": [1, 1, 1, 1, 1, 1, 0],  # 6: mild
-        "cssrs": {"items": [False] * 6, "lifetime_behaviour": False},
+        "cssrs": {"items": [False] * 6, "lifetime_behavior": False},
     }
     answers.update(copy.deepcopy(overrides))
     return answers

@@ -297,7 +297,7 @@ def test_full_form_answers_the_positive_short_form(api):
             "conditions.mania",
         ),
         ({"conditions": ["mania"]}, "conditions.non_field_errors"),
-        ({"favourite_colour": "blue"}, "favourite_colour"),
+        ({"favorite_color": "blue"}, "favorite_color"),
     ],
 )
 def test_bad_input_names_the_field(api, changes, field):

@@ -26,6 +26,7 @@ from patients.intake_screening import intake_rescreen
 from patients.models import Intake, IntakeStatus, SafetyFlag
 from patients.questionnaire import QUESTIONNAIRE_VERSION
 from patients.screening import CONDITIONS, CRISIS_RESOURCES, MEDICATION_CLASSES
+from patients.selectors.intake import intake_answers, intake_screening
 from patients.services.intake import intake_save_draft, intake_submit
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
@@ -50,7 +51,7 @@ def complete_answers(**overrides: Any) -> dict[str, Any]:
         "vitals": {"systolic": 118, "diastolic": 76, "height_cm": 170, "weight_kg": 68.5},
         "phq9": [2, 2, 1, 1, 1, 2, 1, 2, 0],  # 12: moderate
         "gad7": [1, 1, 1, 1, 1, 1, 0],  # 6: mild
-        "cssrs": {"items": [False] * 6, "lifetime_behaviour": False},
+        "cssrs": {"items": [False] * 6, "lifetime_behavior": False},
     }
     answers.update(copy.deepcopy(overrides))
     return answers
@@ -178,8 +179,8 @@ def test_draft_is_saved_and_resumed_section_by_section(patient):
         ({"vitals": {"height_cm": "tall"}}, "answers.vitals.height_cm"),
         ({"vitals": {"systolic": 90, "diastolic": 95}}, "answers.vitals.diastolic"),
         ({"cssrs": {"items": [False, 1]}}, "answers.cssrs.items.1"),
-        ({"cssrs": {"lifetime_behaviour": "no"}}, "answers.cssrs.lifetime_behaviour"),
-        ({"favourite_colour": "teal"}, "answers.favourite_colour"),
+        ({"cssrs": {"lifetime_behavior": "no"}}, "answers.cssrs.lifetime_behavior"),
+        ({"favorite_color": "teal"}, "answers.favorite_color"),
         ([1, 2], "answers"),
     ],
 )
@@ -354,7 +355,7 @@ def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
     put(
         patient,
         complete_answers(
-            cssrs={"items": [True, True, False, True, False, False], "lifetime_behaviour": False}
+            cssrs={"items": [True, True, False, True, False, False], "lifetime_behavior": False}
         ),
     )
     body = submit(patient).json()
@@ -372,7 +373,7 @@ def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
         {"phq9": [None] * 8 + [3]},
         {"cssrs": {"items": [False, False, False, True]}},  # intent
         {"cssrs": {"items": [False, False, False, False, True]}},  # plan
-        {"cssrs": {"items": [False] * 5 + [True], "lifetime_behaviour": False}},  # behaviour
+        {"cssrs": {"items": [False] * 5 + [True], "lifetime_behavior": False}},  # behavior
         {"cssrs": {"items": [True]}},  # wish to be dead: urgent at submission too
     ],
 )
@@ -396,7 +397,7 @@ def test_a_draft_showing_self_harm_risk_returns_crisis_resources_at_once(
         {"phq9": [3, 3, 3, 3, 3, 3, 3, 3, 0]},
         {"phq9": [3, 3, 3, None]},
         {"cssrs": {"items": [False, False, True, False, False, False]}},  # method alone
-        {"cssrs": {"lifetime_behaviour": True}},  # longer ago: review, not urgent
+        {"cssrs": {"lifetime_behavior": True}},  # longer ago: review, not urgent
     ],
 )
 def test_a_draft_without_self_harm_answers_has_no_crisis_resources(patient, answers):
@@ -405,8 +406,8 @@ def test_a_draft_without_self_harm_answers_has_no_crisis_resources(patient, answ
     assert response.json()["crisis_resources"] is None
 
 
-def test_past_behaviour_alone_is_review_without_a_flag(patient, physician):
-    put(patient, complete_answers(cssrs={"items": [False] * 6, "lifetime_behaviour": True}))
+def test_past_behavior_alone_is_review_without_a_flag(patient, physician):
+    put(patient, complete_answers(cssrs={"items": [False] * 6, "lifetime_behavior": True}))
     body = submit(patient).json()
     assert body["screening"]["outcome"] == "needs_review"
     assert body["crisis_resources"] is None
@@ -455,6 +456,51 @@ def test_concurrent_submits_submit_once(patient):
         thread.join(timeout=30)
     assert sorted(codes) == [200, 409]
     assert SafetyFlag.objects.count() == 1
+
+
+# --- the old spelling of lifetime_behavior ------------------------------------------------
+
+PAST_BEHAVIOR = {"items": [False] * 6, "lifetime_behavior": True}
+PAST_BEHAVIOUR_OLD_KEY = {"items": [False] * 6, "lifetime_behaviour": True}
+
+
+def test_the_old_key_lifetime_behaviour_is_accepted_and_stored_as_lifetime_behavior(patient):
+    response = put(patient, {"cssrs": PAST_BEHAVIOUR_OLD_KEY})
+    assert response.status_code == 200, response.json()
+    assert response.json()["answers"]["cssrs"] == PAST_BEHAVIOR
+    assert Intake.objects.get().answers["cssrs"] == PAST_BEHAVIOR
+
+
+def test_a_draft_stored_with_the_old_key_submits_and_is_frozen_with_the_new_one(patient):
+    intake_save_draft(patient=patient.patient, answers=complete_answers())
+    intake = Intake.objects.get()
+    intake.answers = {**intake.answers, "cssrs": PAST_BEHAVIOUR_OLD_KEY}
+    intake.save()
+    assert submit(patient).status_code == 200
+    intake = Intake.objects.get()
+    assert intake.answers["cssrs"] == PAST_BEHAVIOR
+    assert "past_suicidal_behavior" in [r["code"] for r in intake.screening["reasons"]]
+
+
+def test_a_screening_stored_with_the_old_keys_reads_and_rescreens_the_same(patient):
+    intake = submitted_intake(patient, complete_answers(cssrs=PAST_BEHAVIOR))
+    expected = intake_rescreen(intake)
+    assert expected["outcome"] == "needs_review"  # past behavior: for a physician
+    document = copy.deepcopy(intake.screening)
+    cssrs = document["scores"]["cssrs"]
+    cssrs["lifetime_behaviour"] = cssrs.pop("lifetime_behavior")
+    cssrs["recent_behaviour"] = cssrs.pop("recent_behavior")
+    intake.screening = document
+    intake.answers = {**intake.answers, "cssrs": PAST_BEHAVIOUR_OLD_KEY}
+    intake.save()
+
+    stored = Intake.objects.get(pk=intake.pk)
+    assert intake_rescreen(stored) == expected
+    assert intake_answers(stored)["cssrs"] == PAST_BEHAVIOR
+    document = intake_screening(stored)
+    assert document is not None
+    cssrs_scores = document["scores"]["cssrs"]
+    assert (cssrs_scores["lifetime_behavior"], cssrs_scores["recent_behavior"]) == (True, False)
 
 
 # --- re-screening ------------------------------------------------------------------------

@@ -595,7 +595,7 @@ def test_reminder_runs_at_the_same_time_schedule_once(patient):
 @pytest.mark.django_db(transaction=True)
 def test_a_double_click_stores_one_response_and_raises_one_flag(patient, physician):
     """Two identical submissions at once (two threads, two connections): the patient's row
-    lock serialises them and the second returns the first response."""
+    lock serializes them and the second returns the first response."""
     intake_for(patient.patient)
     start = threading.Barrier(2)
     codes: list[int] = []

@@ -46,7 +46,7 @@ def make(**overrides: Any) -> ScreeningInput:
 
 
 def cssrs(*yes: int, lifetime: bool = False) -> Any:
-    return score_cssrs([q in yes for q in range(1, 7)], lifetime_behaviour=lifetime)
+    return score_cssrs([q in yes for q in range(1, 7)], lifetime_behavior=lifetime)
 
 
 def dast(total: int) -> Any:
@@ -393,7 +393,7 @@ inputs = st.builds(
     | st.builds(
         score_cssrs,
         st.lists(st.booleans(), min_size=6, max_size=6),
-        lifetime_behaviour=st.booleans(),
+        lifetime_behavior=st.booleans(),
     ),
     systolic_bp=st.none() | st.integers(80, 220),
     diastolic_bp=st.none() | st.integers(40, 140),
