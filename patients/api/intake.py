@@ -32,7 +32,8 @@ class IntakeDraftIn(StrictSerializer):
     answers = serializers.JSONField(
         help_text="Answers by section (see GET /api/intake/questionnaire). Sections given "
         "replace the saved ones, a section given as null is cleared, sections left out are "
-        "kept. Lists may be short or hold nulls in a draft."
+        "kept. Lists may be short or hold nulls in a draft. `cssrs.lifetime_behavior` is "
+        "also accepted under its former spelling `lifetime_behaviour` (saved as the new one)."
     )
 
 
