@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import copy
+import uuid
+from datetime import UTC, date, datetime
 from typing import Any
 
+from accounts.models import User
+from notifications.services import inbound_sms_receive
+from patients.models import Intake, IntakeStatus, Patient
 from patients.screening import CONDITIONS, MEDICATION_CLASSES
+from tests.actors import client_for
 
 
 def complete_intake_answers(**overrides: Any) -> dict[str, Any]:
@@ -27,3 +33,52 @@ def complete_intake_answers(**overrides: Any) -> dict[str, Any]:
     }
     answers.update(copy.deepcopy(overrides))
     return answers
+
+
+# --- measurement: an intake in care and questionnaires over the API ----------------------
+
+# The `patient` actor lives in Escambia County, FL: Central time. 15:00 UTC on 2 March 2027
+# is 09:00 there (CST); daylight saving starts 14 March, so 30 March starts at 05:00 UTC.
+INTAKE_AT = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
+DUE_ON = date(2027, 3, 30)
+LAST_MINUTE_BEFORE_DUE = datetime(2027, 3, 30, 4, 59, tzinfo=UTC)  # 23:59 on the 29th
+FIRST_MINUTE_DUE = datetime(2027, 3, 30, 5, 0, tzinfo=UTC)  # 00:00 on the 30th
+
+PHQ9_MODERATELY_SEVERE = [2, 2, 2, 2, 2, 2, 2, 2, 0]  # 16
+GAD7_MODERATE = [2, 2, 2, 2, 1, 1, 1]  # 11
+
+
+def intake_for(
+    patient: Patient,
+    *,
+    status: str = IntakeStatus.APPROVED,
+    submitted_at: datetime | None = INTAKE_AT,
+    answers: Any = None,
+) -> Intake:
+    """An intake stored directly (no screening), approved unless told otherwise."""
+    return Intake.objects.create(
+        patient=patient,
+        questionnaire_version="test",
+        status=status,
+        answers=answers
+        if answers is not None
+        else {"phq9": PHQ9_MODERATELY_SEVERE, "gad7": GAD7_MODERATE},
+        submitted_at=submitted_at,
+        created_at=submitted_at or INTAKE_AT,
+    )
+
+
+def questionnaire_post(user: User, instrument: str, answers: Any) -> Any:
+    return client_for(user).post(
+        "/api/questionnaires", {"instrument": instrument, "answers": answers}, format="json"
+    )
+
+
+PATIENT_PHONE = "+13055550123"
+
+
+def sms_from_patient_phone(body: str) -> str | None:
+    """A text from PATIENT_PHONE, through the inbound SMS handlers."""
+    return inbound_sms_receive(
+        provider_message_id="SM" + uuid.uuid4().hex, from_phone=PATIENT_PHONE, body=body
+    )
