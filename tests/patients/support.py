@@ -7,10 +7,14 @@ import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from rest_framework.test import APIClient
+
 from accounts.models import User
 from notifications.services import inbound_sms_receive
+from patients.assessment_questions import HARD_STOP_CONDITIONS
 from patients.models import Intake, IntakeStatus, Patient
 from patients.screening import CONDITIONS, MEDICATION_CLASSES
+from patients.services.intake import intake_save_draft, intake_submit
 from tests.actors import client_for
 
 
@@ -33,6 +37,17 @@ def complete_intake_answers(**overrides: Any) -> dict[str, Any]:
     }
     answers.update(copy.deepcopy(overrides))
     return answers
+
+
+def with_condition(code: str) -> dict[str, Any]:
+    return complete_intake_answers(medical_history=dict.fromkeys(CONDITIONS, False) | {code: True})
+
+
+def submitted_intake(patient_user: Any, answers: dict[str, Any] | None = None) -> Intake:
+    """Save and submit through the services (no HTTP): for tests that need many intakes."""
+    patient = patient_user.patient
+    intake_save_draft(patient=patient, answers=answers or complete_intake_answers())
+    return intake_submit(patient=patient)
 
 
 # --- measurement: an intake in care and questionnaires over the API ----------------------
@@ -82,3 +97,34 @@ def sms_from_patient_phone(body: str) -> str | None:
     return inbound_sms_receive(
         provider_message_id="SM" + uuid.uuid4().hex, from_phone=PATIENT_PHONE, body=body
     )
+
+
+# --- the free assessment over the API ----------------------------------------------------
+
+ASSESSMENTS_URL = "/api/assessments"
+ASSESSMENT_CLAIM_URL = "/api/assessments/claim"
+PHQ9_MODERATE = [2, 2, 2, 1, 1, 1, 1, 1, 0]  # 11, item 9 = 0
+GAD7_MINIMAL = [1, 1, 1, 0, 0, 0, 0]  # 3
+
+
+def assessment_body(**changes: Any) -> dict[str, Any]:
+    """A complete free assessment: an adult in Florida, likely eligible, with `changes`."""
+    base = {
+        "state": "FL",
+        "date_of_birth": "1988-04-02",
+        "conditions": dict.fromkeys(HARD_STOP_CONDITIONS, False),
+        "pregnant_or_breastfeeding": False,
+        "suicidal_intent_or_plan": False,
+        "phq9": PHQ9_MODERATE,
+        "gad7": GAD7_MINIMAL,
+    }
+    return {**base, **changes}
+
+
+def assessment_post(api: APIClient, **changes: Any) -> Any:
+    return api.post(ASSESSMENTS_URL, assessment_body(**changes), format="json")
+
+
+def error_fields(response: Any) -> Any:
+    assert 400 <= response.status_code < 500, response.content
+    return response.json()["error"]["fields"]

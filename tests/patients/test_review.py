@@ -24,7 +24,8 @@ from patients.selectors.review import review_queue, review_queue_page
 from patients.services.intake import intake_save_draft
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
-from tests.patients.test_intake import complete_answers, submitted_intake, with_condition
+from tests.patients.support import complete_intake_answers as complete_answers
+from tests.patients.support import submitted_intake, with_condition
 
 pytestmark = pytest.mark.django_db
 
