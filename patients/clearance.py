@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from patients.models import Patient
+from patients.selectors.consent import clinical_consents_outstanding
 from patients.selectors.measurement import questionnaire_schedule
 from patients.selectors.review import intake_approved, open_safety_flags
-from patients.services.consent import clinical_consents_outstanding
 
 NO_APPROVED_INTAKE = "no_approved_intake"
 CONSENT_OUTSTANDING = "consent_outstanding"

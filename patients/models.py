@@ -90,6 +90,11 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"assessment {self.public_id} ({self.outcome})"
 
+    @property
+    def audit_patient_id(self) -> uuid.UUID | None:
+        """The claiming patient; None while the assessment is anonymous."""
+        return self.claimed_by.public_id if self.claimed_by is not None else None
+
 
 class Lead(models.Model):
     """ "Stay informed": contact details kept only with explicit marketing consent. The
@@ -233,6 +238,10 @@ class IntakeReview(models.Model):
     def __str__(self) -> str:
         return f"{self.action} on {self.intake_id}"
 
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.intake.patient.public_id
+
 
 class SafetyFlag(models.Model):
     """An urgent safety concern (thoughts of self-harm, suicidal intent) for a physician.
@@ -261,6 +270,10 @@ class SafetyFlag(models.Model):
 
     def __str__(self) -> str:
         return f"safety flag {self.public_id}"
+
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.patient.public_id
 
 
 # --- ongoing measurement ----------------------------------------------------------------
@@ -292,6 +305,10 @@ class QuestionnaireResponse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instrument} {self.public_id}"
+
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.patient.public_id
 
 
 class MoodEntry(models.Model):

@@ -223,7 +223,7 @@ CSSRS_SCREEN: Final = Instrument(
     ),
     options=(_YES_NO,) * 6,
 )
-CSSRS_WISH_DEAD, CSSRS_THOUGHTS, CSSRS_METHOD, CSSRS_INTENT, CSSRS_PLAN, CSSRS_BEHAVIOUR = range(6)
+CSSRS_WISH_DEAD, CSSRS_THOUGHTS, CSSRS_METHOD, CSSRS_INTENT, CSSRS_PLAN, CSSRS_BEHAVIOR = range(6)
 
 INSTRUMENTS: Final = {i.code: i for i in (PHQ9, PHQ2, GAD7, GAD2, AUDIT_C, DAST10, CSSRS_SCREEN)}
 
@@ -277,12 +277,12 @@ CssrsRisk = Literal["low", "moderate", "high"]
 class CssrsResult:
     version: str
     answers: tuple[bool, ...]
-    lifetime_behaviour: bool  # behaviour more than 3 months ago
+    lifetime_behavior: bool  # behavior more than 3 months ago
     risk: CssrsRisk
 
     @property
     def any_positive(self) -> bool:
-        return any(self.answers) or self.lifetime_behaviour
+        return any(self.answers) or self.lifetime_behavior
 
     @property
     def ideation(self) -> bool:
@@ -298,8 +298,8 @@ class CssrsResult:
         return self.answers[CSSRS_INTENT] or self.answers[CSSRS_PLAN]
 
     @property
-    def recent_behaviour(self) -> bool:
-        return self.answers[CSSRS_BEHAVIOUR]
+    def recent_behavior(self) -> bool:
+        return self.answers[CSSRS_BEHAVIOR]
 
     @property
     def urgent(self) -> bool:
@@ -406,22 +406,22 @@ def score_dast10(answers: Sequence[bool]) -> SeverityResult:
     return SeverityResult(DAST10.code, DAST10.version, scores, total, band.code, band.label)
 
 
-def score_cssrs(answers: Sequence[bool], *, lifetime_behaviour: bool = False) -> CssrsResult:
-    """The six-question C-SSRS screener. Item 6 is behaviour in the past 3 months;
-    `lifetime_behaviour` is the standard form's "ever, but longer ago" answer.
+def score_cssrs(answers: Sequence[bool], *, lifetime_behavior: bool = False) -> CssrsResult:
+    """The six-question C-SSRS screener. Item 6 is behavior in the past 3 months;
+    `lifetime_behavior` is the standard form's "ever, but longer ago" answer.
 
-    Risk: intent or plan (Q4/Q5) or behaviour in the past 3 months is high; a method
-    (Q3) or older behaviour is moderate; otherwise low. Every "yes" is scored as given,
+    Risk: intent or plan (Q4/Q5) or behavior in the past 3 months is high; a method
+    (Q3) or older behavior is moderate; otherwise low. Every "yes" is scored as given,
     even where the form's skip logic would not have asked the question.
     """
     yes = _yes_no(CSSRS_SCREEN, answers)
-    if not isinstance(lifetime_behaviour, bool):
-        raise ScoringError(CSSRS_SCREEN.code, "lifetime_behaviour must be true or false")
+    if not isinstance(lifetime_behavior, bool):
+        raise ScoringError(CSSRS_SCREEN.code, "lifetime_behavior must be true or false")
     risk: CssrsRisk
-    if yes[CSSRS_INTENT] or yes[CSSRS_PLAN] or yes[CSSRS_BEHAVIOUR]:
+    if yes[CSSRS_INTENT] or yes[CSSRS_PLAN] or yes[CSSRS_BEHAVIOR]:
         risk = "high"
-    elif yes[CSSRS_METHOD] or lifetime_behaviour:
+    elif yes[CSSRS_METHOD] or lifetime_behavior:
         risk = "moderate"
     else:
         risk = "low"
-    return CssrsResult(CSSRS_SCREEN.version, yes, lifetime_behaviour, risk)
+    return CssrsResult(CSSRS_SCREEN.version, yes, lifetime_behavior, risk)

@@ -330,13 +330,13 @@ def evaluate_2026_11_1(inp: ScreeningInput) -> ScreeningDecision:
         if c.intent_or_plan:
             add("suicidal_intent_or_plan", HARD_STOP)
             urgent = True
-        if c.recent_behaviour:
+        if c.recent_behavior:
             add("recent_suicidal_behavior", REVIEW)
             urgent = True
         if c.ideation or c.method:
             add("suicidal_thoughts", REVIEW)
             urgent = urgent or c.ideation  # mirrors PHQ-9 item 9: any self-harm thought
-        if c.lifetime_behaviour:
+        if c.lifetime_behavior:
             add("past_suicidal_behavior", REVIEW)
     if urgent:
         add(URGENT_SAFETY, INFO)

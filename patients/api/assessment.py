@@ -19,12 +19,13 @@ from accounts.permissions import IsPatient, user_of
 from core.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
 from core.clock import practice_today
 from core.errors import ValidationFailed
-from patients.api import UsPhoneField
+from patients import assessment_questions as questions
+from patients.api.fields import UsPhoneField
+from patients.assessment_questions import NEEDS_FULL_FORM
 from patients.models import AssessmentOutcome
 from patients.scoring import GAD2, GAD7, PHQ2, PHQ9, SHORT_FORM_POSITIVE_MIN, Instrument
 from patients.screening import CRISIS_RESOURCES
 from patients.services import assessment as services
-from patients.services.assessment import NEEDS_FULL_FORM
 
 
 class AssessmentThrottle(AnonRateThrottle):
@@ -56,7 +57,7 @@ class UsStateField(serializers.CharField):
 
     def to_internal_value(self, data: Any) -> str:
         code = super().to_internal_value(data).strip().upper()
-        if code not in services.US_STATE_CODES:
+        if code not in questions.US_STATE_CODES:
             self.fail("invalid_state")
         return code
 
@@ -75,7 +76,7 @@ def _answers(instrument: Instrument, help_text: str) -> serializers.ListField:
 HardStopConditionsIn: type[StrictSerializer] = type(
     "HardStopConditionsIn",
     (StrictSerializer,),
-    {code: YesNoField(help_text=label) for code, label in services.HARD_STOP_CONDITIONS.items()},
+    {code: YesNoField(help_text=label) for code, label in questions.HARD_STOP_CONDITIONS.items()},
 )
 
 
@@ -85,7 +86,7 @@ class StayInformedIn(StrictSerializer):
     marketing_consent = YesNoField(
         required=False,
         help_text="Must be true to keep any contact detail; the wording shown is "
-        f"LEAD_CONSENT_WORDING: “{services.LEAD_CONSENT_WORDING}”",
+        f"LEAD_CONSENT_WORDING: “{questions.LEAD_CONSENT_WORDING}”",
     )
 
 
@@ -96,7 +97,7 @@ class AssessmentIn(StrictSerializer):
         help_text="Yes/no for each condition (the codes of GET /api/assessments/questions)."
     )
     pregnant_or_breastfeeding = YesNoField()
-    suicidal_intent_or_plan = YesNoField(help_text=services.SUICIDAL_INTENT_QUESTION)
+    suicidal_intent_or_plan = YesNoField(help_text=questions.SUICIDAL_INTENT_QUESTION)
     phq2 = _answers(PHQ2, "Give this or the full PHQ-9.")
     phq9 = _answers(PHQ9, "Required when the PHQ-2 is positive (3 or more).")
     gad2 = _answers(GAD2, "Give this or the full GAD-7.")
@@ -231,7 +232,7 @@ class AssessmentCreateView(APIView):
         except (serializers.ValidationError, ValidationFailed) as exc:
             # Whatever else is wrong, an answer of self-harm gets the crisis resources.
             response = self.handle_exception(exc)
-            if services.raw_answers_show_self_harm(request.data):
+            if questions.raw_answers_show_self_harm(request.data):
                 response.data["crisis_resources"] = CRISIS_RESOURCES
                 response["Cache-Control"] = "no-store"
             return response
@@ -240,7 +241,7 @@ class AssessmentCreateView(APIView):
         v, warnings = _validated(request)
         lead = v.get("stay_informed")
         result = services.assessment_submit(
-            answers=services.AssessmentAnswers(
+            answers=questions.AssessmentAnswers(
                 state=v["state"],
                 date_of_birth=v["date_of_birth"],
                 conditions=v["conditions"],
@@ -318,18 +319,18 @@ class AssessmentQuestionsView(APIView):
         body = {
             "conditions": [
                 {"code": code, "text": label}
-                for code, label in services.HARD_STOP_CONDITIONS.items()
+                for code, label in questions.HARD_STOP_CONDITIONS.items()
             ],
             "questions": [
                 {
                     "code": "pregnant_or_breastfeeding",
-                    "text": services.PREGNANT_OR_BREASTFEEDING_QUESTION,
+                    "text": questions.PREGNANT_OR_BREASTFEEDING_QUESTION,
                 },
-                {"code": "suicidal_intent_or_plan", "text": services.SUICIDAL_INTENT_QUESTION},
+                {"code": "suicidal_intent_or_plan", "text": questions.SUICIDAL_INTENT_QUESTION},
             ],
             "instruments": [_instrument(i) for i in (PHQ2, PHQ9, GAD2, GAD7)],
             "short_form_positive_min": SHORT_FORM_POSITIVE_MIN,
-            "stay_informed_consent_wording": services.LEAD_CONSENT_WORDING,
+            "stay_informed_consent_wording": questions.LEAD_CONSENT_WORDING,
         }
         return Response(AssessmentQuestionsOut(body).data)
 

@@ -19,6 +19,7 @@ from notifications.models import Category
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
 from patients.selectors import own_record, patient_of
+from patients.selectors.consent import consent_documents_current, signatures_of
 from patients.services import consent as services
 
 
@@ -109,9 +110,9 @@ class ConsentListView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = user_of(request)
-        documents = services.consent_documents_current()
+        documents = consent_documents_current()
         patient = patient_of(user)
-        signatures = services.signatures_of(patient, documents) if patient else {}
+        signatures = signatures_of(patient, documents) if patient else {}
         body = [_document_body(d, signatures.get(d.pk)) for d in documents]
         if patient is not None:
             _audit_signature_reads(patient, list(signatures.values()))

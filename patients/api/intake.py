@@ -17,11 +17,13 @@ from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.errors import NotFound
 from patients import screening
+from patients.intake_screening import answers_show_self_harm_risk
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
+from patients.questionnaire import QUESTIONNAIRE
 from patients.selectors import own_record, patient_of
+from patients.selectors.intake import intake_answers, intake_screening
 from patients.selectors.review import intake_current
 from patients.services import intake as services
-from patients.services.intake import QUESTIONNAIRE, intake_answers, intake_screening
 
 # --- input -------------------------------------------------------------------------------
 
@@ -30,7 +32,8 @@ class IntakeDraftIn(StrictSerializer):
     answers = serializers.JSONField(
         help_text="Answers by section (see GET /api/intake/questionnaire). Sections given "
         "replace the saved ones, a section given as null is cleared, sections left out are "
-        "kept. Lists may be short or hold nulls in a draft."
+        "kept. Lists may be short or hold nulls in a draft. `cssrs.lifetime_behavior` is "
+        "also accepted under its former spelling `lifetime_behaviour` (saved as the new one)."
     )
 
 
@@ -129,10 +132,8 @@ def intake_out(intake: Intake) -> dict[str, Any]:
     final = decided[-1] if decided and closed else None
     stored = intake_screening(intake)
     answers = intake_answers(intake)
-    if stored:
-        crisis = bool(stored.get("urgent_safety"))
-    else:  # a draft: no flag is raised until submission, but the resources are shown now
-        crisis = services.answers_show_self_harm_risk(answers)
+    # A draft raises no flag until submission, but the crisis resources are shown now.
+    crisis = bool(stored.get("urgent_safety")) if stored else answers_show_self_harm_risk(answers)
     data = {
         "id": intake.public_id,
         "questionnaire_version": intake.questionnaire_version,

@@ -30,8 +30,9 @@ from core.clock import practice_today
 from patients.api.intake import OUTCOMES, ScreeningReasonOut
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
 from patients.selectors import review as selectors
+from patients.selectors.intake import intake_answers, intake_screening
 from patients.services import review as services
-from patients.services.intake import intake_answers, intake_screening
+from patients.services.safety import safety_flag_resolve
 from patients.validators import age_on
 
 MAX_OFFSET = 2**63 - 1
@@ -534,7 +535,7 @@ class ResolveSafetyFlagView(APIView):
     def post(self, request: Request, public_id: str) -> Response:
         data = ResolveFlagIn(data=request.data)
         data.is_valid(raise_exception=True)
-        flag = services.safety_flag_resolve(
+        flag = safety_flag_resolve(
             physician_user=user_of(request), flag_id=public_id, note=data.validated_data["note"]
         )
         return Response(FlagOut(flag).data)

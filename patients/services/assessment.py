@@ -20,26 +20,33 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Final, NoReturn
+from typing import Final, NoReturn
 
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction, AuditOutcome
-from audit.services import audit_record
+from audit.services import audit_record, audit_write
 from core.crypto import keyed_hash
 from core.errors import Conflict, NotFound, ValidationFailed
-from notifications.models import Category, Channel
-from notifications.services import message_schedule
 from patients import screening
+from patients.assessment_questions import (
+    HARD_STOP_CONDITIONS,
+    LEAD_CONSENT_SOURCE,
+    LEAD_CONSENT_WORDING,
+    NEEDS_FULL_FORM,
+    NEXT_STEPS,
+    NOT_SERVED_MESSAGE,
+    US_STATE_CODES,
+    AssessmentAnswers,
+    self_harm_indicated,
+)
 from patients.models import (
     Assessment,
     AssessmentOutcome,
     Lead,
     Patient,
-    SafetyFlag,
     phone_lookup_hash,
 )
 from patients.scoring import (
@@ -59,83 +66,12 @@ from patients.scoring import (
     score_phq9,
 )
 from patients.selectors import own_record
+from patients.services.safety import safety_flag_raise
 from patients.validators import age_on
 
-# --- the questions -------------------------------------------------------------------------
-
-# The yes/no medical-history questions of the free assessment: the hard stops only (the
-# conditions that need a physician's review are asked in the intake).
-HARD_STOP_CONDITIONS: Final[Mapping[str, str]] = {
-    code: entry.label
-    for code, entry in screening.CONDITIONS.items()
-    if entry.kind == screening.HARD_STOP
-}
-PREGNANT_OR_BREASTFEEDING_QUESTION: Final = "Are you pregnant or breastfeeding?"
-SUICIDAL_INTENT_QUESTION: Final = (
-    "Are you thinking about ending your life right now, with some intention of acting on "
-    "those thoughts or a plan for how you would do it?"
-)
-
-# Every two-letter code the US Postal Service uses for a state, DC or a territory.
-US_STATE_CODES: Final = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH "  # noqa: SIM905
-    "NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR VI GU AS MP".split()
-)
-
-# "Stay informed": the wording shown next to the consent box, stored with each lead.
-LEAD_CONSENT_SOURCE: Final = "assessment"
-LEAD_CONSENT_WORDING: Final = (
-    "Yes, keep me informed. I agree that the practice may email or text me about its "
-    "services, including when it starts serving my state. Consent is not a condition of "
-    "treatment. Message frequency varies; message and data rates may apply. Reply STOP to "
-    "opt out of texts or use the unsubscribe link in any email."
-)
-
 CLAIM_TOKEN_PURPOSE: Final = "assessment-claim"
-NEEDS_FULL_FORM: Final = "needs_full_form"
-
-NEXT_STEPS: Final[Mapping[str, tuple[str, ...]]] = {
-    AssessmentOutcome.LIKELY_ELIGIBLE: (
-        "Create your account and complete the medical intake; your claim token carries "
-        "these answers over.",
-        "A physician licensed in your state reviews every intake before any treatment.",
-    ),
-    AssessmentOutcome.NEEDS_REVIEW: (
-        "Create your account and complete the medical intake; your claim token carries "
-        "these answers over.",
-        "A physician will look at your answers with you before deciding whether this "
-        "treatment is right for you.",
-    ),
-    AssessmentOutcome.NOT_ELIGIBLE: (
-        "Based on your answers, at-home ketamine treatment is not the right fit for you.",
-        "Please talk with your own doctor or a mental health professional about other "
-        "treatment options.",
-    ),
-    AssessmentOutcome.NOT_SERVED: (
-        "We are not yet serving patients in your state.",
-        "Leave your email or phone number to hear from us when we do.",
-    ),
-    NEEDS_FULL_FORM: (
-        "Please answer the full questionnaire so we can finish checking whether you may qualify.",
-    ),
-}
-NOT_SERVED_MESSAGE: Final = "We do not yet serve patients in your state."
-
 
 # --- input and output ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AssessmentAnswers:
-    state: str
-    date_of_birth: date
-    conditions: Mapping[str, bool]  # every code in HARD_STOP_CONDITIONS: yes/no
-    pregnant_or_breastfeeding: bool
-    suicidal_intent_or_plan: bool
-    phq2: Sequence[int] | None = None
-    gad2: Sequence[int] | None = None
-    phq9: Sequence[int] | None = None
-    gad7: Sequence[int] | None = None
 
 
 @dataclass(frozen=True)
@@ -221,29 +157,6 @@ def _intent_screen(intent_or_plan: bool) -> CssrsResult | None:
     if not intent_or_plan:
         return None
     return score_cssrs([False, False, False, True, False, False])
-
-
-def self_harm_indicated(answers: AssessmentAnswers) -> bool:
-    """Any answer of self-harm: PHQ-9 item 9 above 0, or current intent or plan."""
-    phq9 = answers.phq9
-    item9 = phq9[PHQ9_SELF_HARM_ITEM] if phq9 is not None and len(phq9) == len(PHQ9.items) else 0
-    return answers.suicidal_intent_or_plan or item9 > 0
-
-
-def raw_answers_show_self_harm(body: Any) -> bool:
-    """self_harm_indicated() for a request body that failed validation: whatever else is
-    wrong with it, an answer of current intent or plan, or an integer above 0 for PHQ-9
-    item 9 (even out of range), must still put the crisis resources in front of the
-    person."""
-    if not isinstance(body, Mapping):
-        return False
-    if body.get("suicidal_intent_or_plan") is True:
-        return True
-    phq9 = body.get("phq9")
-    if not isinstance(phq9, list) or len(phq9) != len(PHQ9.items):
-        return False
-    item9 = phq9[PHQ9_SELF_HARM_ITEM]
-    return isinstance(item9, int) and not isinstance(item9, bool) and item9 > 0
 
 
 def _screen(
@@ -402,16 +315,11 @@ def assessment_claim(*, user: User, claim_token: str) -> Assessment:
             claim_token_hash=token_hash, claimed_by__isnull=True
         ).update(claimed_by=patient, claimed_at=timezone.now())
         if linked:
-            assessment = Assessment.objects.get(claim_token_hash=token_hash)
-            _raise_safety_flags(user, patient, assessment)
-            audit_record(
-                actor=user,
-                action=AuditAction.UPDATE,
-                object_type="patients.assessment",
-                object_id=str(assessment.public_id),
-                patient_id=patient.public_id,
-                detail={"claimed": True},
+            assessment = Assessment.objects.select_related("claimed_by").get(
+                claim_token_hash=token_hash
             )
+            _raise_safety_flags(user, patient, assessment)
+            audit_write(assessment, actor=user, action=AuditAction.UPDATE, detail={"claimed": True})
             return assessment
     _refuse_claim(user, patient, token_hash)
 
@@ -446,34 +354,14 @@ def _refuse_claim(user: User, patient: Patient, token_hash: str) -> NoReturn:
 
 
 def _raise_safety_flags(user: User, patient: Patient, assessment: Assessment) -> None:
-    """An answer of self-harm in a claimed assessment becomes the patient's own: open one
-    `urgent_safety` flag (which answer is not kept) and alert the physicians licensed in
-    the patient's state, as the intake does (dosing and refills wait for a physician to
-    resolve it). The audit detail names the source only, never the kind."""
-    if not assessment.urgent_safety:
-        return
-    physicians = list(physicians_licensed_in(patient.state))
-    flag = SafetyFlag.objects.create(
-        patient=patient,
-        kind=screening.URGENT_SAFETY,
-        source="assessment",
-        source_id=assessment.public_id,
-    )
-    audit_record(
-        actor=user,
-        action=AuditAction.CREATE,
-        object_type="patients.safetyflag",
-        object_id=str(flag.public_id),
-        patient_id=patient.public_id,
-        detail={"source": "assessment"},
-    )
-    for physician in physicians:
-        message_schedule(
-            recipient=physician.user,
-            template_key="review_alert",
-            category=Category.CARE,
-            channel=Channel.EMAIL,
-            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-            context={"path": f"/review/patients/{patient.public_id}"},
-            urgent=True,
+    """An answer of self-harm in a claimed assessment becomes the patient's own: one
+    `urgent_safety` flag (which answer is not kept), as the intake raises them (dosing and
+    refills wait for a physician to resolve it)."""
+    if assessment.urgent_safety:
+        safety_flag_raise(
+            patient=patient,
+            kind=screening.URGENT_SAFETY,
+            source="assessment",
+            source_id=assessment.public_id,
+            actor=user,
         )

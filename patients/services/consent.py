@@ -3,11 +3,11 @@
 A document (`ConsentDocument`) is one published version of one kind; it is never edited.
 The current document of a kind is the one published most recently (a version published
 with a future `published_at` becomes current at that moment). Publishing a new version
-makes that kind outstanding again for every patient (`consents_outstanding` lists every
-kind, for prompting). Only the treatment and telehealth consents are conditions of care
-(`CLINICAL_CONSENT_KINDS`): `consent_required` enforces them before clinical actions
-(booking a check-in, signing a prescription, a refill) and
-`patients.clearance.patient_clearance` reports them. A privacy-notice acknowledgement or
+makes that kind outstanding again for every patient (`consents_outstanding` in
+patients.selectors.consent lists every kind, for prompting). Only the treatment and
+telehealth consents are conditions of care (`CLINICAL_CONSENT_KINDS`): `consent_required`
+enforces them before clinical actions (booking a check-in, signing a prescription, a
+refill) and `patients.clearance.patient_clearance` reports them. A privacy-notice acknowledgment or
 SMS consent can never be a condition of treatment.
 
 `consent_document_publish` publishes a new version (never an edit of an existing one).
@@ -35,10 +35,12 @@ from core.errors import Conflict, NotFound, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import ConsentChange, consents_set
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
+from patients.selectors.consent import (
+    KIND_ORDER,
+    clinical_consents_outstanding,
+    consent_document_current,
+)
 
-KIND_ORDER: Final = tuple(ConsentKind.values)
-# The consents that are conditions of treatment; the others are prompted for, never required.
-CLINICAL_CONSENT_KINDS: Final = (ConsentKind.TREATMENT.value, ConsentKind.TELEHEALTH.value)
 SMS_CONSENT_SOURCE: Final = "intake"
 SMS_CATEGORIES: Final = tuple(Category.values)  # care, billing, marketing
 
@@ -59,54 +61,6 @@ class ConsentRequired(Conflict):
 
 def body_sha256(body: str) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
-
-
-def _ordered(documents: Iterable[ConsentDocument]) -> list[ConsentDocument]:
-    return sorted(documents, key=lambda d: KIND_ORDER.index(d.kind))
-
-
-def consent_documents_current() -> list[ConsentDocument]:
-    """The latest published version of each kind (one query), in KIND_ORDER."""
-    latest = (
-        ConsentDocument.objects.filter(published_at__lte=timezone.now())
-        .order_by("kind", "-published_at", "-id")
-        .distinct("kind")
-    )
-    return _ordered(latest)
-
-
-def consent_document_current(kind: str) -> ConsentDocument | None:
-    return (
-        ConsentDocument.objects.filter(kind=kind, published_at__lte=timezone.now())
-        .order_by("-published_at", "-id")
-        .first()
-    )
-
-
-def signatures_of(
-    patient: Patient, documents: Iterable[ConsentDocument]
-) -> dict[int, ConsentSignature]:
-    """The patient's signatures of `documents`, by document id."""
-    signatures = ConsentSignature.objects.filter(
-        patient=patient, document__in=list(documents)
-    ).select_related("document")
-    return {s.document_id: s for s in signatures}
-
-
-def consents_outstanding(patient: Patient) -> list[str]:
-    """The kinds whose current version `patient` has not signed (two queries), in KIND_ORDER."""
-    current = consent_documents_current()
-    signed = set(
-        ConsentSignature.objects.filter(patient=patient, document__in=current).values_list(
-            "document_id", flat=True
-        )
-    )
-    return [d.kind for d in current if d.pk not in signed]
-
-
-def clinical_consents_outstanding(patient: Patient) -> list[str]:
-    """The outstanding kinds that block clinical actions: treatment and telehealth only."""
-    return [kind for kind in consents_outstanding(patient) if kind in CLINICAL_CONSENT_KINDS]
 
 
 def consent_required(patient: Patient) -> None:
@@ -172,13 +126,13 @@ def _version_exists(kind: str, version: str) -> Conflict:
     )
 
 
-def _normalised_name(name: str) -> str:
+def _normalized_name(name: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())
 
 
 def _name_matches(patient: Patient, typed_name: str) -> bool:
-    legal = _normalised_name(f"{patient.legal_first_name} {patient.legal_last_name}")
-    return bool(legal) and _normalised_name(typed_name) == legal
+    legal = _normalized_name(f"{patient.legal_first_name} {patient.legal_last_name}")
+    return bool(legal) and _normalized_name(typed_name) == legal
 
 
 def consent_document_to_sign(*, kind: str, version: str) -> ConsentDocument:

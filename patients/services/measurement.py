@@ -4,7 +4,6 @@ flag), mood entries from the app and from SMS replies, and the due reminders."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,9 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.selectors import physicians_licensed_in
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_write
 from core.errors import ValidationFailed
 from notifications.models import InboundSms
 from notifications.services import message_schedule, messages_cancel
@@ -32,16 +30,13 @@ from patients.models import (
 from patients.scoring import Phq9Result, ScoringError, SeverityResult
 from patients.selectors import patient_of
 from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
+from patients.services.safety import safety_flag_raise
 
 MOOD_MIN, MOOD_MAX = 1, 10
 # An identical response from the same patient within this many seconds is the same
 # submission (a double click, a retried request): setting QUESTIONNAIRE_DEDUPE_SECONDS.
 SELF_HARM_FLAG_KIND = "self_harm_thoughts"
 QUESTIONNAIRE_PATH = "/questionnaires"
-
-
-def safety_flag_path(flag: SafetyFlag) -> str:
-    return f"/review/safety-flags/{flag.public_id}"
 
 
 def reminder_dedupe_prefix(patient: Patient) -> str:
@@ -79,37 +74,6 @@ def _result_json(result: SeverityResult) -> dict[str, object]:
     return stored
 
 
-def _alert_physicians(patient: Patient, flag: SafetyFlag) -> None:
-    """An urgent email to every physician licensed in the patient's state."""
-    for physician in physicians_licensed_in(patient.state):
-        message_schedule(
-            recipient=physician.user,
-            template_key="review_alert",
-            category="care",
-            channel="email",
-            dedupe_key=f"safety:{flag.public_id}:{physician.user_id}",
-            context={"path": safety_flag_path(flag)},
-            urgent=True,
-        )
-
-
-@transaction.atomic
-def safety_flag_raise(
-    *, patient: Patient, kind: str, source: str, source_id: uuid.UUID | None, actor: User | None
-) -> SafetyFlag:
-    flag = SafetyFlag.objects.create(patient=patient, kind=kind, source=source, source_id=source_id)
-    audit_record(
-        actor=actor,
-        action=AuditAction.CREATE,
-        object_type="patients.safetyflag",
-        object_id=str(flag.public_id),
-        patient_id=patient.public_id,
-        detail={"source": source},  # never the kind: it is clinical
-    )
-    _alert_physicians(patient, flag)
-    return flag
-
-
 @transaction.atomic
 def questionnaire_submit(
     *, patient: Patient, instrument: str, answers: Sequence[int]
@@ -121,7 +85,7 @@ def questionnaire_submit(
     Invalid answers raise ValidationFailed naming `answers` or `answers.<0-based item>`.
 
     The patient's row is locked for the submission, so two identical submissions at once
-    (a double click) are serialised: the same answers to the same instrument within
+    (a double click) are serialized: the same answers to the same instrument within
     `QUESTIONNAIRE_DEDUPE_SECONDS` (default 60) return the response already stored (and its
     flag) instead of storing a second response and raising a second flag."""
     code = Instrument(instrument)
@@ -145,13 +109,7 @@ def questionnaire_submit(
         result=stored_result,
         source="followup",
     )
-    audit_record(
-        actor=patient.user,
-        action=AuditAction.CREATE,
-        object_type="patients.questionnaireresponse",
-        object_id=str(response.public_id),
-        patient_id=patient.public_id,
-    )
+    audit_write(response, actor=patient.user, action=AuditAction.CREATE)
     flag = None
     if isinstance(result, Phq9Result) and result.self_harm_flag:
         flag = safety_flag_raise(
@@ -183,12 +141,11 @@ def _recent_identical(patient: Patient, instrument: str, answers: list[int]) -> 
         flag = SafetyFlag.objects.filter(
             patient=patient, source="questionnaire", source_id=response.public_id
         ).first()
-        audit_record(
+        response.patient = patient  # the caller's (locked) row: no query for the audit
+        audit_write(
+            response,
             actor=patient.user,
             action=AuditAction.READ,
-            object_type="patients.questionnaireresponse",
-            object_id=str(response.public_id),
-            patient_id=patient.public_id,
             detail={"duplicate_submission": True},
         )
         return Submission(response, result, flag)

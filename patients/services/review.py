@@ -1,5 +1,5 @@
-"""Physician review, write side: approve, decline or ask the patient for more information,
-and resolve safety flags.
+"""Physician review, write side: approve, decline or ask the patient for more information
+(safety flags are resolved in patients.services.safety).
 
 Every decision locks the intake row (SELECT ... FOR UPDATE) and then checks that the
 intake is still awaiting review, so of two physicians acting at once exactly one succeeds
@@ -22,14 +22,13 @@ from core.errors import Conflict, NotFound
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening
-from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
+from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
+from patients.selectors.intake import intake_screening
 from patients.selectors.review import (
     intakes_reviewable_by,
     open_safety_flags,
-    safety_flags_resolvable_by,
     unanswered_questions,
 )
-from patients.services.intake import intake_screening
 
 STATUS_AFTER: Final = {
     ReviewAction.APPROVE: IntakeStatus.APPROVED,
@@ -133,32 +132,3 @@ def intake_review_decide(
             context={"path": PATIENT_LINK},
         )
     return review
-
-
-@transaction.atomic
-def safety_flag_resolve(*, physician_user: User, flag_id: uuid.UUID | str, note: str) -> SafetyFlag:
-    """A physician licensed in the patient's state resolves an open safety flag."""
-    flag = (
-        safety_flags_resolvable_by(physician_user)
-        .select_for_update(of=("self",))
-        .select_related("patient")
-        .filter(public_id=flag_id)
-        .first()
-    )
-    if flag is None:
-        raise NotFound("No such safety flag.")
-    if flag.resolved_at is not None:
-        raise Conflict("This safety flag is already resolved.", code="safety_flag_resolved")
-    flag.resolved_at = timezone.now()
-    flag.resolved_by = physician_user
-    flag.resolution_note = note
-    flag.save(update_fields=["resolved_at", "resolved_by", "resolution_note"])
-    audit_record(
-        actor=physician_user,
-        action=AuditAction.UPDATE,
-        object_type="patients.safetyflag",
-        object_id=str(flag.public_id),
-        patient_id=flag.patient.public_id,
-        detail={"event": "resolved"},
-    )
-    return flag

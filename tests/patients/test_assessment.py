@@ -1,57 +1,34 @@
-"""The free assessment: outcomes, crisis resources, throttling, lead capture and the claim."""
+"""The free assessment: outcomes, crisis resources, bad input, throttling, lead capture, who
+may call what."""
 
 from __future__ import annotations
-
-import threading
 
 import pytest
 from django.db import connection
 
 from audit.models import AuditEvent
 from core.crypto import keyed_hash
-from notifications.models import Message
 from patients.api.assessment import AssessmentThrottle
-from patients.models import Assessment, Lead, SafetyFlag
-from patients.screening import CRISIS_RESOURCES
-from patients.services.assessment import (
+from patients.assessment_questions import (
     HARD_STOP_CONDITIONS,
     LEAD_CONSENT_WORDING,
     NOT_SERVED_MESSAGE,
 )
+from patients.models import Assessment, Lead
+from patients.screening import CRISIS_RESOURCES
 from tests.actors import client_for
-from tests.factories import UserFactory
+from tests.patients.support import (
+    ASSESSMENTS_URL,
+    GAD7_MINIMAL,
+    PHQ9_MODERATE,
+    assessment_body,
+    assessment_post,
+    error_fields,
+)
 
 pytestmark = pytest.mark.django_db
-
-URL = "/api/assessments"
-CLAIM_URL = "/api/assessments/claim"
-
-PHQ9_MODERATE = [2, 2, 2, 1, 1, 1, 1, 1, 0]  # 11, item 9 = 0
 PHQ9_MILD = [1, 1, 1, 1, 1, 0, 0, 0, 0]  # 5
-GAD7_MINIMAL = [1, 1, 1, 0, 0, 0, 0]  # 3
 GAD7_MODERATE = [2, 2, 2, 2, 1, 1, 0]  # 10
-
-
-def answers(**changes):
-    base = {
-        "state": "FL",
-        "date_of_birth": "1988-04-02",
-        "conditions": {code: False for code in HARD_STOP_CONDITIONS},
-        "pregnant_or_breastfeeding": False,
-        "suicidal_intent_or_plan": False,
-        "phq9": PHQ9_MODERATE,
-        "gad7": GAD7_MINIMAL,
-    }
-    return {**base, **changes}
-
-
-def submit(api, **changes):
-    return api.post(URL, answers(**changes), format="json")
-
-
-def error_fields(response):
-    assert 400 <= response.status_code < 500, response.content
-    return response.json()["error"]["fields"]
 
 
 def _raw(table: str) -> list[str]:
@@ -64,7 +41,7 @@ def _raw(table: str) -> list[str]:
 
 
 def test_likely_eligible_is_stored_anonymously_with_a_claim_token_shown_once(api):
-    response = submit(api)
+    response = assessment_post(api)
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["outcome"] == "likely_eligible"
@@ -96,7 +73,7 @@ def test_likely_eligible_is_stored_anonymously_with_a_claim_token_shown_once(api
 @pytest.mark.parametrize("code", sorted(HARD_STOP_CONDITIONS))
 def test_each_hard_stop_condition_is_not_eligible(api, code):
     conditions = {c: c == code for c in HARD_STOP_CONDITIONS}
-    body = submit(api, conditions=conditions).json()
+    body = assessment_post(api, conditions=conditions).json()
     assert body["outcome"] == "not_eligible"
     assert body["reasons"] == [
         "A condition in your medical history means at-home ketamine treatment would not be "
@@ -137,13 +114,13 @@ def test_the_questions_are_every_hard_stop_of_domain_md(api):
 
 
 def test_pregnancy_or_breastfeeding_is_not_eligible(api):
-    body = submit(api, pregnant_or_breastfeeding=True).json()
+    body = assessment_post(api, pregnant_or_breastfeeding=True).json()
     assert body["outcome"] == "not_eligible"
     assert any("pregnancy" in reason for reason in body["reasons"])
 
 
 def test_under_18_is_not_eligible(api):
-    body = submit(api, date_of_birth="2015-01-01").json()
+    body = assessment_post(api, date_of_birth="2015-01-01").json()
     assert body["outcome"] == "not_eligible"
     assert body["reasons"] == [
         "At-home ketamine treatment is only available to adults aged 18 or over."
@@ -151,7 +128,7 @@ def test_under_18_is_not_eligible(api):
 
 
 def test_suicidal_intent_is_not_eligible_with_crisis_resources(api):
-    body = submit(api, suicidal_intent_or_plan=True).json()
+    body = assessment_post(api, suicidal_intent_or_plan=True).json()
     assert body["outcome"] == "not_eligible"
     assert body["crisis_resources"] == CRISIS_RESOURCES
     assert "988" in body["crisis_resources"]
@@ -160,7 +137,7 @@ def test_suicidal_intent_is_not_eligible_with_crisis_resources(api):
 
 def test_item_9_above_zero_needs_review_with_crisis_resources(api):
     phq9 = [*PHQ9_MODERATE[:8], 1]
-    body = submit(api, phq9=phq9).json()
+    body = assessment_post(api, phq9=phq9).json()
     assert body["outcome"] == "needs_review"
     assert body["reasons"] == [
         "Your answers about your safety need a physician's review before treatment."
@@ -171,20 +148,20 @@ def test_item_9_above_zero_needs_review_with_crisis_resources(api):
 
 def test_crisis_resources_come_whatever_else_the_outcome(api):
     conditions = {c: c == "schizophrenia" for c in HARD_STOP_CONDITIONS}
-    body = submit(api, conditions=conditions, phq9=[0, 0, 0, 0, 0, 0, 0, 0, 2]).json()
+    body = assessment_post(api, conditions=conditions, phq9=[0, 0, 0, 0, 0, 0, 0, 0, 2]).json()
     assert body["outcome"] == "not_eligible"
     assert body["crisis_resources"] == CRISIS_RESOURCES
-    texas = submit(api, state="TX", phq9=[*PHQ9_MODERATE[:8], 3]).json()
+    texas = assessment_post(api, state="TX", phq9=[*PHQ9_MODERATE[:8], 3]).json()
     assert texas["outcome"] == "not_served"
     assert texas["crisis_resources"] == CRISIS_RESOURCES
 
 
 def test_no_crisis_resources_without_self_harm(api):
-    assert submit(api, phq9=PHQ9_MILD).json()["crisis_resources"] is None
+    assert assessment_post(api, phq9=PHQ9_MILD).json()["crisis_resources"] is None
 
 
 def test_below_threshold_is_not_eligible(api):
-    body = submit(api, phq9=PHQ9_MILD, gad7=GAD7_MINIMAL).json()
+    body = assessment_post(api, phq9=PHQ9_MILD, gad7=GAD7_MINIMAL).json()
     assert body["outcome"] == "not_eligible"
     assert body["reasons"] == [
         "Your answers do not show the level of depression or anxiety symptoms this "
@@ -193,26 +170,29 @@ def test_below_threshold_is_not_eligible(api):
 
 
 def test_anxiety_alone_at_threshold_is_likely_eligible(api):
-    assert submit(api, phq9=PHQ9_MILD, gad7=GAD7_MODERATE).json()["outcome"] == "likely_eligible"
+    assert (
+        assessment_post(api, phq9=PHQ9_MILD, gad7=GAD7_MODERATE).json()["outcome"]
+        == "likely_eligible"
+    )
 
 
 def test_negative_short_forms_are_below_threshold(api):
-    payload = answers(phq2=[1, 1], gad2=[0, 2])
+    payload = assessment_body(phq2=[1, 1], gad2=[0, 2])
     del payload["phq9"], payload["gad7"]
-    response = api.post(URL, payload, format="json")
+    response = api.post(ASSESSMENTS_URL, payload, format="json")
     assert response.status_code == 201
     assert response.json()["outcome"] == "not_eligible"
     assert Assessment.objects.get().outcome == "not_eligible"
 
 
 def test_negative_short_form_with_the_other_full_form_above_threshold(api):
-    payload = answers(phq2=[0, 1], gad7=GAD7_MODERATE)
+    payload = assessment_body(phq2=[0, 1], gad7=GAD7_MODERATE)
     del payload["phq9"]
-    assert api.post(URL, payload, format="json").json()["outcome"] == "likely_eligible"
+    assert api.post(ASSESSMENTS_URL, payload, format="json").json()["outcome"] == "likely_eligible"
 
 
 def test_not_served_outside_florida_and_new_jersey(api):
-    response = submit(api, state="tx")
+    response = assessment_post(api, state="tx")
     assert response.status_code == 201
     body = response.json()
     assert body["outcome"] == "not_served"
@@ -223,7 +203,7 @@ def test_not_served_outside_florida_and_new_jersey(api):
 
 
 def test_new_jersey_is_served(api):
-    assert submit(api, state="NJ").json()["outcome"] == "likely_eligible"
+    assert assessment_post(api, state="NJ").json()["outcome"] == "likely_eligible"
 
 
 @pytest.mark.parametrize(
@@ -235,9 +215,9 @@ def test_new_jersey_is_served(api):
     ],
 )
 def test_positive_short_form_asks_for_the_full_form_and_keeps_nothing(api, short, expected):
-    payload = answers()
+    payload = assessment_body()
     del payload["phq9"], payload["gad7"]
-    response = api.post(URL, {**payload, **short}, format="json")
+    response = api.post(ASSESSMENTS_URL, {**payload, **short}, format="json")
     assert response.status_code == 200, response.json()
     body = response.json()
     assert body["outcome"] == "needs_full_form"
@@ -248,24 +228,24 @@ def test_positive_short_form_asks_for_the_full_form_and_keeps_nothing(api, short
 
 
 def test_positive_short_form_with_intent_still_gives_crisis_resources(api):
-    payload = answers(phq2=[3, 3], suicidal_intent_or_plan=True)
+    payload = assessment_body(phq2=[3, 3], suicidal_intent_or_plan=True)
     del payload["phq9"]
-    body = api.post(URL, payload, format="json").json()
+    body = api.post(ASSESSMENTS_URL, payload, format="json").json()
     # Intent is a hard stop the full form cannot change: a decision, not another form.
     assert body["outcome"] == "not_eligible"
     assert body["crisis_resources"] == CRISIS_RESOURCES
 
 
 def test_positive_short_form_with_a_hard_stop_is_decided_now(api):
-    payload = answers(phq2=[3, 3], pregnant_or_breastfeeding=True)
+    payload = assessment_body(phq2=[3, 3], pregnant_or_breastfeeding=True)
     del payload["phq9"]
-    response = api.post(URL, payload, format="json")
+    response = api.post(ASSESSMENTS_URL, payload, format="json")
     assert response.status_code == 201
     assert response.json()["outcome"] == "not_eligible"
 
 
 def test_full_form_answers_the_positive_short_form(api):
-    body = submit(api, phq2=[2, 2], phq9=PHQ9_MODERATE).json()
+    body = assessment_post(api, phq2=[2, 2], phq9=PHQ9_MODERATE).json()
     assert body["outcome"] == "likely_eligible"
 
 
@@ -297,25 +277,25 @@ def test_full_form_answers_the_positive_short_form(api):
             "conditions.mania",
         ),
         ({"conditions": ["mania"]}, "conditions.non_field_errors"),
-        ({"favourite_colour": "blue"}, "favourite_colour"),
+        ({"favorite_color": "blue"}, "favorite_color"),
     ],
 )
 def test_bad_input_names_the_field(api, changes, field):
-    fields = error_fields(submit(api, **changes))
+    fields = error_fields(assessment_post(api, **changes))
     assert field in fields, fields
     assert not Assessment.objects.exists()
 
 
 def test_each_questionnaire_needs_a_short_or_full_form(api):
-    payload = answers()
+    payload = assessment_body()
     del payload["phq9"], payload["gad7"]
-    fields = error_fields(api.post(URL, payload, format="json"))
+    fields = error_fields(api.post(ASSESSMENTS_URL, payload, format="json"))
     assert set(fields) == {"phq2", "gad2"}
 
 
 @pytest.mark.parametrize("body", [[], "text", None, {"state": "FL"}])
 def test_malformed_bodies_are_400(api, body):
-    assert api.post(URL, body, format="json").status_code == 400
+    assert api.post(ASSESSMENTS_URL, body, format="json").status_code == 400
 
 
 # --- throttling ----------------------------------------------------------------------------
@@ -329,13 +309,13 @@ def test_throttled_per_ip_at_the_configured_rate(api, settings):
             "assessment": "2/min",
         },
     }
-    assert submit(api).status_code == 201
-    assert submit(api).status_code == 201
-    third = submit(api)
+    assert assessment_post(api).status_code == 201
+    assert assessment_post(api).status_code == 201
+    third = assessment_post(api)
     assert third.status_code == 429
     assert third.json()["error"]["code"] == "throttled"
     assert int(third["Retry-After"]) > 0
-    other_ip = api.post(URL, answers(), format="json", REMOTE_ADDR="10.1.2.3")
+    other_ip = api.post(ASSESSMENTS_URL, assessment_body(), format="json", REMOTE_ADDR="10.1.2.3")
     assert other_ip.status_code == 201
     assert Assessment.objects.count() == 3
 
@@ -349,7 +329,7 @@ def test_throttle_rate_comes_from_settings():
 
 def test_lead_with_marketing_consent_is_kept_with_time_source_and_wording(api):
     lead = {"email": "Sam@Example.test", "phone": "(305) 555-0199", "marketing_consent": True}
-    response = submit(api, state="GA", stay_informed=lead)
+    response = assessment_post(api, state="GA", stay_informed=lead)
     assert response.status_code == 201, response.json()
     assert response.json()["lead_saved"] is True
     saved = Lead.objects.select_related("assessment").get()
@@ -368,7 +348,7 @@ def test_lead_with_marketing_consent_is_kept_with_time_source_and_wording(api):
 
 def test_lead_with_only_an_email_is_enough(api):
     lead = {"email": "only@example.test", "marketing_consent": True}
-    assert submit(api, stay_informed=lead).status_code == 201
+    assert assessment_post(api, stay_informed=lead).status_code == 201
     assert Lead.objects.get().phone == ""
 
 
@@ -381,7 +361,7 @@ def test_lead_with_only_an_email_is_enough(api):
     ],
 )
 def test_contact_details_without_consent_are_dropped_with_a_warning(api, lead):
-    response = submit(api, stay_informed=lead)
+    response = assessment_post(api, stay_informed=lead)
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["outcome"] == "likely_eligible"
@@ -403,7 +383,7 @@ def test_contact_details_without_consent_are_dropped_with_a_warning(api, lead):
     ],
 )
 def test_a_bad_lead_never_withholds_the_crisis_resources(api, lead):
-    response = submit(api, suicidal_intent_or_plan=True, stay_informed=lead)
+    response = assessment_post(api, suicidal_intent_or_plan=True, stay_informed=lead)
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["outcome"] == "not_eligible"
@@ -416,7 +396,7 @@ def test_a_bad_lead_never_withholds_the_crisis_resources(api, lead):
 
 
 def test_consent_without_contact_details_is_dropped_with_a_warning(api):
-    body = submit(api, stay_informed={"marketing_consent": True}).json()
+    body = assessment_post(api, stay_informed={"marketing_consent": True}).json()
     assert body["lead_saved"] is False
     assert "stay_informed.email" in body["lead_warnings"]
     assert not Lead.objects.exists()
@@ -431,7 +411,7 @@ def test_consent_without_contact_details_is_dropped_with_a_warning(api):
     ],
 )
 def test_bad_contact_details_name_the_field(api, lead, field):
-    response = submit(api, stay_informed=lead)
+    response = assessment_post(api, stay_informed=lead)
     assert response.status_code == 201
     assert field in response.json()["lead_warnings"]
     assert not Lead.objects.exists()
@@ -449,7 +429,7 @@ def test_bad_contact_details_name_the_field(api, lead, field):
     ],
 )
 def test_an_answer_of_self_harm_gets_crisis_resources_with_the_field_errors(api, changes, field):
-    response = submit(api, **changes)
+    response = assessment_post(api, **changes)
     assert response.status_code == 400, response.json()
     body = response.json()
     assert field in body["error"]["fields"]
@@ -469,14 +449,14 @@ def test_an_answer_of_self_harm_gets_crisis_resources_with_the_field_errors(api,
     ],
 )
 def test_field_errors_without_an_answer_of_self_harm_carry_no_crisis_resources(api, changes):
-    response = submit(api, **changes)
+    response = assessment_post(api, **changes)
     assert response.status_code == 400
     assert "crisis_resources" not in response.json()
 
 
 def test_other_bad_input_is_still_a_400(api):
     lead = {"email": "sam@example.test", "marketing_consent": True}
-    fields = error_fields(submit(api, state="ZZ", stay_informed=lead))
+    fields = error_fields(assessment_post(api, state="ZZ", stay_informed=lead))
     assert "state" in fields
     assert not Assessment.objects.exists()
 
@@ -492,142 +472,22 @@ def test_questions_list_every_condition_and_the_consent_wording(api):
     }
 
 
-# --- claim ---------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def token(api):
-    return submit(api).json()["claim_token"]
-
-
-def claim(user, token):
-    return client_for(user).post(CLAIM_URL, {"claim_token": token}, format="json")
-
-
-def test_patient_claims_their_assessment_once(patient, token):
-    response = claim(patient, token)
-    assert response.status_code == 200, response.json()
-    body = response.json()
-    assessment = Assessment.objects.get()
-    assert body["id"] == str(assessment.public_id)
-    assert body["outcome"] == "likely_eligible"
-    assert assessment.claimed_by == patient.patient
-    assert assessment.claimed_at is not None
-    event = AuditEvent.objects.get(object_type="patients.assessment", outcome="success")
-    assert (event.action, event.actor, event.patient_id) == (
-        "update",
-        patient,
-        patient.patient.public_id,
-    )
-
-    again = claim(patient, token)
-    assert again.status_code == 409
-    assert again.json()["error"]["code"] == "assessment_already_claimed"
-    assert Assessment.objects.get().claimed_at == assessment.claimed_at
-
-
-def test_someone_elses_claimed_token_is_refused(patient, other_patient, token):
-    assert claim(patient, token).status_code == 200
-    response = claim(other_patient, token)
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "assessment_claimed"
-    assert Assessment.objects.get().claimed_by == patient.patient
-    denied = AuditEvent.objects.get(object_type="patients.assessment", outcome="denied")
-    assert denied.actor == other_patient
-    assert denied.detail == {"claimed": False, "reason": "assessment_claimed"}
-
-
-def test_wrong_token_is_404(patient, token):
-    response = claim(patient, token + "x")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "assessment_not_found"
-    assert Assessment.objects.get().claimed_by is None
-    assert AuditEvent.objects.filter(
-        object_type="patients.assessment", outcome="denied", actor=patient
-    ).exists()
-
-
-def test_claim_needs_a_patient_record(token):
-    user = UserFactory(role="patient")
-    response = claim(user, token)
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "no_record"
-
-
-def test_claim_input_is_checked(patient):
-    client = client_for(patient)
-    assert "claim_token" in error_fields(client.post(CLAIM_URL, {}, format="json"))
-    long = client.post(CLAIM_URL, {"claim_token": "x" * 500}, format="json")
-    assert "claim_token" in error_fields(long)
-
-
-def test_claiming_an_answer_of_self_harm_opens_a_safety_flag(api, patient, physician):
-    token = submit(api, phq9=[*PHQ9_MODERATE[:8], 2]).json()["claim_token"]
-    assert not SafetyFlag.objects.exists()  # anonymous: nobody to flag yet
-    assert claim(patient, token).status_code == 200
-    flag = SafetyFlag.objects.get()
-    assessment = Assessment.objects.get()
-    assert (flag.patient, flag.kind, flag.source, flag.source_id) == (
-        patient.patient,
-        "urgent_safety",
-        "assessment",
-        assessment.public_id,
-    )
-    assert flag.resolved_at is None
-    alert = Message.objects.get(recipient=physician.user)
-    assert alert.template_key == "review_alert"
-    assert alert.urgent
-    event = AuditEvent.objects.get(action="create", object_type="patients.safetyflag")
-    assert event.detail == {"source": "assessment"}
-
-
-def test_claiming_a_calm_assessment_opens_no_flag(patient, token):
-    assert claim(patient, token).status_code == 200
-    assert not SafetyFlag.objects.exists()
-
-
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_claims_link_the_assessment_once(api, patient, other_patient):
-    token = submit(api).json()["claim_token"]
-    start = threading.Barrier(2)
-    codes: list[int] = []
-
-    def attempt(user) -> None:
-        try:
-            start.wait()
-            codes.append(claim(user, token).status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(u,)) for u in (patient, other_patient)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(codes) == [200, 409]
-    assert Assessment.objects.filter(claimed_by__isnull=False).count() == 1
-
-
 # --- who may call what ---------------------------------------------------------------------
 
 
 def test_anyone_may_take_the_assessment(api, patient, physician, ops_admin):
-    assert submit(api).status_code == 201
+    assert assessment_post(api).status_code == 201
     for user in (patient, physician.user, ops_admin):
-        assert client_for(user).post(URL, answers(), format="json").status_code == 201
+        assert (
+            client_for(user).post(ASSESSMENTS_URL, assessment_body(), format="json").status_code
+            == 201
+        )
     assert api.get("/api/assessments/questions").status_code == 200
-
-
-def test_only_patients_claim(api, physician, ops_admin, token):
-    assert api.post(CLAIM_URL, {"claim_token": token}, format="json").status_code == 401
-    assert claim(physician.user, token).status_code == 403
-    assert claim(ops_admin, token).status_code == 403
-    assert Assessment.objects.get().claimed_by is None
 
 
 def test_raw_assessment_table_holds_no_answer_and_no_clinical_code(api):
     conditions = {c: c == "schizophrenia" for c in HARD_STOP_CONDITIONS}
-    submit(
+    assessment_post(
         api,
         conditions=conditions,
         suicidal_intent_or_plan=True,

@@ -13,13 +13,8 @@ from django.utils import timezone
 from audit.models import AuditEvent
 from patients.clearance import Clearance, patient_clearance
 from patients.models import ConsentDocument, ConsentKind, Intake, IntakeStatus, SafetyFlag
-from patients.services.consent import (
-    body_sha256,
-    consent_document_current,
-    consent_required,
-    consent_sign,
-    consents_outstanding,
-)
+from patients.selectors.consent import consent_document_current, consents_outstanding
+from patients.services.consent import body_sha256, consent_required, consent_sign
 from patients.services.measurement import questionnaire_submit
 from tests.actors import client_for
 

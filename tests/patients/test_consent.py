@@ -19,13 +19,12 @@ from core.errors import Conflict, ValidationFailed
 from notifications.models import Consent
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentSignature
+from patients.selectors.consent import consent_documents_current, consents_outstanding
 from patients.services.consent import (
     ConsentRequired,
     consent_document_publish,
-    consent_documents_current,
     consent_required,
     consent_sign,
-    consents_outstanding,
 )
 from tests.actors import client_for
 from tests.factories import UserFactory

@@ -22,52 +22,19 @@ from audit.models import AuditEvent
 from core import crypto
 from notifications.models import Message
 from patients import scoring, screening
+from patients.intake_screening import intake_rescreen
 from patients.models import Intake, IntakeStatus, SafetyFlag
+from patients.questionnaire import QUESTIONNAIRE_VERSION
 from patients.screening import CONDITIONS, CRISIS_RESOURCES, MEDICATION_CLASSES
-from patients.services.intake import (
-    QUESTIONNAIRE_VERSION,
-    intake_rescreen,
-    intake_save_draft,
-    intake_submit,
-)
+from patients.selectors.intake import intake_answers, intake_screening
+from patients.services.intake import intake_save_draft
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
+from tests.patients.support import complete_intake_answers, submitted_intake, with_condition
 
 pytestmark = pytest.mark.django_db
 
 _outcome_migration = importlib.import_module("patients.migrations.0005_intake_screening_outcome")
-
-
-def complete_answers(**overrides: Any) -> dict[str, Any]:
-    """A complete intake: an adult with moderate depression and nothing else (eligible)."""
-    answers: dict[str, Any] = {
-        "medical_history": dict.fromkeys(CONDITIONS, False),
-        "medications": {
-            "classes": dict.fromkeys(MEDICATION_CLASSES, False),
-            "other": ["sertraline 50 mg daily"],
-        },
-        "allergies": ["penicillin"],
-        "pregnant_or_breastfeeding": False,
-        "audit_c": [1, 0, 0],
-        "dast10": [False, False, True, False, False, False, False, False, False, False],
-        "vitals": {"systolic": 118, "diastolic": 76, "height_cm": 170, "weight_kg": 68.5},
-        "phq9": [2, 2, 1, 1, 1, 2, 1, 2, 0],  # 12: moderate
-        "gad7": [1, 1, 1, 1, 1, 1, 0],  # 6: mild
-        "cssrs": {"items": [False] * 6, "lifetime_behaviour": False},
-    }
-    answers.update(copy.deepcopy(overrides))
-    return answers
-
-
-def with_condition(code: str) -> dict[str, Any]:
-    return complete_answers(medical_history=dict.fromkeys(CONDITIONS, False) | {code: True})
-
-
-def submitted_intake(patient_user: Any, answers: dict[str, Any] | None = None) -> Intake:
-    """Save and submit through the services (no HTTP): for tests that need many intakes."""
-    patient = patient_user.patient
-    intake_save_draft(patient=patient, answers=answers or complete_answers())
-    return intake_submit(patient=patient)
 
 
 def put(user: Any, answers: Any) -> Any:
@@ -181,8 +148,8 @@ def test_draft_is_saved_and_resumed_section_by_section(patient):
         ({"vitals": {"height_cm": "tall"}}, "answers.vitals.height_cm"),
         ({"vitals": {"systolic": 90, "diastolic": 95}}, "answers.vitals.diastolic"),
         ({"cssrs": {"items": [False, 1]}}, "answers.cssrs.items.1"),
-        ({"cssrs": {"lifetime_behaviour": "no"}}, "answers.cssrs.lifetime_behaviour"),
-        ({"favourite_colour": "teal"}, "answers.favourite_colour"),
+        ({"cssrs": {"lifetime_behavior": "no"}}, "answers.cssrs.lifetime_behavior"),
+        ({"favorite_color": "teal"}, "answers.favorite_color"),
         ([1, 2], "answers"),
     ],
 )
@@ -211,7 +178,7 @@ def test_a_record_is_needed_first():
 
 
 def test_submit_names_every_missing_and_invalid_answer(patient):
-    partial = complete_answers(phq9=[1, 1, 1], medical_history={"mania": False})
+    partial = complete_intake_answers(phq9=[1, 1, 1], medical_history={"mania": False})
     del partial["gad7"]
     put(patient, partial)
     response = submit(patient)
@@ -234,7 +201,7 @@ def test_submit_without_an_intake_is_404(patient):
 
 
 def test_eligible_intake_is_scored_screened_and_waits_for_review(patient):
-    put(patient, complete_answers())
+    put(patient, complete_intake_answers())
     response = submit(patient)
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -273,7 +240,7 @@ def test_eligible_intake_is_scored_screened_and_waits_for_review(patient):
 
 
 def test_review_reasons_give_needs_review(patient):
-    answers = complete_answers(
+    answers = complete_intake_answers(
         medications={
             "classes": dict.fromkeys(MEDICATION_CLASSES, False) | {"lamotrigine": True},
             "other": [],
@@ -293,14 +260,14 @@ def test_review_reasons_give_needs_review(patient):
     ("answers", "code"),
     [
         (with_condition("bipolar_i"), "condition.bipolar_i"),
-        (complete_answers(pregnant_or_breastfeeding=True), "pregnant_or_breastfeeding"),
+        (complete_intake_answers(pregnant_or_breastfeeding=True), "pregnant_or_breastfeeding"),
         (
-            complete_answers(
+            complete_intake_answers(
                 vitals={"systolic": 165, "diastolic": 85, "height_cm": 170, "weight_kg": 70}
             ),
             "blood_pressure_uncontrolled",
         ),
-        (complete_answers(phq9=[1] * 8 + [0], gad7=[1] * 7), "symptoms_below_threshold"),
+        (complete_intake_answers(phq9=[1] * 8 + [0], gad7=[1] * 7), "symptoms_below_threshold"),
     ],
 )
 def test_hard_stop_is_not_eligible_but_still_goes_to_a_physician(patient, answers, code):
@@ -314,7 +281,7 @@ def test_hard_stop_is_not_eligible_but_still_goes_to_a_physician(patient, answer
 def test_alcohol_threshold_uses_sex_at_birth_from_the_record(patient):
     patient.patient.sex_at_birth = "male"
     patient.patient.save()
-    put(patient, complete_answers(audit_c=[1, 1, 1]))  # 3: positive for women, not men
+    put(patient, complete_intake_answers(audit_c=[1, 1, 1]))  # 3: positive for women, not men
     body = submit(patient).json()
     assert body["screening"]["outcome"] == "eligible_pending_review"
     assert Intake.objects.get().screening["scores"]["audit_c"]["threshold"] == 4
@@ -323,7 +290,7 @@ def test_alcohol_threshold_uses_sex_at_birth_from_the_record(patient):
 def test_self_harm_answer_raises_a_flag_alerts_physicians_and_returns_crisis_resources(
     patient, physician, fl_only_physician, nj_only_physician
 ):
-    put(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
+    put(patient, complete_intake_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
     response = submit(patient)
     assert response.status_code == 200
     body = response.json()
@@ -356,8 +323,8 @@ def test_self_harm_answer_raises_a_flag_alerts_physicians_and_returns_crisis_res
 def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
     put(
         patient,
-        complete_answers(
-            cssrs={"items": [True, True, False, True, False, False], "lifetime_behaviour": False}
+        complete_intake_answers(
+            cssrs={"items": [True, True, False, True, False, False], "lifetime_behavior": False}
         ),
     )
     body = submit(patient).json()
@@ -375,7 +342,7 @@ def test_cssrs_intent_is_a_hard_stop_and_an_urgent_flag(patient, physician):
         {"phq9": [None] * 8 + [3]},
         {"cssrs": {"items": [False, False, False, True]}},  # intent
         {"cssrs": {"items": [False, False, False, False, True]}},  # plan
-        {"cssrs": {"items": [False] * 5 + [True], "lifetime_behaviour": False}},  # behaviour
+        {"cssrs": {"items": [False] * 5 + [True], "lifetime_behavior": False}},  # behavior
         {"cssrs": {"items": [True]}},  # wish to be dead: urgent at submission too
     ],
 )
@@ -399,7 +366,7 @@ def test_a_draft_showing_self_harm_risk_returns_crisis_resources_at_once(
         {"phq9": [3, 3, 3, 3, 3, 3, 3, 3, 0]},
         {"phq9": [3, 3, 3, None]},
         {"cssrs": {"items": [False, False, True, False, False, False]}},  # method alone
-        {"cssrs": {"lifetime_behaviour": True}},  # longer ago: review, not urgent
+        {"cssrs": {"lifetime_behavior": True}},  # longer ago: review, not urgent
     ],
 )
 def test_a_draft_without_self_harm_answers_has_no_crisis_resources(patient, answers):
@@ -408,8 +375,8 @@ def test_a_draft_without_self_harm_answers_has_no_crisis_resources(patient, answ
     assert response.json()["crisis_resources"] is None
 
 
-def test_past_behaviour_alone_is_review_without_a_flag(patient, physician):
-    put(patient, complete_answers(cssrs={"items": [False] * 6, "lifetime_behaviour": True}))
+def test_past_behavior_alone_is_review_without_a_flag(patient, physician):
+    put(patient, complete_intake_answers(cssrs={"items": [False] * 6, "lifetime_behavior": True}))
     body = submit(patient).json()
     assert body["screening"]["outcome"] == "needs_review"
     assert body["crisis_resources"] is None
@@ -417,7 +384,7 @@ def test_past_behaviour_alone_is_review_without_a_flag(patient, physician):
 
 
 def test_second_submit_is_409_and_changes_nothing(patient):
-    put(patient, complete_answers())
+    put(patient, complete_intake_answers())
     assert submit(patient).status_code == 200
     before = Intake.objects.values().get()
     events = AuditEvent.objects.count()
@@ -429,17 +396,17 @@ def test_second_submit_is_409_and_changes_nothing(patient):
 
 
 def test_submitted_answers_cannot_be_edited(patient):
-    put(patient, complete_answers())
+    put(patient, complete_intake_answers())
     submit(patient)
     response = put(patient, {"phq9": [0] * 9})
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "intake_not_editable"
-    assert Intake.objects.get().answers["phq9"] == complete_answers()["phq9"]
+    assert Intake.objects.get().answers["phq9"] == complete_intake_answers()["phq9"]
 
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_submits_submit_once(patient):
-    put(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
+    put(patient, complete_intake_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 1]))
     clients = [client_for(patient) for _ in range(2)]
     start = threading.Barrier(2)
     codes: list[int] = []
@@ -460,11 +427,56 @@ def test_concurrent_submits_submit_once(patient):
     assert SafetyFlag.objects.count() == 1
 
 
+# --- the old spelling of lifetime_behavior ------------------------------------------------
+
+PAST_BEHAVIOR = {"items": [False] * 6, "lifetime_behavior": True}
+PAST_BEHAVIOUR_OLD_KEY = {"items": [False] * 6, "lifetime_behaviour": True}
+
+
+def test_the_old_key_lifetime_behaviour_is_accepted_and_stored_as_lifetime_behavior(patient):
+    response = put(patient, {"cssrs": PAST_BEHAVIOUR_OLD_KEY})
+    assert response.status_code == 200, response.json()
+    assert response.json()["answers"]["cssrs"] == PAST_BEHAVIOR
+    assert Intake.objects.get().answers["cssrs"] == PAST_BEHAVIOR
+
+
+def test_a_draft_stored_with_the_old_key_submits_and_is_frozen_with_the_new_one(patient):
+    intake_save_draft(patient=patient.patient, answers=complete_intake_answers())
+    intake = Intake.objects.get()
+    intake.answers = {**intake.answers, "cssrs": PAST_BEHAVIOUR_OLD_KEY}
+    intake.save()
+    assert submit(patient).status_code == 200
+    intake = Intake.objects.get()
+    assert intake.answers["cssrs"] == PAST_BEHAVIOR
+    assert "past_suicidal_behavior" in [r["code"] for r in intake.screening["reasons"]]
+
+
+def test_a_screening_stored_with_the_old_keys_reads_and_rescreens_the_same(patient):
+    intake = submitted_intake(patient, complete_intake_answers(cssrs=PAST_BEHAVIOR))
+    expected = intake_rescreen(intake)
+    assert expected["outcome"] == "needs_review"  # past behavior: for a physician
+    document = copy.deepcopy(intake.screening)
+    cssrs = document["scores"]["cssrs"]
+    cssrs["lifetime_behaviour"] = cssrs.pop("lifetime_behavior")
+    cssrs["recent_behaviour"] = cssrs.pop("recent_behavior")
+    intake.screening = document
+    intake.answers = {**intake.answers, "cssrs": PAST_BEHAVIOUR_OLD_KEY}
+    intake.save()
+
+    stored = Intake.objects.get(pk=intake.pk)
+    assert intake_rescreen(stored) == expected
+    assert intake_answers(stored)["cssrs"] == PAST_BEHAVIOR
+    document = intake_screening(stored)
+    assert document is not None
+    cssrs_scores = document["scores"]["cssrs"]
+    assert (cssrs_scores["lifetime_behavior"], cssrs_scores["recent_behavior"]) == (True, False)
+
+
 # --- re-screening ------------------------------------------------------------------------
 
 
 def test_rescreen_gives_the_stored_answer_even_after_a_new_rule_set(patient, monkeypatch):
-    intake = submitted_intake(patient, complete_answers(phq9=[1] * 8 + [0], gad7=[2] * 7))
+    intake = submitted_intake(patient, complete_intake_answers(phq9=[1] * 8 + [0], gad7=[2] * 7))
     stored = {k: intake.screening[k] for k in ("ruleset_version", "outcome", "reasons")}
     assert stored["outcome"] == "eligible_pending_review"
     assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
@@ -479,12 +491,12 @@ def test_rescreen_gives_the_stored_answer_even_after_a_new_rule_set(patient, mon
     assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
     # ...while a new submission uses the new one.
     newcomer = PatientFactory().user
-    fresh = submitted_intake(newcomer, complete_answers())
+    fresh = submitted_intake(newcomer, complete_intake_answers())
     assert (fresh.ruleset_version, fresh.screening["outcome"]) == ("2099-1-1", "not_eligible")
 
 
 def test_rescreen_uses_the_stored_scores_not_todays_scorers(patient, monkeypatch):
-    intake = submitted_intake(patient, complete_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 0]))
+    intake = submitted_intake(patient, complete_intake_answers(phq9=[2, 2, 1, 1, 1, 2, 1, 2, 0]))
     stored = {k: intake.screening[k] for k in ("ruleset_version", "outcome", "reasons")}
     assert stored["outcome"] == "eligible_pending_review"  # PHQ-9 12, GAD-7 6
     real = scoring.score_phq9
@@ -496,7 +508,7 @@ def test_rescreen_uses_the_stored_scores_not_todays_scorers(patient, monkeypatch
     monkeypatch.setattr(scoring, "score_phq9", rescaled)
     assert intake_rescreen(Intake.objects.get(pk=intake.pk)) == stored
     # The changed scorer would have given another answer had the answers been re-scored.
-    fresh = submitted_intake(PatientFactory().user, complete_answers())
+    fresh = submitted_intake(PatientFactory().user, complete_intake_answers())
     assert fresh.screening["outcome"] == "not_eligible"
 
 
@@ -530,7 +542,7 @@ def test_answers_and_screening_are_encrypted_at_rest(patient):
 def test_submit_writes_the_outcome_column_with_the_document(patient):
     """The queue reads the outcome from its own column: every submission writes it, equal
     to the screening document's outcome, whatever that is."""
-    put(patient, complete_answers())
+    put(patient, complete_intake_answers())
     assert Intake.objects.get().screening_outcome is None  # a draft: not screened
     assert submit(patient).status_code == 200
     intake = Intake.objects.get()
@@ -538,7 +550,10 @@ def test_submit_writes_the_outcome_column_with_the_document(patient):
     for answers, outcome in [
         (with_condition("seizure_disorder"), "needs_review"),
         (with_condition("schizophrenia"), "not_eligible"),
-        (complete_answers(**{"phq9": [2, 2, 1, 1, 1, 2, 1, 2, 1]}), "needs_review"),  # urgent
+        (
+            complete_intake_answers(**{"phq9": [2, 2, 1, 1, 1, 2, 1, 2, 1]}),
+            "needs_review",
+        ),  # urgent
     ]:
         submitted = submitted_intake(PatientFactory().user, answers)
         stored = Intake.objects.get(pk=submitted.pk)

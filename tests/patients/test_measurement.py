@@ -1,7 +1,5 @@
-"""Ongoing measurement: PHQ-9/GAD-7 due dates, submissions and the item-9 flag, mood from
-the app and from SMS replies, the trend and who may see it, and the due reminders."""
-
-from __future__ import annotations
+"""Ongoing measurement: PHQ-9/GAD-7 due dates, submissions and the item-9 flag, double
+submissions, the trend and who may see it."""
 
 import threading
 import uuid
@@ -13,50 +11,26 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditEvent
-from notifications.models import InboundSms, Message, MessageStatus
-from notifications.services import inbound_sms_receive
-from patients.models import Intake, IntakeStatus, MoodEntry, QuestionnaireResponse, SafetyFlag
+from notifications.models import Message
+from patients.models import IntakeStatus, QuestionnaireResponse, SafetyFlag
 from patients.screening import CRISIS_RESOURCES
 from patients.selectors.measurement import (
-    patients_with_due_questionnaires,
     questionnaire_schedule,
 )
 from patients.services.measurement import questionnaire_submit
-from patients.tasks import schedule_questionnaire_reminders
 from tests.actors import actor_user, client_for
-from tests.factories import PatientFactory
+from tests.patients.support import (
+    DUE_ON,
+    FIRST_MINUTE_DUE,
+    INTAKE_AT,
+    LAST_MINUTE_BEFORE_DUE,
+    PATIENT_PHONE,
+    intake_for,
+    questionnaire_post,
+    sms_from_patient_phone,
+)
 
 pytestmark = pytest.mark.django_db
-
-# The `patient` actor lives in Escambia County, FL: Central time. 15:00 UTC on 2 March 2027
-# is 09:00 there (CST); daylight saving starts 14 March, so 30 March starts at 05:00 UTC.
-INTAKE_AT = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
-DUE_ON = date(2027, 3, 30)
-LAST_MINUTE_BEFORE_DUE = datetime(2027, 3, 30, 4, 59, tzinfo=UTC)  # 23:59 on the 29th
-FIRST_MINUTE_DUE = datetime(2027, 3, 30, 5, 0, tzinfo=UTC)  # 00:00 on the 30th
-
-PHONE = "+13055550123"
-PHQ9_MODERATELY_SEVERE = [2, 2, 2, 2, 2, 2, 2, 2, 0]  # 16
-GAD7_MODERATE = [2, 2, 2, 2, 1, 1, 1]  # 11
-
-
-def intake_for(patient, *, status=IntakeStatus.APPROVED, submitted_at=INTAKE_AT, answers=None):
-    return Intake.objects.create(
-        patient=patient,
-        questionnaire_version="test",
-        status=status,
-        answers=answers
-        if answers is not None
-        else {"phq9": PHQ9_MODERATELY_SEVERE, "gad7": GAD7_MODERATE},
-        submitted_at=submitted_at,
-        created_at=submitted_at or INTAKE_AT,
-    )
-
-
-def submit(user, instrument, answers):
-    return client_for(user).post(
-        "/api/questionnaires", {"instrument": instrument, "answers": answers}, format="json"
-    )
 
 
 def due_by_instrument(patient):
@@ -113,7 +87,7 @@ def test_a_submission_restarts_the_clock_for_that_instrument_only(patient):
     intake_for(patient.patient)
     answered_at = datetime(2027, 3, 31, 18, 0, tzinfo=UTC)  # 13:00 CDT on the 31st
     with time_machine.travel(answered_at, tick=False):
-        assert submit(patient, "phq9", [1] * 8 + [0]).status_code == 201
+        assert questionnaire_post(patient, "phq9", [1] * 8 + [0]).status_code == 201
         due = due_by_instrument(patient.patient)
     assert due["phq9"].due is False
     assert due["phq9"].due_on == date(2027, 4, 28)
@@ -161,7 +135,7 @@ def test_due_endpoint_is_for_patients_only(physician, ops_admin, api):
     ],
 )
 def test_submission_is_scored_and_stored_encrypted(patient, instrument, answers, total, band):
-    response = submit(patient, instrument, answers)
+    response = questionnaire_post(patient, instrument, answers)
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -190,7 +164,7 @@ def test_submission_is_scored_and_stored_encrypted(patient, instrument, answers,
 def test_item_9_raises_a_flag_returns_crisis_resources_and_alerts_licensed_physicians(
     patient, physician, unlicensed_physician
 ):
-    response = submit(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 1])
+    response = questionnaire_post(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 1])
 
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -221,7 +195,7 @@ def test_item_9_alerts_only_physicians_licensed_in_the_patients_state(other_pati
     florida_only = PhysicianFactory(last_name="Fenn")
     LicenseFactory(physician=florida_only, state="FL")
 
-    submit(other_patient, "phq9", [0] * 8 + [3])  # a New Jersey patient
+    questionnaire_post(other_patient, "phq9", [0] * 8 + [3])  # a New Jersey patient
 
     recipients = set(
         Message.objects.filter(template_key="review_alert").values_list("recipient", flat=True)
@@ -230,7 +204,7 @@ def test_item_9_alerts_only_physicians_licensed_in_the_patients_state(other_pati
 
 
 def test_gad7_has_no_item_9(patient):
-    body = submit(patient, "gad7", [0, 0, 0, 0, 0, 0, 3]).json()
+    body = questionnaire_post(patient, "gad7", [0, 0, 0, 0, 0, 0, 3]).json()
     assert body["self_harm_flag"] is False
     assert not SafetyFlag.objects.exists()
 
@@ -249,7 +223,7 @@ def test_gad7_has_no_item_9(patient):
     ],
 )
 def test_invalid_answers_name_the_item_and_store_nothing(patient, instrument, answers, field):
-    response = submit(patient, instrument, answers)
+    response = questionnaire_post(patient, instrument, answers)
 
     assert response.status_code == 400
     error = response.json()["error"]
@@ -279,79 +253,6 @@ def test_only_patients_with_a_record_submit(physician, ops_admin, api):
     assert no_record.post("/api/questionnaires", payload, format="json").status_code == 409
 
 
-# --- mood ----------------------------------------------------------------------------------
-
-
-def test_mood_from_the_app(patient):
-    response = client_for(patient).post("/api/moods", {"score": 7}, format="json")
-
-    assert response.status_code == 201, response.json()
-    assert response.json()["score"] == 7
-    assert response.json()["source"] == "app"
-    entry = MoodEntry.objects.get()
-    assert (entry.patient, entry.score, entry.source) == (patient.patient, "7", "app")
-    assert AuditEvent.objects.filter(action="create", object_type="patients.moodentry").exists()
-
-
-@pytest.mark.parametrize("score", [0, 11, "seven", None])
-def test_mood_out_of_range_is_a_field_error(patient, score):
-    response = client_for(patient).post("/api/moods", {"score": score}, format="json")
-    assert response.status_code == 400
-    assert list(response.json()["error"]["fields"]) == ["score"]
-    assert not MoodEntry.objects.exists()
-
-
-def test_mood_is_for_patients_only(physician, ops_admin, api):
-    assert client_for(physician.user).post("/api/moods", {"score": 5}).status_code == 403
-    assert client_for(ops_admin).post("/api/moods", {"score": 5}).status_code == 403
-    assert api.post("/api/moods", {"score": 5}, format="json").status_code == 401
-
-
-@pytest.fixture
-def texting_patient(patient):
-    """The `patient` actor, in care (approved intake) and with a phone on file."""
-    patient.patient.set_phone(PHONE)
-    patient.patient.save()
-    intake_for(patient.patient)
-    return patient
-
-
-def text(body: str) -> str | None:
-    return inbound_sms_receive(
-        provider_message_id="SM" + uuid.uuid4().hex, from_phone=PHONE, body=body
-    )
-
-
-@pytest.mark.parametrize(("body", "score"), [("7", "7"), (" 10 ", "10"), ("3.", "3"), ("1", "1")])
-def test_a_number_texted_back_is_the_patients_mood(texting_patient, body, score):
-    assert text(body) is None
-
-    entry = MoodEntry.objects.get()
-    assert (entry.patient, entry.score, entry.source) == (texting_patient.patient, score, "sms")
-    assert InboundSms.objects.get().handled_by == "patients.mood"
-
-
-@pytest.mark.parametrize("body", ["feeling good", "7 today", "0", "11", "7/10", "3.5", ""])
-def test_anything_else_texted_back_is_not_claimed(texting_patient, body):
-    text(body)
-
-    assert not MoodEntry.objects.exists()
-    assert InboundSms.objects.get().handled_by == ""
-
-
-def test_a_number_from_a_patient_not_in_care_is_not_claimed(patient):
-    """Only patients in care are asked for their mood; a bare number from anyone else
-    is left to other handlers."""
-    patient.patient.set_phone(PHONE)
-    patient.patient.save()
-    intake_for(patient.patient, status=IntakeStatus.SUBMITTED)
-
-    text("7")
-
-    assert not MoodEntry.objects.exists()
-    assert InboundSms.objects.get().handled_by == ""
-
-
 # --- trend ---------------------------------------------------------------------------------
 
 
@@ -368,10 +269,10 @@ def history(patient):
             questionnaire_submit(patient=record, instrument="phq9", answers=phq9)
             questionnaire_submit(patient=record, instrument="gad7", answers=gad7)
             client_for(patient).post("/api/moods", {"score": days // 10}, format="json")
-    record.set_phone(PHONE)
+    record.set_phone(PATIENT_PHONE)
     record.save()
     with time_machine.travel(INTAKE_AT + timedelta(days=57), tick=False):
-        text("8")
+        sms_from_patient_phone("8")
     return intake
 
 
@@ -473,129 +374,13 @@ def test_unknown_patient_trend_is_404(patient):
     assert client_for(patient).get(f"/api/patients/{uuid.uuid4()}/trend").status_code == 404
 
 
-# --- reminders -----------------------------------------------------------------------------
-
-
-def reminders():
-    return list(
-        Message.objects.filter(template_key="questionnaire_due")
-        .order_by("dedupe_key")
-        .values("recipient", "dedupe_key", "channel", "category", "context", "status")
-    )
-
-
-def test_reminder_task_runs_twice_schedules_once(patient):
-    intake_for(patient.patient)
-    pid = patient.patient.public_id
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        schedule_questionnaire_reminders()
-        schedule_questionnaire_reminders()
-        schedule_questionnaire_reminders.apply()  # through Celery, too
-    assert reminders() == [
-        {
-            "recipient": patient.pk,
-            "dedupe_key": f"questionnaire:{pid}:gad7+phq9:2027-03-30",
-            "channel": "sms",
-            "category": "care",
-            "context": {"path": "/questionnaires"},
-            "status": MessageStatus.SCHEDULED,
-        }
-    ]
-
-
-def test_reminders_only_once_due(patient):
-    intake_for(patient.patient)
-    with time_machine.travel(LAST_MINUTE_BEFORE_DUE, tick=False):
-        schedule_questionnaire_reminders()
-    assert reminders() == []
-
-
-def test_each_instrument_is_reminded_on_its_own_due_date(patient):
-    intake_for(patient.patient)
-    pid = patient.patient.public_id
-    with time_machine.travel(INTAKE_AT + timedelta(days=10), tick=False):
-        questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[0] * 9)
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        schedule_questionnaire_reminders()
-    assert [r["dedupe_key"] for r in reminders()] == [f"questionnaire:{pid}:gad7:2027-03-30"]
-    with time_machine.travel(datetime(2027, 4, 9, 5, 0, tzinfo=UTC), tick=False):
-        schedule_questionnaire_reminders()
-    assert [r["dedupe_key"] for r in reminders()] == [
-        f"questionnaire:{pid}:gad7:2027-03-30",
-        f"questionnaire:{pid}:phq9:2027-04-09",
-    ]
-
-
-def test_answering_cancels_a_reminder_still_waiting(patient):
-    intake_for(patient.patient)
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        schedule_questionnaire_reminders()
-        questionnaire_submit(patient=patient.patient, instrument="phq9", answers=[0] * 9)
-        questionnaire_submit(patient=patient.patient, instrument="gad7", answers=[0] * 7)
-        schedule_questionnaire_reminders()
-    (reminder,) = reminders()
-    assert reminder["status"] == MessageStatus.CANCELED
-
-
-@pytest.mark.parametrize(
-    "status", [IntakeStatus.SUBMITTED, IntakeStatus.INFO_REQUESTED, IntakeStatus.DECLINED]
-)
-def test_no_reminders_without_an_approved_intake(patient, status):
-    intake_for(patient.patient, status=status)
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        schedule_questionnaire_reminders()
-    assert reminders() == []
-
-
-def test_reminders_for_many_patients_in_one_run(django_assert_max_num_queries):
-    due = [PatientFactory() for _ in range(5)]
-    recent = [PatientFactory() for _ in range(2)]
-    for record in due:
-        intake_for(record)
-    for record in recent:
-        intake_for(record, submitted_at=FIRST_MINUTE_DUE - timedelta(days=3))
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        with django_assert_max_num_queries(3):  # pages of 2: 2 + 2 + 1, nothing more
-            found = list(patients_with_due_questionnaires(chunk_size=2))
-        schedule_questionnaire_reminders()
-    assert [patient for patient, _ in found] == due
-    assert {r["recipient"] for r in reminders()} == {p.user_id for p in due}
-
-
-@pytest.mark.django_db(transaction=True)
-def test_reminder_runs_at_the_same_time_schedule_once(patient):
-    import threading
-
-    intake_for(patient.patient)
-    start = threading.Barrier(3)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            start.wait()
-            schedule_questionnaire_reminders()
-        except BaseException as exc:  # surfaced below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    with time_machine.travel(FIRST_MINUTE_DUE, tick=False):
-        threads = [threading.Thread(target=run) for _ in range(3)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=30)
-    assert errors == []
-    assert Message.objects.filter(template_key="questionnaire_due").count() == 1
-
-
 # --- double submission ---------------------------------------------------------------------
 
 
 @pytest.mark.django_db(transaction=True)
 def test_a_double_click_stores_one_response_and_raises_one_flag(patient, physician):
     """Two identical submissions at once (two threads, two connections): the patient's row
-    lock serialises them and the second returns the first response."""
+    lock serializes them and the second returns the first response."""
     intake_for(patient.patient)
     start = threading.Barrier(2)
     codes: list[int] = []
@@ -604,7 +389,7 @@ def test_a_double_click_stores_one_response_and_raises_one_flag(patient, physici
     def attempt() -> None:
         try:
             start.wait()
-            response = submit(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 2])
+            response = questionnaire_post(patient, "phq9", [0, 0, 0, 0, 0, 0, 0, 0, 2])
             codes.append(response.status_code)
             ids.append(response.json()["id"])
         finally:

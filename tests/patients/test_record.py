@@ -49,7 +49,7 @@ def put_profile(user, **changes):
     return client_for(user).put("/api/patients/me", {**PROFILE, **changes}, format="json")
 
 
-def test_patient_creates_their_record_with_normalised_phones(new_patient):
+def test_patient_creates_their_record_with_normalized_phones(new_patient):
     response = put_profile(new_patient)
     assert response.status_code == 200, response.json()
     body = response.json()
@@ -100,7 +100,7 @@ def test_gulf_county_asks_the_patient(new_patient):
         ({"sex_at_birth": "unknown"}, "sex_at_birth"),
         ({"legal_first_name": ""}, "legal_first_name"),
         ({"legal_first_name": "x" * 101}, "legal_first_name"),
-        ({"favourite_colour": "teal"}, "favourite_colour"),
+        ({"favorite_color": "teal"}, "favorite_color"),
         ({"legal_last_name": ["a"]}, "legal_last_name"),
     ],
 )
@@ -216,7 +216,7 @@ def test_physician_sees_patients_in_licensed_states_only(patient, other_patient)
     assert client.get(f"/api/patients/{other_patient.patient.public_id}").status_code == 404
 
 
-def test_expired_licence_shows_nothing(patient):
+def test_expired_license_shows_nothing(patient):
     lapsed = PhysicianFactory()
     LicenseFactory(physician=lapsed, state="FL", expires_on=practice_today() - dt.timedelta(1))
     assert (
@@ -283,7 +283,7 @@ def test_double_submission_creates_one_record(new_patient):
 
 
 def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
-    from patients.api import ContactOut, PatientOut
+    from patients.api.record import ContactOut, PatientOut
 
     own = client_for(patient).get("/api/patients/me").json()
     assert set(own) == set(PatientOut().fields)
@@ -295,7 +295,7 @@ def test_record_answers_exactly_the_documented_fields(patient, ops_admin):
 def test_own_record_answers_what_the_serializer_would(patient):
     """GET /api/patients/me reads the record with hand-written SQL and builds a plain dict;
     PatientOut over the ORM instance is the reference."""
-    from patients.api import PatientOut
+    from patients.api.record import PatientOut
 
     patient.patient.address_line2 = "Apt 4"
     patient.patient.save()

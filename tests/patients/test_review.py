@@ -19,11 +19,13 @@ from core.clock import practice_today
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
 from patients.screening import CONDITIONS
+from patients.selectors.intake import intake_screening
 from patients.selectors.review import review_queue, review_queue_page
-from patients.services.intake import intake_save_draft, intake_screening
+from patients.services.intake import intake_save_draft
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
-from tests.patients.test_intake import complete_answers, submitted_intake, with_condition
+from tests.patients.support import complete_intake_answers as complete_answers
+from tests.patients.support import submitted_intake, with_condition
 
 pytestmark = pytest.mark.django_db
 

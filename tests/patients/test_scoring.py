@@ -245,7 +245,7 @@ def test_dast10_total_is_yes_count_with_item3_flipped(answers: list[bool]) -> No
 
 def cssrs(*yes: int, lifetime: bool = False) -> scoring.CssrsResult:
     """yes: 1-based question numbers answered yes."""
-    return score_cssrs([q in yes for q in range(1, 7)], lifetime_behaviour=lifetime)
+    return score_cssrs([q in yes for q in range(1, 7)], lifetime_behavior=lifetime)
 
 
 @pytest.mark.parametrize(
@@ -269,7 +269,7 @@ def test_cssrs_risk(yes: tuple[int, ...], lifetime: bool, risk: str) -> None:
     assert result.risk == risk
     assert result.urgent == (risk == "high")
     assert result.intent_or_plan == (4 in yes or 5 in yes)
-    assert result.recent_behaviour == (6 in yes)
+    assert result.recent_behavior == (6 in yes)
     assert result.method == (3 in yes)
     assert result.ideation == (1 in yes or 2 in yes)
 

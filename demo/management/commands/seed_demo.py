@@ -23,7 +23,7 @@ from billing.services.checkout import checkout_start
 from core.clock import practice_today
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
-from patients.services import patient_profile_save
+from patients.services.record import patient_profile_save
 
 DEMO_PASSWORD = "demo-password-2026"
 OPS_EMAIL = "ops@demo.example"

@@ -1,0 +1,63 @@
+"""Consent reads: the current document of each kind, a patient's signatures, and what the
+patient has yet to sign (see patients.services.consent for the rules)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from django.utils import timezone
+
+from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
+
+KIND_ORDER: Final = tuple(ConsentKind.values)
+# The consents that are conditions of treatment; the others are prompted for, never required.
+CLINICAL_CONSENT_KINDS: Final = (ConsentKind.TREATMENT.value, ConsentKind.TELEHEALTH.value)
+
+
+def _ordered(documents: Iterable[ConsentDocument]) -> list[ConsentDocument]:
+    return sorted(documents, key=lambda d: KIND_ORDER.index(d.kind))
+
+
+def consent_documents_current() -> list[ConsentDocument]:
+    """The latest published version of each kind (one query), in KIND_ORDER."""
+    latest = (
+        ConsentDocument.objects.filter(published_at__lte=timezone.now())
+        .order_by("kind", "-published_at", "-id")
+        .distinct("kind")
+    )
+    return _ordered(latest)
+
+
+def consent_document_current(kind: str) -> ConsentDocument | None:
+    return (
+        ConsentDocument.objects.filter(kind=kind, published_at__lte=timezone.now())
+        .order_by("-published_at", "-id")
+        .first()
+    )
+
+
+def signatures_of(
+    patient: Patient, documents: Iterable[ConsentDocument]
+) -> dict[int, ConsentSignature]:
+    """The patient's signatures of `documents`, by document id."""
+    signatures = ConsentSignature.objects.filter(
+        patient=patient, document__in=list(documents)
+    ).select_related("document")
+    return {s.document_id: s for s in signatures}
+
+
+def consents_outstanding(patient: Patient) -> list[str]:
+    """The kinds whose current version `patient` has not signed (two queries), in KIND_ORDER."""
+    current = consent_documents_current()
+    signed = set(
+        ConsentSignature.objects.filter(patient=patient, document__in=current).values_list(
+            "document_id", flat=True
+        )
+    )
+    return [d.kind for d in current if d.pk not in signed]
+
+
+def clinical_consents_outstanding(patient: Patient) -> list[str]:
+    """The outstanding kinds that block clinical actions: treatment and telehealth only."""
+    return [kind for kind in consents_outstanding(patient) if kind in CLINICAL_CONSENT_KINDS]
