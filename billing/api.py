@@ -27,7 +27,7 @@ from billing.gateways.stripe import webhook_event_construct
 from billing.models import Invoice, InvoiceStatus, Subscription, SubscriptionStatus
 from core.api import enum_field, error_responses
 from core.errors import ValidationFailed
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 
 logger = logging.getLogger(__name__)
 

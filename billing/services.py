@@ -44,7 +44,7 @@ from core.errors import Conflict, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule, messages_cancel
 from patients.models import Patient
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

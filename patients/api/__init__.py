@@ -16,9 +16,10 @@ from core.api import StrictSerializer, error_responses
 from core.clock import practice_today
 from core.errors import NotFound
 from core.phones import us_phone_e164
-from patients import selectors, services
+from patients import services
 from patients.geography import CENTRAL, EASTERN
 from patients.models import Patient, SexAtBirth
+from patients.selectors import own_record, record
 
 
 class UsPhoneField(serializers.CharField):
@@ -106,7 +107,7 @@ class MyRecordView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = user_of(request)
-        patient = selectors.patient_of(user, audit_read=True)  # read and audited at once
+        patient = own_record.patient_of_audited(user)
         if patient is None:
             raise NotFound("No record yet: complete your profile first.", code="no_record")
         return Response(_record_for(user.role, patient))
@@ -133,7 +134,7 @@ class PatientDetailView(APIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         viewer = user_of(request)
-        patient = selectors.patient_visible_to(viewer, public_id)
+        patient = record.patient_visible_to(viewer, public_id)
         audit_phi_read(actor=viewer, objects=[patient])
         return Response(_record_for(viewer.role, patient))
 
@@ -159,7 +160,7 @@ class PatientListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Patient.objects.none()
-        return selectors.patients_visible_to(user_of(self.request)).order_by("created_at", "id")
+        return record.patients_visible_to(user_of(self.request)).order_by("created_at", "id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         viewer = user_of(request)

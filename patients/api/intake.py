@@ -18,7 +18,7 @@ from core.api import StrictSerializer, enum_field, error_responses
 from core.errors import NotFound
 from patients import screening
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
-from patients.selectors import own_record, patient_of
+from patients.selectors.own_record import own_record, patient_of
 from patients.selectors.review import intake_current
 from patients.services import intake as services
 from patients.services.intake import QUESTIONNAIRE, intake_answers, intake_screening

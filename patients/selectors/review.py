@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from psycopg import pq
 
 from accounts.models import LicenseStatus, Role, User
+from accounts.selectors import licensed_states
 from audit.services import audit_reads_params, audit_reads_sql
 from core.clock import practice_today
 from core.crypto import decrypt
@@ -33,7 +34,7 @@ from patients.models import (
     ReviewAction,
     SafetyFlag,
 )
-from patients.selectors import licensed_states, patients_visible_to
+from patients.selectors.record import patients_visible_to
 
 # --- patient side ----------------------------------------------------------------------
 

@@ -30,8 +30,8 @@ from patients.models import (
     SafetyFlag,
 )
 from patients.scoring import Phq9Result, ScoringError, SeverityResult
-from patients.selectors import patient_of
 from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
+from patients.selectors.own_record import patient_of
 
 MOOD_MIN, MOOD_MAX = 1, 10
 # An identical response from the same patient within this many seconds is the same
