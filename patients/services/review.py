@@ -22,12 +22,12 @@ from core.errors import Conflict, NotFound
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening
-from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
+from patients.models import IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
 from patients.selectors.review import (
+    intake_awaiting_review,
     intakes_reviewable_by,
     open_safety_flags,
     safety_flags_resolvable_by,
-    unanswered_questions,
 )
 from patients.services.intake import intake_screening
 
@@ -37,14 +37,6 @@ STATUS_AFTER: Final = {
     ReviewAction.REQUEST_INFO: IntakeStatus.INFO_REQUESTED,
 }
 PATIENT_LINK: Final = "/intake"
-
-
-def is_awaiting_review(intake: Intake) -> bool:
-    if intake.status == IntakeStatus.SUBMITTED:
-        return True
-    return (
-        intake.status == IntakeStatus.INFO_REQUESTED and not unanswered_questions(intake).exists()
-    )
 
 
 def _physician_of(user: User) -> PhysicianProfile:
@@ -79,7 +71,7 @@ def intake_review_decide(
     )
     if intake is None:
         raise NotFound("No such intake.")
-    if not is_awaiting_review(intake):
+    if not intake_awaiting_review(intake):
         raise Conflict(
             f"This intake is {intake.status.replace('_', ' ')}, not awaiting review.",
             code="intake_not_awaiting_review",

@@ -19,7 +19,8 @@ from core.clock import practice_today
 from notifications.models import Message
 from patients.models import Intake, IntakeReview, IntakeStatus, SafetyFlag
 from patients.screening import CONDITIONS
-from patients.selectors.review import review_queue, review_queue_page
+from patients.selectors.review import review_queue
+from patients.selectors.review_queue import review_queue_page_audited as review_queue_page
 from patients.services.intake import intake_save_draft, intake_screening
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
