@@ -233,6 +233,10 @@ class IntakeReview(models.Model):
     def __str__(self) -> str:
         return f"{self.action} on {self.intake_id}"
 
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.intake.patient.public_id
+
 
 class SafetyFlag(models.Model):
     """An urgent safety concern (thoughts of self-harm, suicidal intent) for a physician.

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import PhysicianProfile, User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_record, audit_write
 from core.errors import Conflict, NotFound
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
@@ -99,21 +99,14 @@ def intake_review_decide(
     intake.save(update_fields=["status", "decided_at", "updated_at"])
 
     patient = intake.patient
-    audit_record(
+    audit_write(
+        review,
         actor=physician_user,
         action=AuditAction.CREATE,
-        object_type="patients.intakereview",
-        object_id=str(review.public_id),
-        patient_id=patient.public_id,
         detail={"intake": str(intake.public_id)},
     )
-    audit_record(
-        actor=physician_user,
-        action=AuditAction.UPDATE,
-        object_type="patients.intake",
-        object_id=str(intake.public_id),
-        patient_id=patient.public_id,
-        detail={"event": "reviewed"},
+    audit_write(
+        intake, actor=physician_user, action=AuditAction.UPDATE, detail={"event": "reviewed"}
     )
     for channel in (Channel.SMS, Channel.EMAIL):
         message_schedule(
