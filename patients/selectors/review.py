@@ -3,7 +3,7 @@ what a physician may open, and the answers other apps ask ("is the intake approv
 "is a safety flag open?").
 
 Authorization is a queryset question: a physician reaches intakes and safety flags only
-of patients in the states where they hold an active, unexpired licence
+of patients in the states where they hold an active, unexpired license
 (`licensed_states`), and never a draft; anything else answers 404.
 """
 

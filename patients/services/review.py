@@ -4,7 +4,7 @@ and resolve safety flags.
 Every decision locks the intake row (SELECT ... FOR UPDATE) and then checks that the
 intake is still awaiting review, so of two physicians acting at once exactly one succeeds
 and the other gets 409. A physician reaches only intakes and flags of patients in the
-states where they hold an active licence; anything else is 404.
+states where they hold an active license; anything else is 404.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def fl_only_physician() -> Any:
 # --- the queue ---------------------------------------------------------------------------
 
 
-def test_queue_is_scoped_by_licence(
+def test_queue_is_scoped_by_license(
     patient, other_patient, physician, fl_only_physician, unlicensed_physician
 ):
     fl = submitted_intake(patient)
