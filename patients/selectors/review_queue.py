@@ -153,8 +153,8 @@ def _fragment(text: LiteralString, names: dict[str, sql.Composable]) -> sql.Comp
 
 
 @functools.cache
-def queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
-    """The statement of review_queue_page() for one combination of filters (cached: one
+def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
+    """The statement of review_queue_page_audited() for one combination of filters (cached: one
     text each, so psycopg prepares it once)."""
     names = _names()
     page_id = sql.Identifier("page", "intake_public_id").as_string()
@@ -180,7 +180,7 @@ def queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
     return statement.as_string()
 
 
-def queue_params(viewer: User) -> dict[str, Any]:
+def _queue_params(viewer: User) -> dict[str, Any]:
     """The values of the restated rules (the viewer's licensed states, awaiting review)."""
     return {
         "viewer": viewer.pk,
@@ -209,14 +209,14 @@ def review_queue_page_audited(
         return QueuePage([], 0 if offset == 0 else None)
     params, commit_async = audit_reads_params(actor=viewer, object_type=INTAKE_TYPE)
     params.update(
-        queue_params(viewer),
+        _queue_params(viewer),
         state=state,
         flagged=flagged,
         limit=limit,
         offset=offset,
         audit_flag_type=FLAG_TYPE,
     )
-    statement = queue_sql(
+    statement = _queue_sql(
         by_state=state is not None, by_flag=flagged is not None, commit_async=commit_async
     )
     with connection.cursor() as cursor:
