@@ -12,6 +12,7 @@ from accounts.models import (
     PhysicianProfile,
     State,
     StateLicense,
+    User,
     VerificationStatus,
 )
 from accounts.validators import SCHEDULE_III
@@ -92,4 +93,22 @@ def physicians_licensed_in(state: str, *, on: date | None = None) -> QuerySet[Ph
             Prefetch("cds_registrations", queryset=CdsRegistration.objects.all()),
         )
         .distinct()
+    )
+
+
+def licensed_states(physician_user: User) -> list[str]:
+    """States where the physician holds an active, unexpired license (practice calendar:
+        a license expiring today still counts), none for an inactive account (as
+    physician_authority). Fetched as a short list first: a nested
+        subquery costs more to compile than this tiny query to run.
+
+        The review queue's hand-written SQL (patients/selectors/review_queue.py) restates
+        this; tests/patients/test_review_rules.py holds the two together."""
+    return list(
+        StateLicense.objects.filter(
+            physician__user=physician_user,
+            physician__user__is_active=True,
+            status=LicenseStatus.ACTIVE,
+            expires_on__gte=practice_today(),
+        ).values_list("state", flat=True)
     )

@@ -28,7 +28,7 @@ from billing.services.membership import (
 )
 from billing.services.webhooks import webhook_receive
 from core.api import enum_field, error_responses
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 
 # --- the patient's membership --------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -11,7 +12,9 @@ from django.http import Http404, HttpRequest, JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from core.errors import ApplicationError
@@ -102,6 +105,65 @@ class StrictSerializer(serializers.Serializer):
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+# Past the largest OFFSET PostgreSQL takes, no page can have rows.
+MAX_OFFSET = 2**63 - 1
+
+
+class CountedPagination(Pagination):
+    """Pagination for a list whose pages are read together with the list's total (one
+    statement, no separate COUNT): the same query parameters, count, links and 404s as
+    Pagination.
+
+        return CountedPagination().respond(request, read=read, count=count)
+
+    `read(offset, limit)` returns the page's results and the total (None when no row is
+    at that offset); `count()` is asked only for `?page=last`."""
+
+    def respond(
+        self,
+        request: Request,
+        *,
+        read: Callable[[int, int], tuple[list[Any], int | None]],
+        count: Callable[[], int],
+    ) -> Response:
+        size = self.get_page_size(request) or self.page_size or 1
+        number = self._number(request, size, count)
+        results, total = read((number - 1) * size, size)
+        if total is None:  # past the last page
+            raise exceptions.NotFound(self.invalid_page_message)
+        url = request.build_absolute_uri()
+        previous = None
+        if number == 2:
+            previous = remove_query_param(url, self.page_query_param)
+        elif number > 2:
+            previous = replace_query_param(url, self.page_query_param, number - 1)
+        has_next = number * size < total
+        return Response(
+            {
+                "count": total,
+                "next": replace_query_param(url, self.page_query_param, number + 1)
+                if has_next
+                else None,
+                "previous": previous,
+                "results": results,
+            }
+        )
+
+    def _number(self, request: Request, size: int, count: Callable[[], int]) -> int:
+        """The requested page as PageNumberPagination reads it; 404 for anything but a
+        positive integer or "last"."""
+        raw = request.query_params.get(self.page_query_param) or "1"
+        if raw in self.last_page_strings:
+            return max(1, math.ceil(count() / size))
+        try:
+            number = int(raw)
+        except ValueError:
+            number = 0
+        if number < 1 or (number - 1) * size > MAX_OFFSET:
+            raise exceptions.NotFound(self.invalid_page_message)
+        return number
 
 
 class ErrorBodySerializer(serializers.Serializer):

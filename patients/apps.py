@@ -8,7 +8,7 @@ class PatientsConfig(AppConfig):
     def ready(self) -> None:
         from notifications.directory import register_contact_directory
         from notifications.services import register_reply_handler
-        from patients.selectors import PatientContactDirectory
+        from patients.selectors.record import PatientContactDirectory
         from patients.services.measurement import mood_reply_handle
 
         register_contact_directory(PatientContactDirectory())

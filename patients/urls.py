@@ -1,6 +1,15 @@
 from django.urls import path
 
-from patients.api import assessment, consent, intake, measurement, record, review
+from patients.api import (
+    assessment,
+    consent,
+    intake,
+    measurement,
+    record,
+    review_flags,
+    review_intakes,
+    review_queue,
+)
 
 urlpatterns = [
     path("patients", record.PatientListView.as_view(), name="patient-list"),
@@ -9,6 +18,8 @@ urlpatterns = [
     *assessment.urlpatterns,
     *consent.urlpatterns,
     *intake.urlpatterns,
-    *review.urlpatterns,
+    *review_queue.urlpatterns,
+    *review_intakes.urlpatterns,
+    *review_flags.urlpatterns,
     *measurement.urlpatterns,
 ]

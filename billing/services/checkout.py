@@ -26,7 +26,7 @@ from billing.services.dunning import MEMBERSHIP_LINK
 from billing.services.mirror import ENDED, gateway_now, subscription_apply
 from core.errors import Conflict
 from patients.models import Patient
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 
 # A hosted checkout is valid for 24 hours; reuse ours for a little less than that.
 CHECKOUT_REUSE: Final = timedelta(hours=23)

@@ -22,7 +22,7 @@ from billing.models import BillingCustomer, Invoice, InvoiceStatus, Subscription
 from billing.services.dunning import MEMBERSHIP_LINK
 from billing.services.mirror import gateway_now, invoice_apply, subscription_write
 from core.errors import Conflict
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 
 
 def portal_url(*, user: User) -> str:

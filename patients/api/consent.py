@@ -18,8 +18,8 @@ from core.api import StrictSerializer, error_responses
 from notifications.models import Category
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
-from patients.selectors import own_record, patient_of
 from patients.selectors.consent import consent_documents_current, signatures_of
+from patients.selectors.own_record import own_record, patient_of
 from patients.services import consent as services
 
 

@@ -20,8 +20,8 @@ from patients import screening
 from patients.intake_screening import answers_show_self_harm_risk
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
 from patients.questionnaire import QUESTIONNAIRE
-from patients.selectors import own_record, patient_of
 from patients.selectors.intake import intake_answers, intake_screening
+from patients.selectors.own_record import own_record, patient_of
 from patients.selectors.review import intake_current
 from patients.services import intake as services
 

@@ -19,13 +19,13 @@ from core.api import StrictSerializer, error_responses
 from patients.clearance import patient_clearance
 from patients.models import Instrument, Intake, QuestionnaireResponse
 from patients.screening import CRISIS_RESOURCES
-from patients.selectors import own_record
 from patients.selectors.measurement import (
     clinical_patient_visible_to,
     interval_days,
     patient_trend,
     questionnaire_schedule,
 )
+from patients.selectors.own_record import own_record
 from patients.services.measurement import mood_record, questionnaire_submit
 
 # --- questionnaires ----------------------------------------------------------------------

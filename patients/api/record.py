@@ -18,10 +18,10 @@ from audit.services import audit_phi_read
 from core.api import StrictSerializer, error_responses
 from core.clock import practice_today
 from core.errors import NotFound
-from patients import selectors
 from patients.api.fields import UsPhoneField
 from patients.geography import CENTRAL, EASTERN
 from patients.models import Patient, SexAtBirth
+from patients.selectors import own_record, record
 from patients.services.record import patient_profile_save
 
 
@@ -100,7 +100,7 @@ class MyRecordView(APIView):
     )
     def get(self, request: Request) -> Response:
         user = user_of(request)
-        patient = selectors.patient_of(user, audit_read=True)  # read and audited at once
+        patient = own_record.patient_of_audited(user)
         if patient is None:
             raise NotFound("No record yet: complete your profile first.", code="no_record")
         return Response(_record_for(user.role, patient))
@@ -125,7 +125,7 @@ class PatientDetailView(APIView):
     )
     def get(self, request: Request, public_id: str) -> Response:
         viewer = user_of(request)
-        patient = selectors.patient_visible_to(viewer, public_id)
+        patient = record.patient_visible_to(viewer, public_id)
         audit_phi_read(actor=viewer, objects=[patient])
         return Response(_record_for(viewer.role, patient))
 
@@ -151,7 +151,7 @@ class PatientListView(generics.ListAPIView):
     def get_queryset(self) -> Any:
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Patient.objects.none()
-        return selectors.patients_visible_to(user_of(self.request)).order_by("created_at", "id")
+        return record.patients_visible_to(user_of(self.request)).order_by("created_at", "id")
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         viewer = user_of(request)

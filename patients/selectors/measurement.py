@@ -32,7 +32,7 @@ from patients.models import (
     QuestionnaireResponse,
 )
 from patients.scoring import ScoringError, SeverityResult, score_gad7, score_phq9
-from patients.selectors import patients_visible_to
+from patients.selectors.record import patients_visible_to
 
 INSTRUMENTS: tuple[str, ...] = (Instrument.PHQ9, Instrument.GAD7)
 SCORERS: dict[str, Callable[[Sequence[int]], SeverityResult]] = {

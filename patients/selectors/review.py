@@ -3,27 +3,18 @@ what a physician may open, and the answers other apps ask ("is the intake approv
 "is a safety flag open?").
 
 Authorization is a queryset question: a physician reaches intakes and safety flags only
-of patients in the states where they hold an active, unexpired licence
+of patients in the states where they hold an active, unexpired license
 (`licensed_states`), and never a draft; anything else answers 404.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, NamedTuple
 
-import psycopg
-from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
-from psycopg import pq
 
-from accounts.models import LicenseStatus, Role, User
-from audit.services import audit_reads_params, audit_reads_sql
-from core.clock import practice_today
-from core.crypto import decrypt
+from accounts.models import Role, User
+from accounts.selectors import licensed_states
 from core.errors import NotFound
 from patients.models import (
     Intake,
@@ -33,7 +24,7 @@ from patients.models import (
     ReviewAction,
     SafetyFlag,
 )
-from patients.selectors import licensed_states, patients_visible_to
+from patients.selectors.record import patients_visible_to
 
 # --- patient side ----------------------------------------------------------------------
 
@@ -87,10 +78,19 @@ def unanswered_questions(intake: OuterRef | Intake) -> QuerySet[IntakeReview]:
 
 
 def awaiting_review() -> Q:
-    """Submitted intakes, and intakes whose requested information has all been given."""
+    """Submitted intakes, and intakes whose requested information has all been given.
+
+    The one definition: intake_awaiting_review() asks it of one intake, and the queue's
+    hand-written SQL (review_queue.py) restates it, held to it by
+    tests/patients/test_review_rules.py."""
     return Q(status=IntakeStatus.SUBMITTED) | (
         Q(status=IntakeStatus.INFO_REQUESTED) & ~Q(Exists(unanswered_questions(OuterRef("pk"))))
     )
+
+
+def intake_awaiting_review(intake: Intake) -> bool:
+    """Whether `intake` (as stored) is awaiting review (awaiting_review())."""
+    return Intake.objects.filter(pk=intake.pk).filter(awaiting_review()).exists()
 
 
 def intakes_reviewable_by(viewer: User) -> QuerySet[Intake]:
@@ -110,8 +110,8 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
     queue shows its outcome, kept in its own column (`screening_outcome`).
 
     The readable definition of the queue: the API reads its pages with
-    review_queue_page() (one hand-written statement), and tests hold the two to the same
-    rows in the same order."""
+    review_queue.review_queue_page_audited() (one hand-written statement), and tests hold
+    the two to the same rows in the same order."""
     open_flags = SafetyFlag.objects.filter(patient=OuterRef("patient_id"), resolved_at__isnull=True)
     return (
         intakes_reviewable_by(viewer)
@@ -146,177 +146,14 @@ def review_queue(viewer: User) -> QuerySet[Intake]:
 def review_queue_count(
     viewer: User, *, state: str | None = None, flagged: bool | None = None
 ) -> int:
-    """How many intakes review_queue_page() pages through (reads and audits nothing)."""
+    """How many intakes review_queue.review_queue_page_audited() pages through (reads and
+    audits nothing)."""
     queue = review_queue(viewer)
     if state is not None:
         queue = queue.filter(patient__state=state)
     if flagged is not None:
         queue = queue.filter(Q(has_open_flag=flagged))  # annotated by review_queue()
     return queue.count()
-
-
-class QueueFlag(NamedTuple):
-    public_id: uuid.UUID
-    kind: str
-    raised_at: datetime
-
-
-class QueueRow(NamedTuple):
-    """One intake of the review queue, with what the queue shows of it (nothing else is
-    read or decrypted: not the answers, not the screening document, not the rest of the
-    patient's record). A tuple: twenty per page are built on every read of the queue."""
-
-    public_id: uuid.UUID
-    status: str
-    submitted_at: datetime | None
-    outcome: str | None
-    patient_public_id: uuid.UUID
-    patient_first_name: str
-    patient_last_name: str
-    state: str
-    open_flags: list[QueueFlag]
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    rows: list[QueueRow]
-    total: int | None  # None: no row at this offset, so the total was not counted
-
-
-@functools.cache
-def _queue_sql(*, by_state: bool, by_flag: bool, commit_async: bool) -> str:
-    """review_queue() as one statement: the page, its total (a window count over the same
-    rows), each row's open flags, and a read event for each intake on the page. Hand-
-    written because compiling the ORM query and its count cost ten times running them
-    (see benchmarks/); tests hold both to the same answer.
-
-    The licensed states are a subquery, as in licensed_states(); the flags and the rest
-    of each row are read for the page's rows only, after LIMIT."""
-    where_state = "AND p.state = %(state)s" if by_state else ""
-    where_flag = "WHERE a.flagged = %(flagged)s" if by_flag else ""
-    audit = audit_reads_sql(
-        "page", "page.intake_public_id", "page.patient_public_id", commit_async=commit_async
-    )
-    audit_flags = audit_reads_sql(
-        "page_flags",
-        "page_flags.public_id",
-        "page_flags.patient_public_id",
-        commit_async=commit_async,
-        object_type="%(audit_flag_type)s",
-    )
-    return f"""
-        WITH awaiting AS (
-            SELECT i.id, i.public_id AS intake_public_id, i.submitted_at,
-                   i.patient_id, p.public_id AS patient_public_id,
-                   EXISTS (SELECT 1 FROM patients_safetyflag f
-                           WHERE f.patient_id = i.patient_id AND f.resolved_at IS NULL
-                   ) AS flagged
-            FROM patients_intake i
-            JOIN patients_patient p ON p.id = i.patient_id
-            WHERE p.state IN (
-                    SELECT l.state FROM accounts_statelicense l
-                    JOIN accounts_physicianprofile d ON d.id = l.physician_id
-                    WHERE d.user_id = %(viewer)s AND l.status = %(active)s
-                      AND l.expires_on >= %(today)s)
-              AND (i.status = %(submitted)s
-                   OR (i.status = %(info_requested)s AND NOT EXISTS (
-                       SELECT 1 FROM patients_intakereview r
-                       WHERE r.intake_id = i.id AND r.action = %(request_info)s
-                         AND r.answered_at IS NULL)))
-              {where_state}
-        ), page AS (
-            SELECT a.*, count(*) OVER () AS total FROM awaiting a {where_flag}
-            ORDER BY a.flagged DESC, a.submitted_at, a.id
-            LIMIT %(limit)s OFFSET %(offset)s
-        ), audited AS (
-            {audit}
-        ), page_flags AS (
-            SELECT f.public_id, page.patient_public_id
-            FROM page JOIN patients_safetyflag f
-              ON page.flagged AND f.patient_id = page.patient_id AND f.resolved_at IS NULL
-        ), audited_flags AS (
-            {audit_flags}
-        )
-        SELECT page.intake_public_id, i.status, page.submitted_at, i.screening_outcome,
-               page.patient_public_id, p.legal_first_name, p.legal_last_name, p.state,
-               page.total, fl.ids, fl.kinds, fl.raised
-        FROM page
-        JOIN patients_intake i ON i.id = page.id
-        JOIN patients_patient p ON p.id = page.patient_id
-        LEFT JOIN LATERAL (
-            SELECT array_agg(f.public_id ORDER BY f.raised_at, f.id) AS ids,
-                   array_agg(f.kind ORDER BY f.raised_at, f.id) AS kinds,
-                   array_agg(f.raised_at ORDER BY f.raised_at, f.id) AS raised
-            FROM patients_safetyflag f
-            WHERE page.flagged AND f.patient_id = page.patient_id AND f.resolved_at IS NULL
-        ) fl ON TRUE
-        ORDER BY page.flagged DESC, page.submitted_at, page.id
-    """  # noqa: S608  (constant text; every value is a bound parameter)
-
-
-def review_queue_page(
-    viewer: User,
-    *,
-    offset: int,
-    limit: int,
-    state: str | None = None,
-    flagged: bool | None = None,
-) -> QueuePage:
-    """One page of review_queue(viewer) (optionally one state, or only flagged / only
-    unflagged patients) with the queue's total, in one statement whatever its size, which
-    also audits the read of every intake and open safety flag on the page (one event
-    each: `patients.intake` / `patients.safetyflag`, its and its patient's public ids)."""
-    if viewer.role != Role.PHYSICIAN:
-        return QueuePage([], 0 if offset == 0 else None)
-    params, commit_async = audit_reads_params(actor=viewer, object_type="patients.intake")
-    params.update(
-        viewer=viewer.pk,
-        active=LicenseStatus.ACTIVE.value,
-        today=practice_today(),
-        submitted=IntakeStatus.SUBMITTED.value,
-        info_requested=IntakeStatus.INFO_REQUESTED.value,
-        request_info=ReviewAction.REQUEST_INFO.value,
-        state=state,
-        flagged=flagged,
-        limit=limit,
-        offset=offset,
-        audit_flag_type="patients.safetyflag",
-    )
-    sql = _queue_sql(by_state=state is not None, by_flag=flagged is not None,
-                     commit_async=commit_async)  # fmt: skip
-    with connection.cursor() as cursor:
-        # Rows in binary: psycopg's C loaders for the ids and times instead of Django's
-        # Python one for text timestamps (no jsonb or inet column here, whose binary
-        # form Django does not expect).
-        # Client-side binding (DB_SERVER_SIDE_BINDING off, for PgBouncer) cannot do binary.
-        if not isinstance(cursor.cursor, psycopg.ClientCursor):
-            cursor.cursor.format = pq.Format.BINARY
-        cursor.execute(sql, params)
-        records = cursor.fetchall()
-    if not records:
-        return QueuePage([], 0 if offset == 0 else None)
-    return QueuePage([_queue_row(record) for record in records], records[0][8])
-
-
-def _queue_row(record: tuple[Any, ...]) -> QueueRow:
-    (public_id, status, submitted_at, outcome, patient_id, first_name, last_name, state,
-     _total, flag_ids, flag_kinds, flags_raised_at) = record  # fmt: skip
-    return QueueRow(
-        public_id=public_id,
-        status=status,
-        submitted_at=submitted_at,
-        outcome=None if outcome is None else decrypt(outcome),
-        patient_public_id=patient_id,
-        patient_first_name="" if first_name is None else decrypt(first_name),
-        patient_last_name="" if last_name is None else decrypt(last_name),
-        state=state,
-        open_flags=[
-            QueueFlag(flag_id, decrypt(kind), raised_at)
-            for flag_id, kind, raised_at in zip(
-                flag_ids or (), flag_kinds or (), flags_raised_at or (), strict=True
-            )
-        ],
-    )
 
 
 def reviewable_intake(viewer: User, public_id: uuid.UUID | str) -> Intake:

@@ -65,7 +65,7 @@ from patients.scoring import (
     score_phq2,
     score_phq9,
 )
-from patients.selectors import own_record
+from patients.selectors.own_record import own_record
 from patients.services.safety import safety_flag_raise
 from patients.validators import age_on
 

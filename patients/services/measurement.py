@@ -28,8 +28,8 @@ from patients.models import (
     SafetyFlag,
 )
 from patients.scoring import Phq9Result, ScoringError, SeverityResult
-from patients.selectors import patient_of
 from patients.selectors.measurement import SCORERS, patients_with_due_questionnaires
+from patients.selectors.own_record import patient_of
 from patients.services.safety import safety_flag_raise
 
 MOOD_MIN, MOOD_MAX = 1, 10

@@ -4,7 +4,7 @@
 Every decision locks the intake row (SELECT ... FOR UPDATE) and then checks that the
 intake is still awaiting review, so of two physicians acting at once exactly one succeeds
 and the other gets 409. A physician reaches only intakes and flags of patients in the
-states where they hold an active licence; anything else is 404.
+states where they hold an active license; anything else is 404.
 """
 
 from __future__ import annotations
@@ -17,17 +17,17 @@ from django.utils import timezone
 
 from accounts.models import PhysicianProfile, User
 from audit.models import AuditAction
-from audit.services import audit_record
+from audit.services import audit_write
 from core.errors import Conflict, NotFound
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
 from patients import screening
-from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
+from patients.models import IntakeReview, IntakeStatus, ReviewAction
 from patients.selectors.intake import intake_screening
 from patients.selectors.review import (
+    intake_awaiting_review,
     intakes_reviewable_by,
     open_safety_flags,
-    unanswered_questions,
 )
 
 STATUS_AFTER: Final = {
@@ -36,14 +36,6 @@ STATUS_AFTER: Final = {
     ReviewAction.REQUEST_INFO: IntakeStatus.INFO_REQUESTED,
 }
 PATIENT_LINK: Final = "/intake"
-
-
-def is_awaiting_review(intake: Intake) -> bool:
-    if intake.status == IntakeStatus.SUBMITTED:
-        return True
-    return (
-        intake.status == IntakeStatus.INFO_REQUESTED and not unanswered_questions(intake).exists()
-    )
 
 
 def _physician_of(user: User) -> PhysicianProfile:
@@ -78,7 +70,7 @@ def intake_review_decide(
     )
     if intake is None:
         raise NotFound("No such intake.")
-    if not is_awaiting_review(intake):
+    if not intake_awaiting_review(intake):
         raise Conflict(
             f"This intake is {intake.status.replace('_', ' ')}, not awaiting review.",
             code="intake_not_awaiting_review",
@@ -106,21 +98,14 @@ def intake_review_decide(
     intake.save(update_fields=["status", "decided_at", "updated_at"])
 
     patient = intake.patient
-    audit_record(
+    audit_write(
+        review,
         actor=physician_user,
         action=AuditAction.CREATE,
-        object_type="patients.intakereview",
-        object_id=str(review.public_id),
-        patient_id=patient.public_id,
         detail={"intake": str(intake.public_id)},
     )
-    audit_record(
-        actor=physician_user,
-        action=AuditAction.UPDATE,
-        object_type="patients.intake",
-        object_id=str(intake.public_id),
-        patient_id=patient.public_id,
-        detail={"event": "reviewed"},
+    audit_write(
+        intake, actor=physician_user, action=AuditAction.UPDATE, detail={"event": "reviewed"}
     )
     for channel in (Channel.SMS, Channel.EMAIL):
         message_schedule(
