@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -139,9 +140,15 @@ def send(
     name: str,
     kwargs: Mapping[str, Any] | None = None,
     body: Mapping[str, Any] | None = None,
+    *,
+    form: bool = False,
 ) -> Any:
+    """JSON by default; `form` for views that read form posts (webhooks, hosted pages)."""
     url = reverse(name, kwargs=dict(kwargs or {}))
-    return getattr(client, method.lower())(url, dict(body or {}), format="json")
+    call = getattr(client, method.lower())
+    if form:
+        return call(url, urlencode(body or {}), content_type="application/x-www-form-urlencoded")
+    return call(url, dict(body or {}), format="json")
 
 
 # Roles that must never see a trace of the `patient` actor whose objects fill the URLs.
@@ -175,6 +182,7 @@ def assert_row(
     *,
     setups: Setups,
     bodies: Bodies,
+    form_rows: frozenset[Row] = frozenset(),
 ) -> None:
     """Send the row's request as `role` and check the status; an outsider's success must
     carry no trace of the `patient` actor."""
@@ -182,7 +190,8 @@ def assert_row(
     owner = request.getfixturevalue("patient")
     setup = setups.get(name)
     kwargs = setup(owner) if setup else {}
-    response = send(client_as(request, role), method, name, kwargs, bodies.get(row))
+    client = client_as(request, role)
+    response = send(client, method, name, kwargs, bodies.get(row), form=row in form_rows)
     assert response.status_code == status, (
         f"{method} {name} as {role}: {response.status_code} {response.content[:300]!r}"
     )
