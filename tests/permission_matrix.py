@@ -6,6 +6,7 @@ without a row, or a row left behind by a removed endpoint, fails by name."""
 from __future__ import annotations
 
 import inspect
+import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -49,6 +50,11 @@ class Route:
     namespace: str
     methods: tuple[str, ...]
     app: str
+
+
+def statuses(*codes: int) -> dict[str, int]:
+    """A row's statuses, given in the order of ROLES."""
+    return dict(zip(ROLES, codes, strict=True))
 
 
 def view_methods(callback: Callable[..., Any]) -> tuple[str, ...]:
@@ -163,8 +169,9 @@ def traces_of(owner: Any, kwargs: Mapping[str, Any]) -> set[str]:
 
 
 def leaked(response: Any, traces: set[str]) -> list[str]:
+    """The traces found in the body as whole words ("Rivers1" is not in "Rivers12")."""
     body = response.content.decode(errors="replace")
-    return sorted(trace for trace in traces if trace in body)
+    return sorted(t for t in traces if re.search(rf"(?<!\w){re.escape(t)}(?!\w)", body))
 
 
 # Per URL name: creates what the row needs for the `patient` actor (their intake, their

@@ -6,25 +6,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.permission_matrix import ROLES, Row, assert_row, cases, table_mismatch
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
 
 
-def _statuses(*codes: int) -> dict[str, int]:
-    return dict(zip(ROLES, codes, strict=True))
-
-
-#                  anonymous, patient, other_patient, licensed elsewhere, physician, ops admin
+# statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
 MATRIX: dict[Row, dict[str, int]] = {
-    ("POST", "auth-register"): _statuses(400, 400, 400, 400, 400, 400),
-    ("POST", "auth-login"): _statuses(400, 400, 400, 400, 400, 400),
-    ("POST", "auth-refresh"): _statuses(400, 400, 400, 400, 400, 400),
-    ("POST", "auth-logout"): _statuses(401, 204, 204, 204, 204, 204),
-    ("POST", "mfa-enrol"): _statuses(401, 201, 201, 201, 201, 201),
-    ("POST", "mfa-enrol-confirm"): _statuses(401, 400, 400, 400, 400, 400),
-    ("POST", "mfa-verify"): _statuses(401, 400, 400, 400, 400, 400),
-    ("GET", "me"): _statuses(401, 200, 200, 200, 200, 200),
+    ("POST", "auth-register"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-login"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-refresh"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-logout"): statuses(401, 204, 204, 204, 204, 204),
+    ("POST", "mfa-enrol"): statuses(401, 201, 201, 201, 201, 201),
+    ("POST", "mfa-enrol-confirm"): statuses(401, 400, 400, 400, 400, 400),
+    ("POST", "mfa-verify"): statuses(401, 400, 400, 400, 400, 400),
+    ("GET", "me"): statuses(401, 200, 200, 200, 200, 200),
 }
 
 

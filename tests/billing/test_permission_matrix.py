@@ -13,32 +13,28 @@ import pytest
 from billing.models import Invoice
 from billing.services import checkout_start, portal_url
 from tests.billing.support import become_member
-from tests.permission_matrix import ROLES, Row, assert_row, cases, table_mismatch
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
 
 
-def _statuses(*codes: int) -> dict[str, int]:
-    return dict(zip(ROLES, codes, strict=True))
-
-
-#                  anonymous, patient, other_patient, licensed elsewhere, physician, ops admin
+# statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
 MATRIX: dict[Row, dict[str, int]] = {
-    ("GET", "billing-membership"): _statuses(401, 200, 200, 403, 403, 403),
-    ("POST", "billing-cancel"): _statuses(401, 200, 409, 403, 403, 403),
-    ("POST", "billing-resume"): _statuses(401, 200, 409, 403, 403, 403),
-    ("POST", "billing-pay-now"): _statuses(401, 409, 409, 403, 403, 403),
-    ("POST", "billing-checkout"): _statuses(401, 409, 200, 403, 403, 403),
-    ("POST", "billing-portal"): _statuses(401, 200, 409, 403, 403, 403),
-    ("GET", "billing-invoices"): _statuses(401, 200, 200, 403, 403, 403),
-    ("GET", "billing-memberships"): _statuses(401, 403, 403, 403, 403, 200),
-    ("GET", "billing-summary"): _statuses(401, 403, 403, 403, 403, 200),
-    ("POST", "billing-stripe-webhook"): _statuses(400, 400, 400, 400, 400, 400),
-    ("GET", "local-checkout"): _statuses(200, 200, 200, 200, 200, 200),
-    ("POST", "local-checkout"): _statuses(400, 400, 400, 400, 400, 400),
-    ("GET", "local-portal"): _statuses(200, 200, 200, 200, 200, 200),
-    ("POST", "local-portal"): _statuses(400, 400, 400, 400, 400, 400),
-    ("GET", "local-invoice"): _statuses(200, 200, 200, 200, 200, 200),
+    ("GET", "billing-membership"): statuses(401, 200, 200, 403, 403, 403),
+    ("POST", "billing-cancel"): statuses(401, 200, 409, 403, 403, 403),
+    ("POST", "billing-resume"): statuses(401, 200, 409, 403, 403, 403),
+    ("POST", "billing-pay-now"): statuses(401, 409, 409, 403, 403, 403),
+    ("POST", "billing-checkout"): statuses(401, 409, 200, 403, 403, 403),
+    ("POST", "billing-portal"): statuses(401, 200, 409, 403, 403, 403),
+    ("GET", "billing-invoices"): statuses(401, 200, 200, 403, 403, 403),
+    ("GET", "billing-memberships"): statuses(401, 403, 403, 403, 403, 200),
+    ("GET", "billing-summary"): statuses(401, 403, 403, 403, 403, 200),
+    ("POST", "billing-stripe-webhook"): statuses(400, 400, 400, 400, 400, 400),
+    ("GET", "local-checkout"): statuses(200, 200, 200, 200, 200, 200),
+    ("POST", "local-checkout"): statuses(400, 400, 400, 400, 400, 400),
+    ("GET", "local-portal"): statuses(200, 200, 200, 200, 200, 200),
+    ("POST", "local-portal"): statuses(400, 400, 400, 400, 400, 400),
+    ("GET", "local-invoice"): statuses(200, 200, 200, 200, 200, 200),
 }
 
 

@@ -9,22 +9,18 @@ import pytest
 
 from notifications.models import Category, Channel
 from notifications.services import message_schedule
-from tests.permission_matrix import ROLES, Row, assert_row, cases, table_mismatch
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
 
 
-def _statuses(*codes: int) -> dict[str, int]:
-    return dict(zip(ROLES, codes, strict=True))
-
-
-#                  anonymous, patient, other_patient, licensed elsewhere, physician, ops admin
+# statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
 MATRIX: dict[Row, dict[str, int]] = {
-    ("GET", "notification-preferences"): _statuses(401, 200, 200, 403, 403, 403),
-    ("PATCH", "notification-preferences"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "notification-messages"): _statuses(401, 403, 403, 403, 403, 200),
-    ("POST", "twilio-inbound"): _statuses(403, 403, 403, 403, 403, 403),
-    ("POST", "twilio-status"): _statuses(403, 403, 403, 403, 403, 403),
+    ("GET", "notification-preferences"): statuses(401, 200, 200, 403, 403, 403),
+    ("PATCH", "notification-preferences"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "notification-messages"): statuses(401, 403, 403, 403, 403, 200),
+    ("POST", "twilio-inbound"): statuses(403, 403, 403, 403, 403, 403),
+    ("POST", "twilio-status"): statuses(403, 403, 403, 403, 403, 403),
 }
 
 

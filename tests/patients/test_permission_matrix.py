@@ -13,44 +13,40 @@ import pytest
 from patients.models import SafetyFlag
 from patients.screening import CONDITIONS, MEDICATION_CLASSES
 from patients.services.intake import intake_save_draft, intake_submit
-from tests.permission_matrix import ROLES, Row, assert_row, cases, table_mismatch
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
 
 
-def _statuses(*codes: int) -> dict[str, int]:
-    return dict(zip(ROLES, codes, strict=True))
-
-
-#                  anonymous, patient, other_patient, licensed elsewhere, physician, ops admin
+# statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
 MATRIX: dict[Row, dict[str, int]] = {
-    ("GET", "patient-list"): _statuses(401, 403, 403, 200, 200, 200),
-    ("GET", "patient-me"): _statuses(401, 200, 200, 403, 403, 403),
-    ("PUT", "patient-me"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "patient-detail"): _statuses(401, 200, 404, 404, 200, 200),
-    ("POST", "assessment-create"): _statuses(400, 400, 400, 400, 400, 400),
-    ("GET", "assessment-questions"): _statuses(200, 200, 200, 200, 200, 200),
-    ("POST", "assessment-claim"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "consent-list"): _statuses(401, 200, 200, 403, 403, 403),
-    ("POST", "consent-sign"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "intake-mine"): _statuses(401, 200, 404, 403, 403, 403),
-    ("PUT", "intake-mine"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "intake-questionnaire"): _statuses(401, 200, 200, 200, 200, 200),
-    ("POST", "intake-submit"): _statuses(401, 200, 404, 403, 403, 403),
-    ("POST", "intake-answer"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "review-queue"): _statuses(401, 403, 403, 200, 200, 403),
-    ("GET", "review-intake"): _statuses(401, 403, 403, 404, 200, 403),
-    ("POST", "review-approve"): _statuses(401, 403, 403, 404, 200, 403),
-    ("POST", "review-decline"): _statuses(401, 403, 403, 404, 200, 403),
-    ("POST", "review-request-info"): _statuses(401, 403, 403, 404, 200, 403),
-    ("GET", "review-safety-flags"): _statuses(401, 403, 403, 200, 200, 403),
-    ("GET", "review-safety-flag"): _statuses(401, 403, 403, 404, 200, 403),
-    ("POST", "review-resolve-flag"): _statuses(401, 403, 403, 404, 200, 403),
-    ("POST", "questionnaire-submit"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "questionnaires-due"): _statuses(401, 200, 200, 403, 403, 403),
-    ("POST", "mood-create"): _statuses(401, 400, 400, 403, 403, 403),
-    ("GET", "patient-trend"): _statuses(401, 200, 404, 404, 200, 404),
-    ("GET", "patient-clearance"): _statuses(401, 200, 404, 404, 200, 404),
+    ("GET", "patient-list"): statuses(401, 403, 403, 200, 200, 200),
+    ("GET", "patient-me"): statuses(401, 200, 200, 403, 403, 403),
+    ("PUT", "patient-me"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "patient-detail"): statuses(401, 200, 404, 404, 200, 200),
+    ("POST", "assessment-create"): statuses(400, 400, 400, 400, 400, 400),
+    ("GET", "assessment-questions"): statuses(200, 200, 200, 200, 200, 200),
+    ("POST", "assessment-claim"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "consent-list"): statuses(401, 200, 200, 403, 403, 403),
+    ("POST", "consent-sign"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "intake-mine"): statuses(401, 200, 404, 403, 403, 403),
+    ("PUT", "intake-mine"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "intake-questionnaire"): statuses(401, 200, 200, 200, 200, 200),
+    ("POST", "intake-submit"): statuses(401, 200, 404, 403, 403, 403),
+    ("POST", "intake-answer"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "review-queue"): statuses(401, 403, 403, 200, 200, 403),
+    ("GET", "review-intake"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "review-approve"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "review-decline"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "review-request-info"): statuses(401, 403, 403, 404, 200, 403),
+    ("GET", "review-safety-flags"): statuses(401, 403, 403, 200, 200, 403),
+    ("GET", "review-safety-flag"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "review-resolve-flag"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "questionnaire-submit"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "questionnaires-due"): statuses(401, 200, 200, 403, 403, 403),
+    ("POST", "mood-create"): statuses(401, 400, 400, 403, 403, 403),
+    ("GET", "patient-trend"): statuses(401, 200, 404, 404, 200, 404),
+    ("GET", "patient-clearance"): statuses(401, 200, 404, 404, 200, 404),
 }
 
 BODIES: dict[Row, dict[str, Any]] = {
