@@ -1,6 +1,6 @@
 """The permission matrix's shared half: every route the URL resolver knows, and the roles a
 matrix row names. Each app's tests/<app>/test_permission_matrix.py holds the literal table
-(endpoint x role -> status) and checks it against `routes_of(app)`, so an endpoint added
+(endpoint x role -> status) and checks it against `rows_of(app)`, so an endpoint added
 without a row, or a row left behind by a removed endpoint, fails by name."""
 
 from __future__ import annotations

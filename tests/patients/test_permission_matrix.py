@@ -13,7 +13,17 @@ import pytest
 from patients.models import SafetyFlag
 from patients.screening import CONDITIONS, MEDICATION_CLASSES
 from patients.services.intake import intake_save_draft, intake_submit
-from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
+from tests.actors import client_for
+from tests.permission_matrix import (
+    Row,
+    assert_row,
+    cases,
+    leaked,
+    send,
+    statuses,
+    table_mismatch,
+    traces_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -92,7 +102,12 @@ def flag_of(owner: Any) -> dict[str, Any]:
 
 def in_a_list(setup: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
     """For a list endpoint: the object exists, the URL takes no parameter."""
-    return lambda owner: setup(owner) and {}
+
+    def listed(owner: Any) -> dict[str, Any]:
+        setup(owner)
+        return {}
+
+    return listed
 
 
 SETUPS = {
@@ -120,3 +135,11 @@ def test_every_patients_endpoint_has_a_row():
 @pytest.mark.parametrize(("method", "name", "role", "status"), cases(MATRIX))
 def test_each_role_gets_the_expected_status(request, method, name, role, status):
     assert_row(request, (method, name), role, status, setups=SETUPS, bodies=BODIES)
+
+
+@pytest.mark.parametrize("name", ["patient-list", "review-queue", "review-safety-flags"])
+def test_the_lists_show_the_patient_to_their_physician(patient, physician, name):
+    """So that a list without the patient, for an outsider, means something."""
+    SETUPS.get(name, record_of)(patient)  # the record alone fills the patient list
+    response = send(client_for(physician.user), "GET", name)
+    assert leaked(response, traces_of(patient, {})), response.json()
