@@ -17,6 +17,7 @@ __all__ = [
     "other_patient",
     "patient",
     "physician",
+    "physician_licensed_elsewhere",
     "unlicensed_physician",
 ]
 
@@ -70,3 +71,12 @@ def ops_admin() -> User:
     from tests.factories import UserFactory
 
     return UserFactory(role="ops_admin", is_staff=True)
+
+
+@pytest.fixture
+def physician_licensed_elsewhere() -> PhysicianProfile:
+    """Licensed in New Jersey only: for the Florida `patient`, a physician of another state."""
+    doctor = PhysicianFactory(last_name="Elsewhere")
+    LicenseFactory(physician=doctor, state="NJ")
+    DeaFactory(physician=doctor, state="NJ")
+    return doctor

@@ -1,0 +1,33 @@
+"""Accounts' permission matrix: every endpoint x role, with today's status. Register,
+login and refresh are open to anyone (an empty body is 400, not 401); the rest need a
+session. The special cases (MFA-pending sessions, logging out) are in test_permissions.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
+
+pytestmark = pytest.mark.django_db
+
+
+# statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
+MATRIX: dict[Row, dict[str, int]] = {
+    ("POST", "auth-register"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-login"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-refresh"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "auth-logout"): statuses(401, 204, 204, 204, 204, 204),
+    ("POST", "mfa-enrol"): statuses(401, 201, 201, 201, 201, 201),
+    ("POST", "mfa-enrol-confirm"): statuses(401, 400, 400, 400, 400, 400),
+    ("POST", "mfa-verify"): statuses(401, 400, 400, 400, 400, 400),
+    ("GET", "me"): statuses(401, 200, 200, 200, 200, 200),
+}
+
+
+def test_every_accounts_endpoint_has_a_row():
+    assert not (problems := table_mismatch(MATRIX, "accounts")), problems
+
+
+@pytest.mark.parametrize(("method", "name", "role", "status"), cases(MATRIX))
+def test_each_role_gets_the_expected_status(request, method, name, role, status):
+    assert_row(request, (method, name), role, status, setups={}, bodies={})
