@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from billing.models import Invoice
-from billing.services import checkout_start, portal_url
+from billing.services.checkout import checkout_start
+from billing.services.membership import portal_url
 from tests.billing.support import become_member
 from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 

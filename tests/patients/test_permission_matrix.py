@@ -75,7 +75,7 @@ ELIGIBLE_ANSWERS: dict[str, Any] = {
     "vitals": {"systolic": 118, "diastolic": 76, "height_cm": 170, "weight_kg": 68.5},
     "phq9": [2, 2, 1, 1, 1, 2, 1, 2, 0],
     "gad7": [1, 1, 1, 1, 1, 1, 0],
-    "cssrs": {"items": [False] * 6, "lifetime_behaviour": False},
+    "cssrs": {"items": [False] * 6, "lifetime_behavior": False},
 }
 
 
