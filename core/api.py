@@ -22,17 +22,17 @@ from core.errors import ApplicationError
 NON_FIELD = "non_field_errors"
 
 
-def _flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
+def error_fields(detail: Any, path: str = "") -> dict[str, list[str]]:
     """DRF's nested error detail as {"field.sub.0": ["reason", ...]}."""
     if isinstance(detail, Mapping):
         fields: dict[str, list[str]] = {}
         for key, value in detail.items():
-            fields.update(_flatten(value, f"{path}.{key}" if path else str(key)))
+            fields.update(error_fields(value, f"{path}.{key}" if path else str(key)))
         return fields
     if isinstance(detail, list) and not all(isinstance(item, str) for item in detail):
         fields = {}
         for index, item in enumerate(detail):
-            fields.update(_flatten(item, f"{path}.{index}" if path else str(index)))
+            fields.update(error_fields(item, f"{path}.{index}" if path else str(index)))
         return fields
     messages = detail if isinstance(detail, list) else [detail]
     return {path or NON_FIELD: [str(message) for message in messages]}
@@ -63,7 +63,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None or not isinstance(exc, exceptions.APIException):
         return response
     if isinstance(exc, exceptions.ValidationError):
-        return _error(400, "invalid", "Some fields are invalid.", _flatten(exc.detail))
+        return _error(400, "invalid", "Some fields are invalid.", error_fields(exc.detail))
     codes = exc.get_codes()
     code = codes if isinstance(codes, str) else exc.default_code
     return _error(response.status_code, str(code), str(exc.detail), None, response.headers)

@@ -16,12 +16,21 @@ from typing import Any
 
 from cryptography.fernet import Fernet, MultiFernet
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import models
+from django.dispatch import receiver
 
 
 @functools.cache
 def _fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS])
+
+
+@receiver(setting_changed)
+def _keys_changed(*, setting: str, **kwargs: Any) -> None:
+    # Tests (and a key rotation rehearsal) change the key list at run time.
+    if setting == "FIELD_ENCRYPTION_KEYS":
+        _fernet.cache_clear()
 
 
 def encrypt(value: str) -> str:

@@ -16,7 +16,7 @@ from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import IsPatient, user_of
-from core.api import ErrorSerializer, StrictSerializer, _flatten, error_responses
+from core.api import ErrorSerializer, StrictSerializer, error_fields, error_responses
 from core.clock import practice_today
 from core.errors import ValidationFailed
 from patients import assessment_questions as questions
@@ -178,7 +178,7 @@ def _validated(request: Request) -> tuple[dict[str, Any], dict[str, list[str]]]:
     body = request.data
     if not isinstance(body, dict) or set(data.errors) != {"stay_informed"}:
         raise serializers.ValidationError(data.errors)
-    warnings = _flatten(data.errors)
+    warnings = error_fields(data.errors)
     without_lead = AssessmentIn(data={k: v for k, v in body.items() if k != "stay_informed"})
     without_lead.is_valid(raise_exception=True)
     return without_lead.validated_data, warnings
