@@ -329,7 +329,7 @@ ACCESS_FIELDS = ("role", "is_staff", "is_active")
 
 @admin.register(User)
 class UserAdmin(AuditedAdmin):
-    """Role and staff flag are read-only except to a credentialing user; every change of
+    """Email, role and staff flag are read-only except to a credentialing user; a change of
     role, staff or active flag goes through user_access_change (which ends the user's
     sessions). Users are created by registration and invitation, not here."""
 
@@ -340,7 +340,9 @@ class UserAdmin(AuditedAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         fixed = ["public_id", "date_joined", "last_login"]
-        return fixed if may_credential(request) else [*fixed, "role", "is_staff"]
+        # The email is the login (and where a password reset goes): changing it is taking
+        # over the account, so it is as guarded as the role.
+        return fixed if may_credential(request) else [*fixed, "email", "role", "is_staff"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

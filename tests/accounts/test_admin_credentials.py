@@ -183,3 +183,13 @@ def test_superusers_do_not_credential_without_the_grant():
     superuser = UserFactory(role="ops_admin", is_staff=True, is_superuser=True)
     assert superuser.has_perm("accounts.change_user")
     assert not superuser.has_perm("accounts.credentialing")
+
+
+def test_ops_admin_cannot_change_an_email():
+    _, browser = enrolled_staff("ops_admin")
+    target = UserFactory(role="physician")
+    browser.post(
+        f"/admin/accounts/user/{target.pk}/change/", user_form(target, email="me@evil.test")
+    )
+    target.refresh_from_db()
+    assert target.email != "me@evil.test"
