@@ -4,6 +4,7 @@ import uuid
 from typing import Any, ClassVar
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models.functions import Lower
@@ -17,9 +18,14 @@ class Role(models.TextChoices):
     PATIENT = "patient"
     PHYSICIAN = "physician"
     OPS_ADMIN = "ops_admin"
+    # Reads the audit log (in the admin) and nothing clinical: no patients in the API.
+    PRIVACY_OFFICER = "privacy_officer"
 
 
-STAFF_ROLES = frozenset({Role.PHYSICIAN, Role.OPS_ADMIN})
+STAFF_ROLES = frozenset({Role.PHYSICIAN, Role.OPS_ADMIN, Role.PRIVACY_OFFICER})
+# Changes physician credentials, roles and the staff flag (accounts.services.credentials).
+# Granted to nobody by default, superusers included: `manage.py grant_credentialing EMAIL`.
+CREDENTIALING_PERMISSION = "accounts.credentialing"
 
 
 class State(models.TextChoices):
@@ -39,8 +45,11 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **fields)
 
 
-class User(AbstractBaseUser):
-    """One person, one login (no shared accounts). URLs name users by `public_id`."""
+class User(AbstractBaseUser, PermissionsMixin):
+    """One person, one login (no shared accounts). URLs name users by `public_id`.
+
+    PermissionsMixin only stores the one explicit grant (`credentialing`); what a role may
+    do in the admin is decided by has_perm below, not by groups."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     email = models.EmailField(max_length=254, unique=True)
@@ -72,12 +81,24 @@ class User(AbstractBaseUser):
     def is_staff_role(self) -> bool:
         return self.role in STAFF_ROLES
 
-    # Django admin asks these; ops admins may manage what the admin exposes.
+    # Django admin asks these. Ops admins manage what the admin exposes except the audit
+    # log (privacy officers only) and credentials (an explicit grant, never implied).
     def has_perm(self, perm: str, obj: Any = None) -> bool:
-        return self.is_active and (self.is_superuser or self.role == Role.OPS_ADMIN)
+        if not self.is_active:
+            return False
+        if perm == CREDENTIALING_PERMISSION:
+            app_label, _, codename = perm.partition(".")
+            return self.user_permissions.filter(
+                content_type__app_label=app_label, codename=codename
+            ).exists()
+        return self.has_module_perms(perm.partition(".")[0])
 
     def has_module_perms(self, app_label: str) -> bool:
-        return self.is_active and (self.is_superuser or self.role == Role.OPS_ADMIN)
+        if not self.is_active:
+            return False
+        if app_label == "audit":
+            return self.role == Role.PRIVACY_OFFICER
+        return self.is_superuser or self.role == Role.OPS_ADMIN
 
 
 class PhysicianProfile(models.Model):
@@ -87,8 +108,25 @@ class PhysicianProfile(models.Model):
     npi = models.CharField(max_length=10, unique=True, validators=[validate_npi])
     practice_address = models.CharField(max_length=300, blank=True)
 
+    class Meta:
+        permissions = [("credentialing", "Can verify and change physician credentials")]
+
     def __str__(self) -> str:
         return f"Dr. {self.first_name} {self.last_name}"
+
+
+class VerifiedCredential(models.Model):
+    """Who verified a credential, when, and against what source (a board lookup, the DEA
+    registrant validation, a copy of the certificate): set by the credentialing services."""
+
+    verified_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
 
 
 class LicenseStatus(models.TextChoices):
@@ -98,7 +136,7 @@ class LicenseStatus(models.TextChoices):
     REVOKED = "revoked"
 
 
-class StateLicense(models.Model):
+class StateLicense(VerifiedCredential):
     physician = models.ForeignKey(
         PhysicianProfile, on_delete=models.CASCADE, related_name="licenses"
     )
@@ -124,7 +162,7 @@ class VerificationStatus(models.TextChoices):
     REJECTED = "rejected"
 
 
-class DeaRegistration(models.Model):
+class DeaRegistration(VerifiedCredential):
     """A DEA registration is per state; a failing check is held, never accepted as valid."""
 
     physician = models.ForeignKey(
@@ -146,7 +184,7 @@ class DeaRegistration(models.Model):
         return f"DEA {self.number} ({self.state})"
 
 
-class CdsRegistration(models.Model):
+class CdsRegistration(VerifiedCredential):
     """A state controlled-dangerous-substance registration (New Jersey requires one)."""
 
     physician = models.ForeignKey(

@@ -3,11 +3,15 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.admin import AuditedAdmin
 from audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AuditedAdmin):
+    """Who read or changed what, about which patient: privacy officers only (User.has_perm
+    gives the audit app to no other role). Every list and row view is itself audited."""
+
     list_display = [
         "occurred_at",
         "action",

@@ -3,11 +3,12 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.admin import AuditedAdmin
 from billing.models import WebhookEvent
 
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(AuditedAdmin):
     """Which gateway events arrived and what each did (ids and types only: no payloads)."""
 
     list_display = ["event_id", "type", "object_id", "created", "received_at", "outcome"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pyotp
+import time_machine
+from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -53,3 +55,24 @@ def enrolled_admin() -> tuple[User, str]:
     secret = pyotp.random_base32()
     TotpDevice.objects.create(user=user, secret=secret, confirmed_at=timezone.now())
     return user, secret
+
+
+def admin_browser(user: User, secret: str) -> Client:
+    """A browser signed in to the Django admin as `user` (password and TOTP code). The clock
+    stands still while it signs in: the code cannot fall on the other side of a 30 s step."""
+    browser = Client()
+    with time_machine.travel(timezone.now(), tick=False):
+        response = browser.post(
+            "/admin/login/",
+            {"username": user.email, "password": PASSWORD, "otp_code": pyotp.TOTP(secret).now()},
+        )
+    assert response.status_code == 302, "the admin sign-in failed"
+    return browser
+
+
+def enrolled_staff(role: str) -> tuple[User, Client]:
+    """A staff user of `role` with MFA, signed in to the admin."""
+    user = UserFactory(role=role, is_staff=True)
+    secret = pyotp.random_base32()
+    TotpDevice.objects.create(user=user, secret=secret, confirmed_at=timezone.now())
+    return user, admin_browser(user, secret)

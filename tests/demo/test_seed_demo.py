@@ -12,9 +12,17 @@ pytestmark = pytest.mark.django_db
 def test_seed_demo_is_idempotent_and_credentials_are_valid(capsys):
     call_command("seed_demo")
     call_command("seed_demo")
-    assert User.objects.count() == 4
+    assert User.objects.count() == 5
+    privacy = User.objects.get(email="privacy@demo.example")
+    assert (privacy.role, privacy.is_staff, privacy.is_staff_role) == (
+        "privacy_officer",
+        True,
+        True,
+    )
     assert Consent.objects.count() == 2
-    assert "patient@demo.example" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "patient@demo.example" in out
+    assert "privacy@demo.example" in out
     patient = Patient.objects.get()
     assert (patient.county, patient.time_zone) == ("Escambia", "America/Chicago")
     authority = {

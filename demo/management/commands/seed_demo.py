@@ -27,6 +27,7 @@ from patients.services.record import patient_profile_save
 
 DEMO_PASSWORD = "demo-password-2026"
 OPS_EMAIL = "ops@demo.example"
+PRIVACY_EMAIL = "privacy@demo.example"
 PATIENT_EMAIL = "patient@demo.example"
 # (email, first, last, NPI, {state: (licence, DEA number)}); DEA check digits are valid.
 PHYSICIANS = [
@@ -61,13 +62,17 @@ DEMO_PATIENT = {
 
 
 class Command(BaseCommand):
-    help = "Create the demo ops admin, physicians and patient (idempotent)."
+    help = "Create the demo ops admin, privacy officer, physicians and patient (idempotent)."
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         expires = timezone.localdate() + dt.timedelta(days=730)
         if not User.objects.filter(email=OPS_EMAIL).exists():
             User.objects.create_user(OPS_EMAIL, DEMO_PASSWORD, role=Role.OPS_ADMIN, is_staff=True)
+        if not User.objects.filter(email=PRIVACY_EMAIL).exists():
+            User.objects.create_user(
+                PRIVACY_EMAIL, DEMO_PASSWORD, role=Role.PRIVACY_OFFICER, is_staff=True
+            )
         for email, first, last, npi, states in PHYSICIANS:
             profile = PhysicianProfile.objects.filter(user__email=email).first()
             if profile is None:
@@ -104,6 +109,7 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
             f"  ops admin:  {OPS_EMAIL}  (enrolls MFA on first login)\n"
+            f"  privacy:    {PRIVACY_EMAIL}  (the audit log in the admin; enrolls MFA)\n"
             f"  physician:  {PHYSICIANS[0][0]}  (FL; enrolls MFA on first login)\n"
             f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrolls MFA on first login)\n"
             f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})"
