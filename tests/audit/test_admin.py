@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from audit.models import AuditEvent
-from patients.selectors import patients_visible_to
+from patients.selectors.record import patients_visible_to
 from tests.accounts.support import enrolled_staff
 from tests.actors import client_for
 from tests.factories import PatientFactory
