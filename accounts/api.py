@@ -15,7 +15,13 @@ from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from accounts.services.mfa import mfa_enroll_confirm, mfa_enroll_start, mfa_verify
 from accounts.services.registration import patient_register
-from accounts.services.sessions import IssuedTokens, auth_login, auth_logout, auth_refresh
+from accounts.services.sessions import (
+    IssuedTokens,
+    auth_login,
+    auth_logout,
+    auth_refresh,
+    session_mfa_required,
+)
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.api import StrictSerializer, error_responses
@@ -41,7 +47,7 @@ class TokensOut(serializers.Serializer):
 
 
 def _mfa_state(session: AuthSession) -> str:
-    if not session.mfa_required:
+    if not session_mfa_required(session):
         return "not_required"
     if session.mfa_verified_at:
         return "verified"
@@ -130,18 +136,31 @@ class EnrollOut(serializers.Serializer):
     provisioning_uri = serializers.CharField(help_text="otpauth:// URI to render as a QR code")
 
 
+class EnrollIn(StrictSerializer):
+    enrollment_token = serializers.CharField(
+        max_length=128,
+        required=False,
+        default="",
+        help_text="Required for staff: the single-use token an administrator handed over.",
+    )
+
+
 class MfaEnrollView(APIView):
     permission_classes = [IsAuthenticatedPendingMfa]
 
     @extend_schema(
-        request=None,
-        responses={201: EnrollOut, **error_responses(401, 409)},
-        summary="Start TOTP enrollment",
+        request=EnrollIn,
+        responses={201: EnrollOut, **error_responses(400, 401, 409)},
+        summary="Start TOTP enrollment (staff present their enrollment token)",
     )
     def post(self, request: Request) -> Response:
+        data = EnrollIn(data=request.data)
+        data.is_valid(raise_exception=True)
         # Someone with a session that has not passed MFA must not replace a confirmed device;
         # the service refuses once a device is confirmed.
-        secret, uri = mfa_enroll_start(user=user_of(request))
+        secret, uri = mfa_enroll_start(
+            session=session_of(request), enrollment_token=data.validated_data["enrollment_token"]
+        )
         return Response(
             EnrollOut({"secret": secret, "provisioning_uri": uri}).data,
             status=status.HTTP_201_CREATED,

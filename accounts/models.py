@@ -215,7 +215,6 @@ class AuthSession(models.Model):
     refresh_digest = models.CharField(max_length=64, unique=True)
     access_expires_at = models.DateTimeField()
     refresh_expires_at = models.DateTimeField()
-    mfa_required = models.BooleanField(default=False)
     mfa_verified_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
@@ -223,11 +222,46 @@ class AuthSession(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
 
+    # Not a column: whether the user has a confirmed authenticator, loaded with the session
+    # on the request path (accounts.services.sessions.session_mfa_required); None until then.
+    mfa_enrolled: bool | None = None
+
     class Meta:
         indexes = [models.Index(fields=["user", "revoked_at"], name="authsession_user_idx")]
 
     def __str__(self) -> str:
         return f"session {self.public_id}"
+
+
+class RotatedRefreshToken(models.Model):
+    """The digest of a refresh token that was exchanged: presenting it again means two
+    parties hold the session's tokens, so the session is revoked (reuse detection)."""
+
+    session = models.ForeignKey(AuthSession, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    rotated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"rotated refresh token of session {self.session_id}"
+
+
+class MfaEnrollmentToken(models.Model):
+    """A single-use, expiring permission for a staff member to enroll an authenticator,
+    handed over out of band (`manage.py staff_invite`, `manage.py mfa_reset`), so that a
+    leaked password alone cannot enroll someone else's device. Stored as a SHA-256 digest."""
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    issued_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"MFA enrollment token {self.public_id}"
 
 
 class TotpDevice(models.Model):

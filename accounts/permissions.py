@@ -7,6 +7,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from accounts.models import AuthSession, Role, User
+from accounts.services.sessions import session_mfa_required
 
 
 def session_of(request: Request) -> AuthSession:
@@ -33,13 +34,14 @@ class IsAuthenticatedPendingMfa(BasePermission):
 
 
 class IsAuthenticatedWithMfa(BasePermission):
-    """The default: a live session that has passed MFA where MFA applies."""
+    """The default: a live session that has passed MFA where MFA applies, by the user's
+    role at this request (not at sign-in)."""
 
     def has_permission(self, request: Request, view: Any) -> bool:
         session = request.auth
         if not isinstance(session, AuthSession):
             return False
-        if session.mfa_required and session.mfa_verified_at is None:
+        if session.mfa_verified_at is None and session_mfa_required(session):
             raise MfaRequired()
         return True
 

@@ -21,7 +21,7 @@ def _token(user: Any, *, staff: bool) -> str:
 
     from accounts.services.sessions import auth_session_issue
 
-    tokens = auth_session_issue(user=user, mfa_required=staff, mfa_verified_at=timezone.now())
+    tokens = auth_session_issue(user=user, mfa_verified_at=timezone.now())
     return tokens.access_token
 
 

@@ -163,6 +163,22 @@ LOGIN_FAILURES_PER_ACCOUNT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
 LOGIN_FAILURES_PER_IP = env.int("LOGIN_FAILURES_PER_IP", default=20)
 MFA_ISSUER = env.str("MFA_ISSUER", default=PRACTICE_NAME)
 MFA_RECOVERY_CODE_COUNT = 10
+# Issue 12 (sessions, lockout, staff MFA enrollment). A session ends this long after sign-in
+# whatever its refreshes, by the user's current role.
+SESSION_ABSOLUTE_TTL_STAFF = timedelta(
+    seconds=env.int("SESSION_ABSOLUTE_TTL_STAFF_SECONDS", default=12 * 3600)
+)
+SESSION_ABSOLUTE_TTL_PATIENT = timedelta(
+    seconds=env.int("SESSION_ABSOLUTE_TTL_PATIENT_SECONDS", default=30 * 86400)
+)
+# Past this many failed sign-ins to one account (from all IPs together), each IP waits a
+# growing delay (doubling, at most LOGIN_SLOWDOWN_MAX_SECONDS) between its attempts on that
+# account: slowed, never locked, so failures from elsewhere cannot keep the owner out.
+LOGIN_ACCOUNT_SOFT_CAP = env.int("LOGIN_ACCOUNT_SOFT_CAP", default=20)
+LOGIN_SLOWDOWN_MAX_SECONDS = env.int("LOGIN_SLOWDOWN_MAX_SECONDS", default=60)
+MFA_ENROLLMENT_TOKEN_TTL = timedelta(
+    seconds=env.int("MFA_ENROLLMENT_TOKEN_TTL_SECONDS", default=24 * 3600)
+)
 
 # Django admin (ops admins): cookie session that ends after 15 minutes idle.
 SESSION_COOKIE_AGE = int(STAFF_IDLE_TIMEOUT.total_seconds())

@@ -24,9 +24,7 @@ __all__ = [
 
 def client_for(user: User) -> APIClient:
     """An API client holding a fresh access token for `user`, MFA already satisfied."""
-    tokens = auth_session_issue(
-        user=user, mfa_required=user.is_staff_role, mfa_verified_at=timezone.now()
-    )
+    tokens = auth_session_issue(user=user, mfa_verified_at=timezone.now())
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
     return client

@@ -1,19 +1,33 @@
-"""Multi-factor authentication: TOTP enrollment, code checks, recovery codes.
+"""Multi-factor authentication: TOTP enrollment, code checks, recovery codes, enrollment
+tokens and the reset for a lost device.
 
 Staff (and anyone who enrolled) must pass a code before their session's token works
 (accounts.permissions.IsAuthenticatedWithMfa). Wrong codes are counted and audited in
-accounts.services.throttling."""
+accounts.services.throttling. Staff enroll only with a single-use enrollment token handed
+to them out of band (`manage.py staff_invite`, `manage.py mfa_reset`) besides their
+password, so a leaked password alone cannot enroll someone else's authenticator."""
 
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 import pyotp
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuthSession, RecoveryCode, TotpDevice, User
+from accounts.models import (
+    STAFF_ROLES,
+    AuthSession,
+    MfaEnrollmentToken,
+    RecoveryCode,
+    Role,
+    TotpDevice,
+    User,
+)
+from accounts.services.registration import normalize_email
+from accounts.services.sessions import token_digest, user_sessions_revoke
 from accounts.services.throttling import (
     mfa_attempt_begin,
     mfa_attempt_succeeded,
@@ -33,20 +47,83 @@ def _code_invalid() -> ValidationFailed:
     return ValidationFailed("The code is not valid.", fields={"code": ["The code is not valid."]})
 
 
-@transaction.atomic
-def mfa_enroll_start(*, user: User) -> tuple[str, str]:
-    """A new, unconfirmed secret; returns it and its otpauth:// provisioning URI."""
-    device = TotpDevice.objects.select_for_update().filter(user=user).first()
-    if device and device.confirmed_at:
-        raise Conflict(
-            "Multi-factor authentication is already set up.", code="mfa_already_enrolled"
+def mfa_enrollment_token_issue(*, user: User, issued_by: User | None) -> str:
+    """A new enrollment token for a staff member, valid MFA_ENROLLMENT_TOKEN_TTL and once;
+    returned in clear only here (stored as a digest). Their earlier unused tokens stop
+    working. `issued_by` is None for the command line."""
+    if not user.is_staff_role:
+        raise ValidationFailed("Only staff enroll with an enrollment token.")
+    token = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        MfaEnrollmentToken.objects.filter(user=user, used_at__isnull=True).delete()
+        row = MfaEnrollmentToken.objects.create(
+            user=user,
+            digest=token_digest(token),
+            expires_at=timezone.now() + settings.MFA_ENROLLMENT_TOKEN_TTL,
+            issued_by=issued_by,
         )
-    secret = pyotp.random_base32()
-    TotpDevice.objects.update_or_create(
-        user=user, defaults={"secret": secret, "confirmed_at": None, "last_used_step": 0}
-    )
+        audit_write(
+            row,
+            actor=issued_by,
+            action=AuditAction.CREATE,
+            detail={"event": "mfa_enrollment_token_issued", "user": str(user.public_id)},
+        )
+    return token
+
+
+def _enrollment_token_spend(user: User, token: str) -> bool:
+    """Use up `user`'s live enrollment token `token`; False if there is none such."""
+    spent = MfaEnrollmentToken.objects.filter(
+        user=user,
+        digest=token_digest(token.strip()),
+        used_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    ).update(used_at=timezone.now())
+    return spent == 1
+
+
+def mfa_enroll_start(*, session: AuthSession, enrollment_token: str = "") -> tuple[str, str]:
+    """A new, unconfirmed secret; returns it and its otpauth:// provisioning URI. Staff must
+    present an enrollment token, which this spends (a wrong one is audited)."""
+    user = session.user
+    with transaction.atomic():
+        device = TotpDevice.objects.select_for_update().filter(user=user).first()
+        if device and device.confirmed_at:
+            raise Conflict(
+                "Multi-factor authentication is already set up.", code="mfa_already_enrolled"
+            )
+        allowed = not user.is_staff_role or _enrollment_token_spend(user, enrollment_token)
+        if allowed:
+            secret = pyotp.random_base32()
+            TotpDevice.objects.update_or_create(
+                user=user, defaults={"secret": secret, "confirmed_at": None, "last_used_step": 0}
+            )
+    if not allowed:
+        mfa_failure_record(user=user, surface="api", session=session, reason="enrollment_token")
+        message = "A valid enrollment token is required (ask an administrator for one)."
+        raise ValidationFailed(message, fields={"enrollment_token": [message]})
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=settings.MFA_ISSUER)
     return secret, uri
+
+
+def mfa_reset(*, user: User, actor: User | None, reason: str) -> str | None:
+    """For a lost device: remove the authenticator and recovery codes, end every session,
+    audit it with the reason, and return a new enrollment token (staff; None otherwise)."""
+    with transaction.atomic():
+        TotpDevice.objects.filter(user=user).delete()
+        RecoveryCode.objects.filter(user=user).delete()
+        audit_write(
+            user,
+            actor=actor,
+            action=AuditAction.UPDATE,
+            detail={"event": "mfa_reset", "reason": reason},
+        )
+        user_sessions_revoke(user=user, actor=actor, reason="mfa_reset")
+        token = (
+            mfa_enrollment_token_issue(user=user, issued_by=actor) if user.is_staff_role else None
+        )
+    mfa_attempt_succeeded(user=user)
+    return token
 
 
 def _totp_step_accepted(device: TotpDevice, code: str) -> bool:
@@ -64,8 +141,7 @@ def _totp_step_accepted(device: TotpDevice, code: str) -> bool:
 
 def _mark_verified(session: AuthSession) -> None:
     session.mfa_verified_at = timezone.now()
-    session.mfa_required = True
-    session.save(update_fields=["mfa_verified_at", "mfa_required"])
+    session.save(update_fields=["mfa_verified_at"])
 
 
 def mfa_enroll_confirm(*, session: AuthSession, code: str) -> list[str]:
@@ -121,7 +197,7 @@ def mfa_code_check(
 ) -> None:
     """Check a code within the attempt limit: TooManyRequests past it, ValidationFailed (and
     an audit row) for a wrong code. The API's verify step and the admin sign-in use it."""
-    mfa_attempt_begin(user=user)
+    mfa_attempt_begin(user=user, surface=surface)
     if not mfa_code_valid(user=user, code=code):
         mfa_failure_record(user=user, surface=surface, session=session)
         raise _code_invalid()
@@ -135,3 +211,34 @@ def mfa_verify(*, session: AuthSession, code: str) -> None:
     mfa_code_check(user=user, code=code, surface="api", session=session)
     _mark_verified(session)
     audit_write(session, actor=user, action=AuditAction.LOGIN, detail={"step": "mfa"})
+
+
+@dataclass(frozen=True)
+class StaffInvitation:
+    user: User
+    enrollment_token: str
+    initial_password: str | None  # set when the account was created by the invitation
+
+
+def staff_invite(*, email: str, role: str, issued_by: User | None) -> StaffInvitation:
+    """An enrollment token for a staff member, creating the account (with a random initial
+    password, shown once) for a role that needs no credentials. A physician's account comes
+    from credentialing (NPI, licenses) first; an existing account keeps its role."""
+    email = normalize_email(email)
+    user = User.objects.filter(email=email).first()
+    password = None
+    if user is not None and user.role != role:
+        raise Conflict(f"{email} has the role {user.role}; change roles through credentialing.")
+    if user is None:
+        if role not in STAFF_ROLES or role == Role.PHYSICIAN:
+            raise ValidationFailed(
+                f"Create the {role} account first (a physician through credentialing)."
+            )
+        password = secrets.token_urlsafe(18)
+        with transaction.atomic():
+            user = User.objects.create_user(email, password, role=role, is_staff=True)
+            audit_write(
+                user, actor=issued_by, action=AuditAction.CREATE, detail={"event": "staff_invited"}
+            )
+    token = mfa_enrollment_token_issue(user=user, issued_by=issued_by)
+    return StaffInvitation(user, token, password)

@@ -1,5 +1,11 @@
-"""Sessions: sign-in, the bearer token check on every request, refresh, logout, and the
-idle timeout for staff. Tokens are random and stored only as SHA-256 digests."""
+"""Sessions: sign-in, the bearer token check on every request, refresh, logout, the idle
+timeout for staff and the absolute lifetime for everyone. Tokens are random and stored
+only as SHA-256 digests.
+
+Whether a session needs MFA is decided on every request from the user's current role (and
+whether they enrolled an authenticator), never by a flag fixed at sign-in. A session lives
+at most SESSION_ABSOLUTE_TTL_* (by the user's current role) from sign-in, whatever the
+refreshes; a refresh token presented again after it was exchanged revokes the session."""
 
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ from django.contrib.auth import authenticate
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import AuthSession, TotpDevice, User
+from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User
 from accounts.services.registration import normalize_email
 from accounts.services.throttling import (
     login_attempt_begin,
@@ -22,8 +28,8 @@ from accounts.services.throttling import (
     login_failure_record,
 )
 from audit import context
-from audit.models import AuditAction
-from audit.services import audit_write
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record, audit_write
 from core.errors import NotAuthenticated
 
 
@@ -38,14 +44,39 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def session_absolute_expiry(session: AuthSession) -> datetime:
+    """When the session ends whatever its refreshes: by the user's current role, so a
+    patient who becomes staff gets the staff lifetime at once."""
+    if session.user.is_staff_role:
+        return session.created_at + settings.SESSION_ABSOLUTE_TTL_STAFF
+    return session.created_at + settings.SESSION_ABSOLUTE_TTL_PATIENT
+
+
+def session_mfa_required(session: AuthSession) -> bool:
+    """Whether the session must pass MFA: staff by their current role, anyone else once they
+    have enrolled an authenticator. The request path gets the enrollment with the session
+    (session_authenticate); other callers pay one query."""
+    if session.user.is_staff_role:
+        return True
+    enrolled = session.mfa_enrolled
+    if enrolled is None:
+        enrolled = TotpDevice.objects.filter(
+            user_id=session.user_id, confirmed_at__isnull=False
+        ).exists()
+        session.mfa_enrolled = enrolled
+    return enrolled
+
+
 def _tokens_new(session: AuthSession) -> IssuedTokens:
-    """Give `session` a fresh token pair (not saved); the tokens exist in clear only here."""
+    """Give `session` a fresh token pair (not saved); the tokens exist in clear only here.
+    Neither token outlives the session's absolute lifetime."""
     now = timezone.now()
+    end = session_absolute_expiry(session)
     access_token, refresh_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     session.access_digest = token_digest(access_token)
     session.refresh_digest = token_digest(refresh_token)
-    session.access_expires_at = now + settings.ACCESS_TOKEN_TTL
-    session.refresh_expires_at = now + settings.REFRESH_TOKEN_TTL
+    session.access_expires_at = min(now + settings.ACCESS_TOKEN_TTL, end)
+    session.refresh_expires_at = min(now + settings.REFRESH_TOKEN_TTL, end)
     session.last_seen_at = now
     return IssuedTokens(session, access_token, refresh_token)
 
@@ -53,7 +84,6 @@ def _tokens_new(session: AuthSession) -> IssuedTokens:
 def auth_session_issue(
     *,
     user: User,
-    mfa_required: bool,
     mfa_verified_at: datetime | None = None,
     ip: str | None = None,
     user_agent: str = "",
@@ -63,23 +93,10 @@ def auth_session_issue(
     No check and no audit row: auth_login calls it once the password is checked and audits
     the sign-in; tests and benchmarks call it to sign their actors in directly."""
     tokens = _tokens_new(
-        AuthSession(
-            user=user,
-            mfa_required=mfa_required,
-            mfa_verified_at=mfa_verified_at,
-            ip=ip,
-            user_agent=user_agent,
-        )
+        AuthSession(user=user, mfa_verified_at=mfa_verified_at, ip=ip, user_agent=user_agent)
     )
     tokens.session.save(force_insert=True)
     return tokens
-
-
-def _mfa_required(user: User) -> bool:
-    return (
-        user.is_staff_role
-        or TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists()
-    )
 
 
 def auth_login(*, email: str, password: str) -> IssuedTokens:
@@ -92,9 +109,7 @@ def auth_login(*, email: str, password: str) -> IssuedTokens:
         raise NotAuthenticated("Email or password is incorrect.", code="invalid_credentials")
     login_attempt_succeeded(email=email, ip=ctx.ip)
     with transaction.atomic():
-        tokens = auth_session_issue(
-            user=user, mfa_required=_mfa_required(user), ip=ctx.ip, user_agent=ctx.user_agent
-        )
+        tokens = auth_session_issue(user=user, ip=ctx.ip, user_agent=ctx.user_agent)
         audit_write(tokens.session, actor=user, action=AuditAction.LOGIN)
     return tokens
 
@@ -107,12 +122,17 @@ def session_is_idle(session: AuthSession, now: datetime) -> bool:
 def _session_query() -> tuple[str, list[str], list[str]]:
     session_fields = AuthSession._meta.concrete_fields
     user_fields = User._meta.concrete_fields
+    device = TotpDevice._meta
     select = ", ".join(
         [f's."{f.column}"' for f in session_fields] + [f'u."{f.column}"' for f in user_fields]
     )
-    # Identifiers come from model metadata; the token digest is a bound parameter.
+    # Identifiers come from model metadata; the token digest is a bound parameter. The
+    # EXISTS reads the one-per-user device through its unique index (session_mfa_required).
     sql = (
-        f"SELECT {select} FROM {AuthSession._meta.db_table} s "  # noqa: S608
+        f"SELECT {select}, EXISTS (SELECT 1 FROM {device.db_table} d "  # noqa: S608
+        f'WHERE d."{device.get_field("user").column}" = u.id '
+        f'AND d."{device.get_field("confirmed_at").column}" IS NOT NULL) '
+        f"FROM {AuthSession._meta.db_table} s "
         f"JOIN {User._meta.db_table} u ON u.id = s.user_id WHERE s.access_digest = %s"
     )
     return sql, [f.attname for f in session_fields], [f.attname for f in user_fields]
@@ -127,8 +147,10 @@ def _session_by_access_digest(digest: str) -> AuthSession | None:
         row = cursor.fetchone()
     if row is None:
         return None
+    user_end = len(session_names) + len(user_names)
     session = AuthSession.from_db("default", session_names, row[: len(session_names)])
-    session.user = User.from_db("default", user_names, row[len(session_names) :])
+    session.user = User.from_db("default", user_names, row[len(session_names) : user_end])
+    session.mfa_enrolled = bool(row[user_end])
     return session
 
 
@@ -143,6 +165,8 @@ def session_authenticate(*, token: str) -> AuthSession:
         raise NotAuthenticated("The access token is not valid.", code="invalid_token")
     if session.access_expires_at <= now:
         raise NotAuthenticated("The access token has expired.", code="token_expired")
+    if session_absolute_expiry(session) <= now:
+        raise NotAuthenticated("The session has ended; sign in again.", code="session_expired")
     if session_is_idle(session, now):
         _end_idle_session(session, now)
         raise NotAuthenticated("Signed out after inactivity.", code="session_idle")
@@ -158,19 +182,68 @@ def _end_idle_session(session: AuthSession, now: datetime) -> None:
     audit_write(session, actor=session.user, action=AuditAction.LOGOUT, detail={"reason": "idle"})
 
 
+def _refresh_refusal(session: AuthSession, now: datetime) -> str | None:
+    """Why a session's current refresh token cannot be exchanged now, if it cannot."""
+    if session.revoked_at is not None:
+        return "revoked"
+    if not session.user.is_active:
+        return "inactive"
+    if session.refresh_expires_at <= now or session_absolute_expiry(session) <= now:
+        return "expired"
+    if session_is_idle(session, now):
+        return "idle"
+    return None
+
+
+def _refresh_refused(reason: str, session: AuthSession | None) -> NotAuthenticated:
+    """Audit a refused refresh (a security event, with the caller's IP) and return the
+    error to raise. Called outside any transaction the error would roll back."""
+    detail = {"step": "refresh", "reason": reason}
+    if session is None:
+        audit_record(
+            actor=None,
+            action=AuditAction.LOGIN_FAILED,
+            outcome=AuditOutcome.DENIED,
+            object_type=AuthSession._meta.label_lower,
+            detail=detail,
+        )
+    else:
+        audit_write(
+            session,
+            actor=session.user,
+            action=AuditAction.LOGIN_FAILED,
+            outcome=AuditOutcome.DENIED,
+            detail=detail,
+        )
+    return NotAuthenticated("The refresh token is not valid.", code="invalid_refresh_token")
+
+
+def _refresh_reused(digest: str, now: datetime) -> AuthSession | None:
+    """The session whose already-exchanged refresh token this is, revoked: someone else
+    holds (or held) its tokens, and we cannot tell which party is the user."""
+    rotated = RotatedRefreshToken.objects.select_related("session__user").filter(digest=digest)
+    found = rotated.first()
+    if found is None:
+        return None
+    AuthSession.objects.filter(pk=found.session_id, revoked_at__isnull=True).update(revoked_at=now)
+    return found.session
+
+
 def auth_refresh(*, refresh_token: str) -> IssuedTokens:
+    """Exchange a refresh token for a new pair. The old refresh token's digest is kept, so
+    presenting it again revokes the whole session (reuse detection)."""
     now = timezone.now()
+    digest = token_digest(refresh_token)
     with transaction.atomic():
         session = (
             AuthSession.objects.select_for_update()
             .select_related("user")
-            .filter(refresh_digest=token_digest(refresh_token), revoked_at__isnull=True)
+            .filter(refresh_digest=digest)
             .first()
         )
-        if session is None or session.refresh_expires_at <= now or not session.user.is_active:
-            raise NotAuthenticated("The refresh token is not valid.", code="invalid_refresh_token")
-        idle = session_is_idle(session, now)
-        if not idle:
+        refusal = "unknown" if session is None else _refresh_refusal(session, now)
+        if session is not None and refusal is None:
+            RotatedRefreshToken.objects.create(session=session, digest=digest, rotated_at=now)
             tokens = _tokens_new(session)
             session.save(
                 update_fields=[
@@ -184,10 +257,29 @@ def auth_refresh(*, refresh_token: str) -> IssuedTokens:
             audit_write(
                 session, actor=session.user, action=AuditAction.LOGIN, detail={"step": "refresh"}
             )
-    if idle:  # outside the transaction, so the revocation is not rolled back by the error
+            return tokens
+    # Outside the transaction, so the revocations and audit rows are not rolled back.
+    if session is None:
+        reused = _refresh_reused(digest, now)
+        raise _refresh_refused("reused" if reused else "unknown", reused)
+    if refusal == "idle":
         _end_idle_session(session, now)
         raise NotAuthenticated("Signed out after inactivity.", code="session_idle")
-    return tokens
+    raise _refresh_refused(str(refusal), session)
+
+
+def user_sessions_revoke(*, user: User, actor: User | None, reason: str) -> int:
+    """Revoke every live session of `user` (one audit row naming the reason); how many."""
+    revoked = AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    audit_write(
+        user,
+        actor=actor,
+        action=AuditAction.LOGOUT,
+        detail={"reason": reason, "sessions": revoked},
+    )
+    return revoked
 
 
 @transaction.atomic

@@ -11,6 +11,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import TotpDevice, User
+from accounts.services.mfa import mfa_enrollment_token_issue
 from tests.factories import PASSWORD, UserFactory
 
 STRONG = "a sturdy passphrase 4 tests"
@@ -27,16 +28,23 @@ def bearer(api: APIClient, token: str) -> APIClient:
     return api
 
 
-def sign_in(api: APIClient, user: User) -> dict[str, Any]:
+def sign_in(api: APIClient, user: User, password: str = PASSWORD) -> dict[str, Any]:
     """Sign `user` in with the password; `api` then carries the new access token."""
-    body = login(api, user.email).json()
+    body = login(api, user.email, password).json()
     bearer(api, body["access_token"])
     return body
 
 
-def enroll(api: APIClient) -> tuple[str, list[str]]:
-    """Enroll the signed-in user in MFA: the TOTP secret and the recovery codes."""
-    secret = api.post("/api/auth/mfa/enroll").json()["secret"]
+def enrollment_token(user: User) -> str:
+    """A fresh enrollment token for a staff member, as `manage.py staff_invite` hands out."""
+    return mfa_enrollment_token_issue(user=user, issued_by=None)
+
+
+def enroll(api: APIClient, user: User) -> tuple[str, list[str]]:
+    """Enroll the signed-in `user` in MFA (with an enrollment token if staff): the TOTP
+    secret and the recovery codes."""
+    body = {"enrollment_token": enrollment_token(user)} if user.is_staff_role else {}
+    secret = api.post("/api/auth/mfa/enroll", body, format="json").json()["secret"]
     codes = api.post(
         "/api/auth/mfa/enroll/confirm", {"code": pyotp.TOTP(secret).now()}, format="json"
     ).json()["recovery_codes"]

@@ -118,7 +118,7 @@ def test_refresh_after_logout_is_refused(api):
 
 
 def test_refresh_is_audited_and_an_idle_staff_refresh_is_revoked_for_good(api, ops_admin):
-    tokens = auth_session_issue(user=ops_admin, mfa_required=True, mfa_verified_at=timezone.now())
+    tokens = auth_session_issue(user=ops_admin, mfa_verified_at=timezone.now())
     fresh = api.post("/api/auth/refresh", {"refresh_token": tokens.refresh_token}, format="json")
     assert fresh.status_code == 200
     assert AuditEvent.objects.filter(action="login", detail={"step": "refresh"}).count() == 1

@@ -54,11 +54,15 @@ def test_staff_with_password_only_session_is_limited_to_mfa_endpoints(request, a
     from django.utils import timezone
 
     from accounts.models import AuthSession
+    from accounts.services.mfa import mfa_enrollment_token_issue
 
-    client = client_for(actor_user(request, actor))
+    user = actor_user(request, actor)
+    client = client_for(user)
     AuthSession.objects.update(mfa_verified_at=None)
     assert client.get("/api/me").status_code == 403
-    assert client.post("/api/auth/mfa/enroll").status_code == 201
+    token = mfa_enrollment_token_issue(user=user, issued_by=None)
+    enrolled = client.post("/api/auth/mfa/enroll", {"enrollment_token": token}, format="json")
+    assert enrolled.status_code == 201
     AuthSession.objects.update(mfa_verified_at=timezone.now())
     assert client.get("/api/me").status_code == 200
 

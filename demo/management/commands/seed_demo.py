@@ -9,13 +9,14 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PhysicianProfile, Role, User
+from accounts.models import STAFF_ROLES, PhysicianProfile, Role, TotpDevice, User
 from accounts.services.credentials import (
     cds_registration_set,
     dea_registration_set,
     license_set,
     physician_create,
 )
+from accounts.services.mfa import mfa_enrollment_token_issue
 from billing.gateways.local import LocalGateway, checkout_complete
 from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
@@ -112,8 +113,24 @@ class Command(BaseCommand):
             f"  privacy:    {PRIVACY_EMAIL}  (the audit log in the admin; enrolls MFA)\n"
             f"  physician:  {PHYSICIANS[0][0]}  (FL; enrolls MFA on first login)\n"
             f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrolls MFA on first login)\n"
-            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})"
+            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})\n"
+            + self._enrollment_tokens()
         )
+
+    def _enrollment_tokens(self) -> str:
+        """A fresh enrollment token for each demo staff member not yet enrolled: staff need
+        one besides the password to enroll MFA (earlier unused tokens stop working)."""
+        lines = [
+            "MFA enrollment tokens (single use, 24 h; "
+            'POST /api/auth/mfa/enroll {"enrollment_token": ...}):'
+        ]
+        for user in User.objects.filter(role__in=STAFF_ROLES, email__endswith="@demo.example"):
+            if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
+                lines.append(f"  {user.email}  MFA already enrolled")
+            else:
+                token = mfa_enrollment_token_issue(user=user, issued_by=None)
+                lines.append(f"  {user.email}  {token}")
+        return "\n".join(lines)
 
     def _membership(self, patient_user: User) -> str:
         """With the local gateway, the demo patient checks out with the 0341 test card:
