@@ -21,7 +21,6 @@ from accounts.models import (
     User,
 )
 from accounts.services.credentials import (
-    auth_sessions_revoke,
     physician_credential_cds_set,
     physician_credential_dea_set,
     physician_credential_license_set,
@@ -30,6 +29,7 @@ from accounts.services.credentials import (
 )
 from accounts.services.mfa import mfa_code_check
 from accounts.services.registration import normalize_email
+from accounts.services.sessions import auth_sessions_revoke
 from accounts.services.throttling import (
     login_attempt_begin,
     login_attempt_succeeded,
@@ -51,7 +51,7 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
         email = normalize_email(self.data.get("username", ""))
         ip = context.current().ip
         try:
-            login_attempt_begin(email=email, ip=ip)
+            login_attempt_begin(email=email, ip=ip, surface="admin")
         except TooManyRequests as exc:
             raise forms.ValidationError(exc.message) from exc
         try:

@@ -15,12 +15,10 @@ from typing import Any
 from django.contrib.auth.models import Permission
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import (
     CREDENTIALING_PERMISSION,
-    AuthSession,
     CdsRegistration,
     DeaRegistration,
     LicenseStatus,
@@ -31,6 +29,7 @@ from accounts.models import (
     VerificationStatus,
 )
 from accounts.services.registration import normalize_email, password_validate
+from accounts.services.sessions import user_sessions_revoke
 from accounts.validators import dea_check, dea_normalize, dea_schedules_normalize, npi_is_valid
 from audit.models import AuditAction
 from audit.services import audit_record, audit_write
@@ -345,9 +344,7 @@ def user_access_change(
         raise ValidationFailed(fields={"role": ["Not a role."]})
     User.objects.filter(pk=user.pk).update(role=role, is_staff=is_staff, is_active=is_active)
     user.role, user.is_staff, user.is_active = role, is_staff, is_active
-    revoked = AuthSession.objects.filter(user=user, revoked_at__isnull=True).update(
-        revoked_at=timezone.now()
-    )
+    revoked = user_sessions_revoke(user=user, actor=actor, reason="access_changed")
     audit_write(
         user,
         actor=actor,
@@ -377,16 +374,3 @@ def credentialing_grant(*, user: User, granted: bool = True) -> None:
         action=AuditAction.UPDATE,
         detail={"surface": "manage.py", "credentialing": granted},
     )
-
-
-@transaction.atomic
-def auth_sessions_revoke(*, actor: User, sessions: QuerySet[AuthSession]) -> int:
-    """End sessions on staff request (the admin's "revoke" action); already revoked ones
-    stay as they are. Returns how many were revoked."""
-    now = timezone.now()
-    revoked = list(sessions.filter(revoked_at__isnull=True).select_for_update())
-    for session in revoked:
-        session.revoked_at = now
-        audit_write(session, actor=actor, action=AuditAction.LOGOUT, detail={"revoked": True})
-    AuthSession.objects.filter(pk__in=[s.pk for s in revoked]).update(revoked_at=now)
-    return len(revoked)

@@ -18,6 +18,7 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User
@@ -280,6 +281,19 @@ def user_sessions_revoke(*, user: User, actor: User | None, reason: str) -> int:
         detail={"reason": reason, "sessions": revoked},
     )
     return revoked
+
+
+@transaction.atomic
+def auth_sessions_revoke(*, actor: User, sessions: QuerySet[AuthSession]) -> int:
+    """End sessions on staff request (the admin's "revoke" action); already revoked ones
+    stay as they are. Returns how many were revoked."""
+    now = timezone.now()
+    revoked = list(sessions.filter(revoked_at__isnull=True).select_for_update())
+    for session in revoked:
+        session.revoked_at = now
+        audit_write(session, actor=actor, action=AuditAction.LOGOUT, detail={"revoked": True})
+    AuthSession.objects.filter(pk__in=[s.pk for s in revoked]).update(revoked_at=now)
+    return len(revoked)
 
 
 @transaction.atomic

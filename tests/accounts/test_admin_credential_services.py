@@ -98,7 +98,7 @@ def test_cds_records_its_verification(credentialer):
 def test_role_change_needs_the_grant_and_revokes_sessions(credentialer):
     ops = UserFactory(role="ops_admin", is_staff=True)
     target = UserFactory(role="patient")
-    session = auth_session_issue(user=target, mfa_required=False).session
+    session = auth_session_issue(user=target).session
     with pytest.raises(PermissionDenied):
         user_access_change(actor=ops, user=target, role="ops_admin", is_staff=True, is_active=True)
     assert AuthSession.objects.get(pk=session.pk).revoked_at is None

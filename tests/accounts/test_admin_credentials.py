@@ -71,7 +71,7 @@ def test_ops_admin_cannot_change_role_or_staff_flag():
 def test_deactivating_a_user_revokes_their_sessions():
     _, browser = enrolled_staff("ops_admin")
     target = UserFactory(role="patient")
-    session = auth_session_issue(user=target, mfa_required=False).session
+    session = auth_session_issue(user=target).session
     browser.post(f"/admin/accounts/user/{target.pk}/change/", user_form(target, is_active=""))
     session.refresh_from_db()
     assert session.revoked_at is not None
@@ -80,7 +80,7 @@ def test_deactivating_a_user_revokes_their_sessions():
 def test_credentialing_user_changes_a_role_and_the_sessions_end():
     actor, browser = credentialing_user()
     target = UserFactory(role="patient")
-    session = auth_session_issue(user=target, mfa_required=False).session
+    session = auth_session_issue(user=target).session
     response = browser.post(
         f"/admin/accounts/user/{target.pk}/change/",
         user_form(target, role="physician", is_staff="on"),

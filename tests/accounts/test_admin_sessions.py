@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_clock")]
 
 
 def live_session() -> AuthSession:
-    return auth_session_issue(user=UserFactory(), mfa_required=False).session
+    return auth_session_issue(user=UserFactory()).session
 
 
 def test_revoke_action_ends_sessions_and_is_audited():

@@ -17,7 +17,8 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("POST", "auth-login"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-refresh"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-logout"): statuses(401, 204, 204, 204, 204, 204),
-    ("POST", "mfa-enroll"): statuses(401, 201, 201, 201, 201, 201),
+    # Staff enroll only with an enrollment token; patients need none.
+    ("POST", "mfa-enroll"): statuses(401, 201, 201, 400, 400, 400),
     ("POST", "mfa-enroll-confirm"): statuses(401, 400, 400, 400, 400, 400),
     ("POST", "mfa-verify"): statuses(401, 400, 400, 400, 400, 400),
     ("GET", "me"): statuses(401, 200, 200, 200, 200, 200),

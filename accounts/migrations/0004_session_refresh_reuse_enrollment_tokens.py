@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0002_npi_validator'),
+        ('accounts', '0003_credential_verification_and_privacy_officer'),
     ]
 
     operations = [
