@@ -90,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "audit.middleware.RequestContextMiddleware",
+    "core.middleware.ApiNoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -214,8 +215,13 @@ REST_FRAMEWORK: dict[str, Any] = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Throttles key on the client IP: trust X-Forwarded-For only as far as our own proxies.
     "NUM_PROXIES": NUM_PROXIES,
+    # Per signed-in user on every endpoint (per IP for anonymous ones without their own).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="600/min"),
+        # Shared by the billing endpoints that call the payment gateway.
+        "payments": env.str("THROTTLE_USER_PAYMENTS", default="30/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "assessment": env.str("THROTTLE_ASSESSMENT", default="20/hour"),
     },
@@ -283,6 +289,8 @@ MEMBERSHIP_NAME = env.str("MEMBERSHIP_NAME", default="Monthly membership")
 MEMBERSHIP_GRACE_DAYS = env.int("MEMBERSHIP_GRACE_DAYS", default=7)
 # The dunning reminder goes this many days after a failed payment.
 BILLING_REMINDER_DAYS = env.int("BILLING_REMINDER_DAYS", default=3)
+# How long GET /api/billing/membership reuses the gateway's next-invoice preview.
+BILLING_PREVIEW_CACHE_SECONDS = env.int("BILLING_PREVIEW_CACHE_SECONDS", default=300)
 # Production defaults to Stripe: the local gateway's checkout accepts test cards for free.
 BILLING_GATEWAY = env.str(
     "BILLING_GATEWAY",
