@@ -361,6 +361,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.anchor_audit_chain",
         "schedule": env.float("AUDIT_ANCHOR_INTERVAL_SECONDS", default=3600.0),
     },
+    # Logs an ERROR when the chain or an anchor fails.
+    "audit-verify-chain": {
+        "task": "audit.tasks.verify_audit_chain",
+        "schedule": env.float("AUDIT_VERIFY_INTERVAL_SECONDS", default=86400.0),
+    },
 }
 
 if BILLING_GATEWAY.endswith(".local.LocalGateway"):
@@ -379,6 +384,8 @@ QUESTIONNAIRE_DEDUPE_SECONDS = env.int("QUESTIONNAIRE_DEDUPE_SECONDS", default=6
 # See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)
+# Heads published by the anchor task (SEQ:HASH) that the daily audit_verify also checks.
+AUDIT_VERIFY_ANCHORS = env.list("AUDIT_VERIFY_ANCHORS", default=[])
 
 if _problems:
     raise ImproperlyConfigured(
