@@ -289,6 +289,7 @@ def embedded_services(
 
     Yields the DATABASE_URL and REDIS_URL to use, embedded or from the environment.
     """
+    data_dir = data_dir.resolve()  # redis-server changes into its data dir
     env = {k: os.environ[k] for k in ("DATABASE_URL", "REDIS_URL") if os.environ.get(k)}
     with contextlib.ExitStack() as stack:
         if "DATABASE_URL" not in env:
