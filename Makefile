@@ -15,8 +15,9 @@ $(STAMP): requirements.lock
 
 install: $(STAMP)
 
+# Demo data is seeded only into the embedded database; `make run ARGS=--demo` seeds DATABASE_URL too.
 run: $(STAMP)
-	$(BIN)/python -m config.stack
+	$(BIN)/python -m config.stack $(ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -11,6 +11,8 @@ class RequestContext:
     request_id: str = ""
     ip: str | None = None
     user_agent: str = ""
+    # The caller's own X-Request-ID, kept for correlation; never trusted as our id.
+    client_request_id: str = ""
 
 
 _current: ContextVar[RequestContext] = ContextVar("request_context", default=RequestContext())  # noqa: B039 (frozen)

@@ -11,7 +11,14 @@ from django.http import HttpRequest, HttpResponse
 
 from audit import context
 
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+_NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]")
+CLIENT_REQUEST_ID_MAX_LENGTH = 64
+
+
+def client_request_id(request: HttpRequest) -> str:
+    """The caller's X-Request-ID as printable ASCII, at most 64 characters."""
+    incoming = request.headers.get("X-Request-ID", "")
+    return _NOT_PRINTABLE_ASCII.sub("", incoming)[:CLIENT_REQUEST_ID_MAX_LENGTH]
 
 
 def client_ip(request: HttpRequest) -> str | None:
@@ -35,19 +42,20 @@ def _is_ip(value: str) -> bool:
 
 
 class RequestContextMiddleware:
-    """Gives every request an id (kept from X-Request-ID when sane) for logs and audit rows."""
+    """Gives every request an id of our own for logs and audit rows (a client could reuse
+    someone else's to blur the trail); the client's X-Request-ID is kept beside it."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        request_id = uuid.uuid4().hex
         token = context.activate(
             context.RequestContext(
                 request_id=request_id,
                 ip=client_ip(request),
                 user_agent=request.headers.get("User-Agent", "")[:512],
+                client_request_id=client_request_id(request),
             )
         )
         try:

@@ -16,6 +16,7 @@ class AuditAction(models.TextChoices):
     MFA_FAILED = "mfa_failed"
     EXPORT = "export"
     BREAK_GLASS = "break_glass"
+    WEBHOOK_REJECTED = "webhook_rejected"  # a delivery whose signature did not verify
 
 
 class AuditOutcome(models.TextChoices):
@@ -45,7 +46,9 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     patient_id = models.UUIDField(null=True, blank=True, db_index=True)
-    request_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)  # minted by us
+    # The caller's X-Request-ID (printable ASCII, cut to 64): correlation only, not chained.
+    client_request_id = models.CharField(max_length=64, blank=True, db_default="")
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
     outcome = models.CharField(

@@ -34,6 +34,7 @@ _COLUMNS = (
     "object_id",
     "patient_id",
     "request_id",
+    "client_request_id",
     "ip",
     "user_agent",
     "outcome",
@@ -42,13 +43,13 @@ _COLUMNS = (
     "hash",
 )
 _ONE_ROW = (
-    "VALUES (%s::timestamptz, %s::bigint, %s, %s, %s, %s, %s::uuid, %s, %s::inet, %s, %s,"
+    "VALUES (%s::timestamptz, %s::bigint, %s, %s, %s, %s, %s::uuid, %s, %s, %s::inet, %s, %s,"
     " %s::jsonb, '', '')"
 )
 # One actor's reads in one request: what differs from row to row comes in three arrays.
 _READS = (
     "SELECT %s::timestamptz, %s::bigint, %s, %s, r.object_type, r.object_id, r.patient_id,"
-    " %s, %s::inet, %s, %s, r.detail, '', ''"
+    " %s, %s, %s::inet, %s, %s, r.detail, '', ''"
     " FROM unnest(%s::text[], %s::text[], %s::uuid[], %s::jsonb[])"
     " AS r(object_type, object_id, patient_id, detail)"
 )
@@ -69,7 +70,8 @@ def _insert_sql(source: str, *, commit_async: bool) -> str:
 _READ_VALUES = (
     "%(audit_at)s::timestamptz, %(audit_actor)s::bigint, %(audit_role)s::text,"
     " %(audit_action)s::text, {values},"
-    " %(audit_request_id)s::text, %(audit_ip)s::inet, %(audit_user_agent)s::text,"
+    " %(audit_request_id)s::text, %(audit_client_request_id)s::text,"
+    " %(audit_ip)s::inet, %(audit_user_agent)s::text,"
     " %(audit_outcome)s::text, '{{}}'::jsonb, '', ''"
 )
 
@@ -108,6 +110,7 @@ def audit_reads_params(*, actor: User, object_type: str) -> tuple[dict[str, Any]
         "audit_action": AuditAction.READ.value,
         "audit_object_type": object_type,
         "audit_request_id": ctx.request_id,
+        "audit_client_request_id": ctx.client_request_id,
         "audit_ip": ctx.ip,
         "audit_user_agent": ctx.user_agent,
         "audit_outcome": AuditOutcome.SUCCESS.value,
@@ -156,6 +159,7 @@ def _row(
         object_id,
         patient_id,
         ctx.request_id,
+        ctx.client_request_id,
         ctx.ip,
         ctx.user_agent,
         outcome,
@@ -248,12 +252,12 @@ def audit_phi_reads(*, actor: User, reads: Iterable[PhiRead]) -> None:
     now, role = timezone.now(), getattr(actor, "role", "") or ""
     if len(object_ids) == 1:  # the one-row statement: no arrays to build
         row = (now, actor.pk, role, AuditAction.READ, object_types[0], object_ids[0],
-               patient_ids[0], ctx.request_id, ctx.ip, ctx.user_agent, AuditOutcome.SUCCESS,
-               details[0])  # fmt: skip
+               patient_ids[0], ctx.request_id, ctx.client_request_id, ctx.ip, ctx.user_agent,
+               AuditOutcome.SUCCESS, details[0])  # fmt: skip
         _insert_events(_ONE_ROW, list(row), reads=True)
         return
-    shared = [now, actor.pk, role, AuditAction.READ, ctx.request_id, ctx.ip, ctx.user_agent]
-    shared += [AuditOutcome.SUCCESS]
+    shared = [now, actor.pk, role, AuditAction.READ, ctx.request_id, ctx.client_request_id]
+    shared += [ctx.ip, ctx.user_agent, AuditOutcome.SUCCESS]
     arrays = [object_types, object_ids, patient_ids, details]
     _insert_events(_READS, [*shared, *arrays], reads=True)
 

@@ -14,6 +14,7 @@ from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
@@ -31,6 +32,11 @@ from core.api import enum_field, error_responses
 from patients.selectors.own_record import own_record
 
 # --- the patient's membership --------------------------------------------------------------
+
+# Endpoints that call the payment gateway: the per-user limit, plus a stricter one shared
+# by all of them (REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["payments"]).
+PAYMENTS_THROTTLES = [UserRateThrottle, ScopedRateThrottle]
+PAYMENTS_SCOPE = "payments"
 
 
 class NextInvoiceOut(serializers.Serializer):
@@ -96,6 +102,8 @@ def _answer_membership(request: Request, subscription: Subscription | None) -> R
 
 class MembershipView(APIView):
     permission_classes = [IsPatient]
+    throttle_classes = PAYMENTS_THROTTLES
+    throttle_scope = PAYMENTS_SCOPE
 
     @extend_schema(
         responses={200: MembershipOut, **error_responses(401, 403, 409)},
@@ -108,6 +116,8 @@ class MembershipView(APIView):
 
 class MembershipCancelView(APIView):
     permission_classes = [IsPatient]
+    throttle_classes = PAYMENTS_THROTTLES
+    throttle_scope = PAYMENTS_SCOPE
     cancel = True
 
     @extend_schema(
@@ -137,6 +147,8 @@ class MembershipResumeView(MembershipCancelView):
 
 class PayNowView(APIView):
     permission_classes = [IsPatient]
+    throttle_classes = PAYMENTS_THROTTLES
+    throttle_scope = PAYMENTS_SCOPE
 
     @extend_schema(
         request=None,
@@ -156,6 +168,8 @@ class RedirectOut(serializers.Serializer):
 
 class CheckoutView(APIView):
     permission_classes = [IsPatient]
+    throttle_classes = PAYMENTS_THROTTLES
+    throttle_scope = PAYMENTS_SCOPE
 
     @extend_schema(
         request=None,
@@ -173,6 +187,8 @@ class CheckoutView(APIView):
 
 class PortalView(APIView):
     permission_classes = [IsPatient]
+    throttle_classes = PAYMENTS_THROTTLES
+    throttle_scope = PAYMENTS_SCOPE
 
     @extend_schema(
         request=None,

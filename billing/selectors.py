@@ -17,12 +17,14 @@ Membership states (what the patient and ops see), from the mirrored subscription
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
@@ -118,17 +120,39 @@ def membership_gate(patient: Patient) -> MembershipGate:
     return gate_for(current_subscription(patient))
 
 
+_NO_INVOICE: Final = "none"
+
+
 def next_invoice_preview(subscription: Subscription) -> UpcomingInvoice | None:
     """The gateway's preview of the subscription's next invoice, or None when there will be
-    none. Also None while the gateway is down: the membership page still loads."""
+    none. Also None while the gateway is down: the membership page still loads.
+
+    Cached for BILLING_PREVIEW_CACHE_SECONDS per state of the subscription (every page
+    load would otherwise be a Stripe call, which a patient could repeat at will); any
+    change to the mirror row names a new key, so a change is never answered stale."""
+    state = (
+        subscription.pk,
+        subscription.gateway_subscription_id,
+        subscription.status,
+        subscription.cancel_at_period_end,
+        subscription.current_period_end,
+        subscription.updated_at,
+    )
+    key = "billing:next-invoice:" + hashlib.sha256(repr(state).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _NO_INVOICE else cached
     customer = subscription.patient.billing_customer
     try:
-        return gateway().upcoming_invoice(
+        preview = gateway().upcoming_invoice(
             customer_id=customer.gateway_customer_id,
             subscription_id=subscription.gateway_subscription_id,
         )
     except GatewayError:
-        return None
+        return None  # not cached: the next load tries again
+    timeout = settings.BILLING_PREVIEW_CACHE_SECONDS
+    cache.set(key, _NO_INVOICE if preview is None else preview, timeout)
+    return preview
 
 
 def invoices_of(patient: Patient) -> QuerySet[Invoice]:

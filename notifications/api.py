@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOpsAdmin, IsPatient, user_of
-from audit.models import AuditAction
+from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_phi_read, audit_record
 from core.api import StrictSerializer, error_responses
 from notifications import selectors, services
@@ -172,11 +172,17 @@ class TwilioWebhook(APIView):
     def verified_params(self, request: Request) -> dict[str, str] | None:
         params = {key: request.POST.get(key, "") for key in request.POST}
         signature = request.headers.get("X-Twilio-Signature", "")
-        return (
-            params
-            if twilio_sms.signature_is_valid(_twilio_url(request), params, signature)
-            else None
+        if twilio_sms.signature_is_valid(_twilio_url(request), params, signature):
+            return params
+        # A security event (who is forging texts or delivery reports?): the row has the IP.
+        audit_record(
+            actor=None,
+            action=AuditAction.WEBHOOK_REJECTED,
+            object_type="notifications.twilio_webhook",
+            outcome=AuditOutcome.DENIED,
+            detail={"reason": "invalid_signature"},
         )
+        return None
 
 
 class TwilioInboundView(TwilioWebhook):

@@ -4,10 +4,12 @@ scans every template). Context values are ids for links, never personal details.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 
 @dataclass(frozen=True)
@@ -129,3 +131,100 @@ def render_sms(key: str, context: dict[str, Any]) -> str:
 def render_email(key: str, context: dict[str, Any]) -> tuple[str, str]:
     template, values = TEMPLATES[key], _common(context)
     return template.email_subject.format(**values), template.email_body.format(**values)
+
+
+# Words no text, email or practice name may carry: drugs, doses, diagnoses, scores,
+# clinical terms (a lock screen shows them to whoever holds the phone).
+CLINICAL_WORDS = (
+    # drugs
+    "ketamine",
+    "esketamine",
+    "spravato",
+    "ketalar",
+    "benzodiazepine",
+    "benzodiazepines",
+    "lorazepam",
+    "ativan",
+    "alprazolam",
+    "xanax",
+    "clonazepam",
+    "diazepam",
+    "ondansetron",
+    "zofran",
+    "antidepressant",
+    "antidepressants",
+    "ssri",
+    "troche",
+    "troches",
+    "lozenge",
+    "nasal spray",
+    "compounded",
+    "controlled substance",
+    "schedule iii",
+    # doses
+    "dose",
+    "doses",
+    "dosage",
+    "dosing",
+    "mg",
+    "ml",
+    "mcg",
+    "milligram",
+    "milligrams",
+    # diagnoses
+    "depression",
+    "depressive",
+    "anxiety",
+    "ptsd",
+    "bipolar",
+    "suicidal",
+    "suicide",
+    "self-harm",
+    "psychosis",
+    "psychotic",
+    "schizophrenia",
+    "overdose",
+    "disorder",
+    "diagnosis",
+    "diagnosed",
+    "mental health",
+    "psychiatric",
+    # scores
+    "phq",
+    "phq-9",
+    "gad",
+    "gad-7",
+    "score",
+    "scores",
+    # clinical terms
+    "condition",
+    "prescription",
+    "prescribed",
+    "rx",
+    "pharmacy",
+    "medication",
+    "medications",
+    "refill",
+    "refills",
+    "treatment",
+    "therapy",
+)
+_CLINICAL_PATTERN = re.compile(
+    r"\b("
+    + "|".join(re.escape(word) for word in sorted(CLINICAL_WORDS, key=len, reverse=True))
+    + r")\b",
+    re.IGNORECASE,
+)
+
+
+def clinical_words_in(text: str) -> list[str]:
+    """The clinical words in `text`, as written, in order."""
+    return [match.group(0) for match in _CLINICAL_PATTERN.finditer(text)]
+
+
+def practice_name_refuse_clinical_words() -> None:
+    """Refuse to start when PRACTICE_NAME (in every text) names a drug or condition."""
+    if words := clinical_words_in(settings.PRACTICE_NAME):
+        raise ImproperlyConfigured(
+            f"PRACTICE_NAME must carry no drug or condition word; found {', '.join(words)}."
+        )

@@ -5,7 +5,26 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
+
+# BEFORE TRUNCATE triggers that keep these tables append-only (audit and notifications
+# migrations 0005), by table.
+TRUNCATE_GUARDS = {
+    "audit_auditevent": "audit_event_refuse_truncate",
+    "notifications_consentevent": "notifications_consentevent_refuse_truncate",
+}
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    """pytest-django empties the tables with TRUNCATE after every transactional test (Django's
+    flush), which the guards refuse: switch them off in this throwaway test database only.
+    Nothing in the application does this, and the application role could not (only the
+    table owner may). tests/audit/test_truncate.py switches them back on to test them."""
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        for table, trigger in TRUNCATE_GUARDS.items():
+            cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
 
 
 @pytest.fixture(autouse=True)

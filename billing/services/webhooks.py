@@ -14,6 +14,8 @@ from typing import Any, Final, TypeVar
 from django.conf import settings
 from django.db import transaction
 
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record
 from billing.errors import PaymentsUnavailable
 from billing.gateways import base as gw
 from billing.gateways.registry import gateway
@@ -44,6 +46,14 @@ def webhook_receive(*, payload: bytes, signature_header: str) -> str | None:
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
     except gw.WebhookSignatureInvalid:
+        # A security event (who is forging payment events?): the audit row has the IP.
+        audit_record(
+            actor=None,
+            action=AuditAction.WEBHOOK_REJECTED,
+            object_type="billing.webhook",
+            outcome=AuditOutcome.DENIED,
+            detail={"reason": "invalid_signature"},
+        )
         raise ValidationFailed(
             "The webhook signature is missing, invalid or too old.",
             code="invalid_signature",

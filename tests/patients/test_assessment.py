@@ -49,7 +49,7 @@ def test_likely_eligible_is_stored_anonymously_with_a_claim_token_shown_once(api
     assert body["next_steps"]
     assert body["crisis_resources"] is None
     assert body["lead_saved"] is False
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "no-store, private"
     token = body["claim_token"]
     assert len(token) >= 40
 
@@ -435,7 +435,7 @@ def test_an_answer_of_self_harm_gets_crisis_resources_with_the_field_errors(api,
     assert field in body["error"]["fields"]
     assert body["error"]["code"] == "invalid"
     assert body["crisis_resources"] == CRISIS_RESOURCES
-    assert response["Cache-Control"] == "no-store"
+    assert response["Cache-Control"] == "no-store, private"
     assert not Assessment.objects.exists()
 
 

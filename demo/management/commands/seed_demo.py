@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -67,6 +68,8 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:  # known passwords and free test cards
+            raise CommandError("seed_demo refuses to run with APP_ENV=production.")
         expires = timezone.localdate() + dt.timedelta(days=730)
         if not User.objects.filter(email=OPS_EMAIL).exists():
             User.objects.create_user(OPS_EMAIL, DEMO_PASSWORD, role=Role.OPS_ADMIN, is_staff=True)
