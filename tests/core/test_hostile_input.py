@@ -26,6 +26,8 @@ from billing.gateways.shapes import signature_header
 from core.clock import practice_today
 from tests.actors import client_for
 from tests.factories import PatientFactory, UserFactory
+from tests.patients.support import submitted_intake
+from tests.patients.support_review import act, fl_only_physician
 
 pytestmark = pytest.mark.django_db
 
@@ -297,6 +299,12 @@ def _intake(user: User, field: str, value: str) -> Any:
     )
 
 
+def _review(user: User, field: str, value: str) -> Any:
+    action = {"note": "approve", "reason": "decline", "question": "request-info"}[field]
+    intake = submitted_intake(PatientFactory().user)
+    return act(fl_only_physician().user, intake, action, {field: value})
+
+
 PERSON_TEXT = [
     *(
         (_record, name)
@@ -312,6 +320,7 @@ PERSON_TEXT = [
     ),
     (_consent, "typed_name"),
     (_intake, "answers.allergies.0"),
+    *((_review, name) for name in ("note", "reason", "question")),
 ]
 
 
