@@ -60,6 +60,8 @@ class MfaAdminLoginForm(AdminAuthenticationForm):
             login_failure_record(email=email, surface="admin")
             raise
         user = self.get_user()
+        if user is None:  # a field was missing: its own error is already on the form
+            return cleaned
         login_attempt_succeeded(email=email, ip=ip)
         try:
             mfa_code_check(user=user, code=cleaned.get("otp_code", ""), surface="admin")

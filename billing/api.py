@@ -29,6 +29,8 @@ from billing.services.membership import (
 )
 from billing.services.webhooks import webhook_receive
 from core.api import enum_field, error_responses
+from core.errors import ValidationFailed
+from core.parsers import json_body_problem
 from patients.selectors.own_record import own_record
 
 # --- the patient's membership --------------------------------------------------------------
@@ -338,6 +340,10 @@ class StripeWebhookView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
+        # The raw body is verified, then parsed with plain json: hold it to the API's JSON
+        # rules first (nesting that would exhaust json's recursion, text we cannot store).
+        if (problem := json_body_problem(request.body)) is not None:
+            raise ValidationFailed(problem, code="parse_error")
         outcome = webhook_receive(
             payload=request.body, signature_header=request.headers.get("Stripe-Signature", "")
         )

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from core.text import plain_text_problem
 from patients import scoring
 from patients.screening import CONDITIONS, MEDICATION_CLASSES, CatalogEntry
 
@@ -112,6 +113,8 @@ class TextList(Section):
                 errors[f"{path}.{index}"] = ["Must be non-empty text."]
             elif len(item) > self.max_length:
                 errors[f"{path}.{index}"] = [f"At most {self.max_length} characters."]
+            elif (problem := plain_text_problem(item)) is not None:
+                errors[f"{path}.{index}"] = [problem]
         return errors
 
     def describe(self) -> dict[str, Any]:

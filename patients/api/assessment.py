@@ -19,6 +19,7 @@ from accounts.permissions import IsPatient, user_of
 from core.api import ErrorSerializer, StrictSerializer, error_fields, error_responses
 from core.clock import practice_today
 from core.errors import ValidationFailed
+from core.text import BirthDateField
 from patients import assessment_questions as questions
 from patients.api.fields import UsPhoneField
 from patients.assessment_questions import NEEDS_FULL_FORM
@@ -92,7 +93,7 @@ class StayInformedIn(StrictSerializer):
 
 class AssessmentIn(StrictSerializer):
     state = UsStateField(max_length=2, help_text="Two-letter US state code")
-    date_of_birth = serializers.DateField()
+    date_of_birth = BirthDateField()
     conditions = HardStopConditionsIn(
         help_text="Yes/no for each condition (the codes of GET /api/assessments/questions)."
     )

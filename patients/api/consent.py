@@ -15,6 +15,7 @@ from accounts.permissions import IsPatient, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.api import StrictSerializer, error_responses
+from core.text import PlainTextField
 from notifications.models import Category
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
@@ -128,7 +129,7 @@ class ConsentListView(APIView):
 
 class SignIn(StrictSerializer):
     version = serializers.CharField(max_length=32, help_text="The version being signed.")
-    typed_name = serializers.CharField(
+    typed_name = PlainTextField(
         max_length=200, help_text="The patient's legal first and last name."
     )
     sms_categories = serializers.ListField(

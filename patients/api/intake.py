@@ -16,6 +16,7 @@ from accounts.permissions import IsPatient, user_of
 from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.errors import NotFound
+from core.text import PlainTextField
 from patients import screening
 from patients.intake_screening import answers_show_self_harm_risk
 from patients.models import Intake, IntakeReview, IntakeStatus, ReviewAction
@@ -43,7 +44,7 @@ class IntakeSubmitIn(StrictSerializer):
 
 class IntakeQuestionAnswerIn(StrictSerializer):
     review_id = serializers.UUIDField(help_text="The question's id (pending_questions[].id).")
-    answer = serializers.CharField(max_length=4000)
+    answer = PlainTextField(multiline=True, max_length=4000)
 
 
 # --- output ------------------------------------------------------------------------------

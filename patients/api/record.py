@@ -18,6 +18,7 @@ from audit.services import audit_phi_read
 from core.api import StrictSerializer, error_responses
 from core.clock import practice_today
 from core.errors import NotFound
+from core.text import BirthDateField, PlainTextField
 from patients.api.fields import UsPhoneField
 from patients.geography import CENTRAL, EASTERN
 from patients.models import Patient, SexAtBirth
@@ -26,25 +27,25 @@ from patients.services.record import patient_profile_save
 
 
 class PatientProfileIn(StrictSerializer):
-    legal_first_name = serializers.CharField(max_length=100)
-    legal_last_name = serializers.CharField(max_length=100)
-    date_of_birth = serializers.DateField()
+    legal_first_name = PlainTextField(max_length=100)
+    legal_last_name = PlainTextField(max_length=100)
+    date_of_birth = BirthDateField()
     sex_at_birth = serializers.ChoiceField(choices=SexAtBirth.choices)
     phone = UsPhoneField(max_length=32)
-    address_line1 = serializers.CharField(max_length=200)
-    address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    city = serializers.CharField(max_length=100)
+    address_line1 = PlainTextField(max_length=200)
+    address_line2 = PlainTextField(max_length=200, required=False, allow_blank=True)
+    city = PlainTextField(max_length=100)
     state = serializers.ChoiceField(choices=State.choices)
-    county = serializers.CharField(max_length=64)
-    zip_code = serializers.CharField(max_length=10)
+    county = PlainTextField(max_length=64)
+    zip_code = PlainTextField(max_length=10)
     time_zone = serializers.ChoiceField(
         choices=[CENTRAL, EASTERN],
         required=False,
         help_text="Only asked where a county spans two zones (Gulf County, FL).",
     )
-    emergency_contact_name = serializers.CharField(max_length=200)
+    emergency_contact_name = PlainTextField(max_length=200)
     emergency_contact_phone = UsPhoneField(max_length=32)
-    sitter_name = serializers.CharField(max_length=200, help_text="Adult present at sessions")
+    sitter_name = PlainTextField(max_length=200, help_text="Adult present at sessions")
     sitter_phone = UsPhoneField(max_length=32)
 
 

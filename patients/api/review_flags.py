@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsPhysician, user_of
 from audit.services import audit_phi_read
 from core.api import StrictSerializer, error_responses
+from core.text import PlainTextField
 from patients.models import SafetyFlag
 from patients.selectors import review as selectors
 from patients.services.safety import safety_flag_resolve
@@ -68,7 +69,7 @@ class SafetyFlagDetailOut(FlagOut):
 
 
 class ResolveFlagIn(StrictSerializer):
-    note = serializers.CharField(max_length=4000)
+    note = PlainTextField(multiline=True, max_length=4000)
 
 
 def _flag_row(flag: SafetyFlag) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from accounts.permissions import IsPhysician, user_of
 from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.clock import practice_today
+from core.text import PlainTextField
 from patients.api.intake import OUTCOMES, ScreeningReasonOut
 from patients.api.review_flags import FlagOut
 from patients.models import IntakeReview, IntakeStatus, ReviewAction, SafetyFlag
@@ -101,15 +102,15 @@ class ReviewDecisionOut(serializers.Serializer):
 
 
 class ApproveIn(StrictSerializer):
-    note = serializers.CharField(max_length=4000, required=False, allow_blank=True)
+    note = PlainTextField(multiline=True, max_length=4000, required=False, allow_blank=True)
 
 
 class DeclineIn(StrictSerializer):
-    reason = serializers.CharField(max_length=4000, help_text="Shown to the patient.")
+    reason = PlainTextField(multiline=True, max_length=4000, help_text="Shown to the patient.")
 
 
 class RequestInfoIn(StrictSerializer):
-    question = serializers.CharField(max_length=4000, help_text="Shown to the patient.")
+    question = PlainTextField(multiline=True, max_length=4000, help_text="Shown to the patient.")
 
 
 # --- one intake ----------------------------------------------------------------------------
