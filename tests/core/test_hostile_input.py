@@ -202,9 +202,7 @@ def wsgi_call(
     }
     setup_testing_defaults(environ)
     if entry.signed_in:
-        tokens = auth_session_issue(
-            user=UserFactory(role="patient"), mfa_required=False, mfa_verified_at=None
-        )
+        tokens = auth_session_issue(user=UserFactory(role="patient"))
         environ["HTTP_AUTHORIZATION"] = f"Bearer {tokens.access_token}"
     started: dict[str, Any] = {}
 
