@@ -228,6 +228,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_AUTHENTICATION": [],
     "APPEND_COMPONENTS": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
     "SECURITY": [{"bearerAuth": []}],
+    # PATCH bodies are validated whole (no partial updates): document what they require.
+    "COMPONENT_SPLIT_PATCH": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.api.paginated_lists_answer_404",
+    ],
     # Several apps have a "status"; name each set of values after its model.
     "ENUM_NAME_OVERRIDES": {
         "MessageStatusEnum": "notifications.models.MessageStatus",

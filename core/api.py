@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -91,8 +92,55 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return _json_error(500, "server_error", "Something went wrong on our side.")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes "true", "yes", "on", 1 and "1"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "12", 12.0 and true."""
+
+    default_error_messages = {"invalid": "Must be an integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+_STRICT_FIELDS: dict[type[serializers.Field], type[serializers.Field]] = {
+    serializers.BooleanField: StrictBooleanField,
+    serializers.IntegerField: StrictIntegerField,
+}
+
+
+def strict_field(field: serializers.Field) -> serializers.Field:
+    """`field`, with plain boolean and integer fields (list and dict items included)
+    rebuilt as their strict twins from the arguments they were declared with."""
+    strict = _STRICT_FIELDS.get(type(field))
+    if strict is not None:
+        return strict(*field._args, **field._kwargs)  # type: ignore[attr-defined]
+    if isinstance(field, serializers.ListField | serializers.DictField):
+        child = strict_field(field.child)
+        if child is not field.child:
+            child.bind(field_name="", parent=field)  # type: ignore[arg-type]
+            field.child = child
+    return field
+
+
 class StrictSerializer(serializers.Serializer):
-    """Input serializer that refuses fields it does not know, so typos never pass silently."""
+    """Input serializer that refuses fields it does not know, so typos never pass silently,
+    and takes booleans and integers only as JSON booleans and integers (never "true" or
+    "12"). Its request schema says so: `additionalProperties: false`."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: strict_field(field) for name, field in super().get_fields().items()}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -100,6 +148,40 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializerExtension(OpenApiSerializerExtension):
+    """Request bodies of a StrictSerializer refuse unknown fields: the schema says so."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+def paginated_lists_answer_404(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: a page past the end (or not a page number) is
+    404 on every paginated list, so every operation taking `page` documents it."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            names = {(p.get("in"), p.get("name")) for p in operation.get("parameters", [])}
+            if ("query", "page") in names:
+                operation.setdefault("responses", {}).setdefault(
+                    "404",
+                    {
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+                        },
+                        "description": "No such page (past the last page, or not a number).",
+                    },
+                )
+    return result
 
 
 class Pagination(PageNumberPagination):

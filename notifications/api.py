@@ -5,7 +5,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -163,6 +163,16 @@ def _twilio_url(request: Request) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
 
 
+TWILIO_SIGNATURE = OpenApiParameter(
+    "X-Twilio-Signature",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Twilio's signature of our public URL and the posted parameters; "
+    "a missing or wrong one is 403.",
+)
+
+
 class TwilioWebhook(APIView):
     parser_classes = [FormParser]  # Twilio posts form-encoded bodies
     authentication_classes = []
@@ -183,6 +193,7 @@ class TwilioInboundView(TwilioWebhook):
     @extend_schema(
         request=None,
         responses={200: None, 403: None},
+        parameters=[TWILIO_SIGNATURE],
         summary="Twilio inbound SMS webhook (signed)",
     )
     def post(self, request: Request) -> HttpResponse:
@@ -202,6 +213,7 @@ class TwilioStatusView(TwilioWebhook):
     @extend_schema(
         request=None,
         responses={204: None, 403: None},
+        parameters=[TWILIO_SIGNATURE],
         summary="Twilio delivery status callback (signed)",
     )
     def post(self, request: Request) -> HttpResponse:
