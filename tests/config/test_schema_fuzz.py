@@ -65,6 +65,12 @@ OPERATIONS = {
 }
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings: Any) -> None:
+    """Argon2 takes most of a login's time; what is fuzzed here is the HTTP contract."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def wsgi_in_test_transaction() -> Iterator[None]:
     """Requests sent straight to the WSGI app would close the test's connection (and its
