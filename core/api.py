@@ -163,25 +163,33 @@ class StrictSerializerExtension(OpenApiSerializerExtension):
         return schema
 
 
-def paginated_lists_answer_404(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """drf-spectacular postprocessing hook: a page past the end (or not a page number) is
-    404 on every paginated list, so every operation taking `page` documents it."""
+def document_implicit_errors(
+    result: dict[str, Any], generator: Any = None, **kwargs: Any
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook for statuses no view declares itself: any
+    operation that reads a bearer token answers 401 to a bad one (anonymous endpoints
+    included), and every paginated list answers 404 past its last page."""
+    default_security = result.get("security", [])
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
-            if not isinstance(operation, dict):
+            if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            names = {(p.get("in"), p.get("name")) for p in operation.get("parameters", [])}
-            if ("query", "page") in names:
-                operation.setdefault("responses", {}).setdefault(
-                    "404",
-                    {
-                        "content": {
-                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
-                        },
-                        "description": "No such page (past the last page, or not a number).",
-                    },
-                )
+            responses = operation["responses"]
+            security = operation.get("security", default_security)
+            if any("bearerAuth" in requirement for requirement in security):
+                responses.setdefault("401", _error_response(_ERROR_DESCRIPTIONS[401]))
+            parameters = operation.get("parameters", [])
+            if any(p.get("in") == "query" and p.get("name") == "page" for p in parameters):
+                responses.setdefault("404", _error_response(PAGE_NOT_FOUND))
     return result
+
+
+PAGE_NOT_FOUND = "No such page (past the last page, or not a page number)."
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {"content": content, "description": description}
 
 
 class Pagination(PageNumberPagination):
@@ -269,7 +277,7 @@ class ErrorSerializer(serializers.Serializer):
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input; `error.fields` names each field and the reason.",
     402: "The card was declined.",
-    401: "Missing, expired or revoked access token.",
+    401: "Missing, invalid, expired or revoked access token.",
     403: "Authenticated but not allowed (role, or MFA not completed).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",

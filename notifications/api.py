@@ -5,7 +5,8 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -192,8 +193,12 @@ class TwilioWebhook(APIView):
 class TwilioInboundView(TwilioWebhook):
     @extend_schema(
         request=None,
-        responses={200: None, 403: None},
+        responses={
+            (200, "text/xml"): OpenApiResponse(OpenApiTypes.STR, description="TwiML reply."),
+            403: OpenApiResponse(description="Missing or wrong signature; no body."),
+        },
         parameters=[TWILIO_SIGNATURE],
+        auth=[],
         summary="Twilio inbound SMS webhook (signed)",
     )
     def post(self, request: Request) -> HttpResponse:
@@ -214,6 +219,7 @@ class TwilioStatusView(TwilioWebhook):
         request=None,
         responses={204: None, 403: None},
         parameters=[TWILIO_SIGNATURE],
+        auth=[],
         summary="Twilio delivery status callback (signed)",
     )
     def post(self, request: Request) -> HttpResponse:

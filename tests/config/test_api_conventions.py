@@ -211,3 +211,21 @@ def test_a_quoted_integer_is_refused_by_the_api(patient):
     response = client_for(patient).post("/api/moods", {"score": "7"}, format="json")
     assert response.status_code == 400
     assert set(error_of(response)["fields"]) == {"score"}
+
+
+def test_security_follows_the_authenticators(schema):
+    """An endpoint that reads no bearer token claims none; one that does documents 401."""
+
+    def claims_token(op):
+        return any("bearerAuth" in requirement for requirement in op.get("security", []))
+
+    operations = dict(operations_of(schema))
+    for label in ("POST /api/auth/register", "POST /api/billing/stripe/webhook"):
+        assert not claims_token(operations[label]), label
+    assert claims_token(operations["GET /api/me"])
+    undocumented = [
+        label
+        for label, op in operations.items()
+        if claims_token(op) and "401" not in op["responses"]
+    ]
+    assert undocumented == []
