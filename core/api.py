@@ -168,7 +168,9 @@ def document_implicit_errors(
 ) -> dict[str, Any]:
     """drf-spectacular postprocessing hook for statuses no view declares itself: any
     operation that reads a bearer token answers 401 to a bad one (anonymous endpoints
-    included), and every paginated list answers 404 past its last page."""
+    included), any that parses its body into a serializer answers 400, 413 and 415 to a
+    malformed, oversized or wrongly typed one, and every paginated list answers 404 past
+    its last page."""
     default_security = result.get("security", [])
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
@@ -178,10 +180,19 @@ def document_implicit_errors(
             security = operation.get("security", default_security)
             if any("bearerAuth" in requirement for requirement in security):
                 responses.setdefault("401", _error_response(_ERROR_DESCRIPTIONS[401]))
+            if _parses_body(operation):
+                for status in (400, 413, 415):
+                    responses.setdefault(str(status), _error_response(_ERROR_DESCRIPTIONS[status]))
             parameters = operation.get("parameters", [])
             if any(p.get("in") == "query" and p.get("name") == "page" for p in parameters):
                 responses.setdefault("404", _error_response(PAGE_NOT_FOUND))
     return result
+
+
+def _parses_body(operation: dict[str, Any]) -> bool:
+    """A serializer's body is a component; a raw body (a signed webhook's) is inline."""
+    content = operation.get("requestBody", {}).get("content", {})
+    return any("$ref" in media.get("schema", {}) for media in content.values())
 
 
 PAGE_NOT_FOUND = "No such page (past the last page, or not a page number)."
@@ -282,6 +293,7 @@ _ERROR_DESCRIPTIONS = {
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",
     413: "Request body too large.",
+    415: "Unsupported Content-Type.",
     429: "Too many attempts; see the Retry-After header.",
     502: "The payment provider refused the request.",
     503: "A provider is temporarily unavailable; retry after the Retry-After header.",

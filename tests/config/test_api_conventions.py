@@ -229,3 +229,22 @@ def test_security_follows_the_authenticators(schema):
         if claims_token(op) and "401" not in op["responses"]
     ]
     assert undocumented == []
+
+
+def test_operations_that_parse_a_body_document_its_refusals(schema, patient):
+    parsing = {
+        label: op
+        for label, op in operations_of(schema)
+        if "$ref"
+        in op.get("requestBody", {})
+        .get("content", {})
+        .get("application/json", {})
+        .get("schema", {})
+    }
+    assert "POST /api/moods" in parsing
+    undocumented = [
+        label for label, op in parsing.items() if not {"400", "413", "415"} <= set(op["responses"])
+    ]
+    assert undocumented == []
+    response = client_for(patient).post("/api/moods", data="score=7", content_type="text/plain")
+    assert response.status_code == 415
