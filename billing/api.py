@@ -9,7 +9,7 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.urls import URLPattern, path
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -332,6 +332,15 @@ class StripeWebhookView(APIView):
 
     @extend_schema(
         request={"application/json": {"type": "object"}},
+        parameters=[
+            OpenApiParameter(
+                "Stripe-Signature",
+                str,
+                OpenApiParameter.HEADER,
+                required=True,
+                description="Stripe's signature of the raw body: `t=<timestamp>,v1=<hmac>`.",
+            )
+        ],
         responses={200: WebhookAckOut, **error_responses(400, 413, 503)},
         summary="Stripe webhook (signed)",
         description="The body is verified against the Stripe-Signature header (tolerance "

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
 from django.http import Http404, HttpRequest, JsonResponse
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import exceptions, serializers
 from rest_framework.pagination import PageNumberPagination
@@ -91,8 +92,55 @@ def server_error(request: HttpRequest) -> JsonResponse:
     return _json_error(500, "server_error", "Something went wrong on our side.")
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON true or false only: DRF's BooleanField also takes "true", "yes", "on", 1 and "1"."""
+
+    default_error_messages = {"invalid": "Must be true or false."}
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid")
+        return data
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer only: DRF's IntegerField also takes "12", 12.0 and true."""
+
+    default_error_messages = {"invalid": "Must be an integer."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return int(super().to_internal_value(data))
+
+
+_STRICT_FIELDS: dict[type[serializers.Field], type[serializers.Field]] = {
+    serializers.BooleanField: StrictBooleanField,
+    serializers.IntegerField: StrictIntegerField,
+}
+
+
+def strict_field(field: serializers.Field) -> serializers.Field:
+    """`field`, with plain boolean and integer fields (list and dict items included)
+    rebuilt as their strict twins from the arguments they were declared with."""
+    strict = _STRICT_FIELDS.get(type(field))
+    if strict is not None:
+        return strict(*field._args, **field._kwargs)  # type: ignore[attr-defined]
+    if isinstance(field, serializers.ListField | serializers.DictField):
+        child = strict_field(field.child)
+        if child is not field.child:
+            child.bind(field_name="", parent=field)  # type: ignore[arg-type]
+            field.child = child
+    return field
+
+
 class StrictSerializer(serializers.Serializer):
-    """Input serializer that refuses fields it does not know, so typos never pass silently."""
+    """Input serializer that refuses fields it does not know, so typos never pass silently,
+    and takes booleans and integers only as JSON booleans and integers (never "true" or
+    "12"). Its request schema says so: `additionalProperties: false`."""
+
+    def get_fields(self) -> dict[str, serializers.Field]:
+        return {name: strict_field(field) for name, field in super().get_fields().items()}
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
@@ -100,6 +148,59 @@ class StrictSerializer(serializers.Serializer):
             if unknown:
                 raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
+
+
+class StrictSerializerExtension(OpenApiSerializerExtension):
+    """Request bodies of a StrictSerializer refuse unknown fields: the schema says so."""
+
+    target_class = StrictSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> Any:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema
+
+
+def document_implicit_errors(
+    result: dict[str, Any], generator: Any = None, **kwargs: Any
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook for statuses no view declares itself: any
+    operation that reads a bearer token answers 401 to a bad one (anonymous endpoints
+    included), any that parses its body into a serializer answers 400, 413 and 415 to a
+    malformed, oversized or wrongly typed one, and every paginated list answers 404 past
+    its last page."""
+    default_security = result.get("security", [])
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses = operation["responses"]
+            security = operation.get("security", default_security)
+            if any("bearerAuth" in requirement for requirement in security):
+                responses.setdefault("401", _error_response(_ERROR_DESCRIPTIONS[401]))
+            if _parses_body(operation):
+                for status in (400, 413, 415):
+                    responses.setdefault(str(status), _error_response(_ERROR_DESCRIPTIONS[status]))
+            parameters = operation.get("parameters", [])
+            if any(p.get("in") == "query" and p.get("name") == "page" for p in parameters):
+                responses.setdefault("404", _error_response(PAGE_NOT_FOUND))
+    return result
+
+
+def _parses_body(operation: dict[str, Any]) -> bool:
+    """A serializer's body is a component; a raw body (a signed webhook's) is inline."""
+    content = operation.get("requestBody", {}).get("content", {})
+    return any("$ref" in media.get("schema", {}) for media in content.values())
+
+
+PAGE_NOT_FOUND = "No such page (past the last page, or not a page number)."
+
+
+def _error_response(description: str) -> dict[str, Any]:
+    content = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    return {"content": content, "description": description}
 
 
 class Pagination(PageNumberPagination):
@@ -187,11 +288,12 @@ class ErrorSerializer(serializers.Serializer):
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input; `error.fields` names each field and the reason.",
     402: "The card was declined.",
-    401: "Missing, expired or revoked access token.",
+    401: "Missing, invalid, expired or revoked access token.",
     403: "Authenticated but not allowed (role, or MFA not completed).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",
     413: "Request body too large.",
+    415: "Unsupported Content-Type.",
     429: "Too many attempts; see the Retry-After header.",
     502: "The payment provider refused the request.",
     503: "A provider is temporarily unavailable; retry after the Retry-After header.",

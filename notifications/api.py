@@ -5,7 +5,8 @@ from typing import Any
 import django_filters
 from django.conf import settings
 from django.http import HttpResponse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
@@ -163,6 +164,16 @@ def _twilio_url(request: Request) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
 
 
+TWILIO_SIGNATURE = OpenApiParameter(
+    "X-Twilio-Signature",
+    str,
+    OpenApiParameter.HEADER,
+    required=True,
+    description="Twilio's signature of our public URL and the posted parameters; "
+    "a missing or wrong one is 403.",
+)
+
+
 class TwilioWebhook(APIView):
     parser_classes = [FormParser]  # Twilio posts form-encoded bodies
     authentication_classes = []
@@ -188,7 +199,12 @@ class TwilioWebhook(APIView):
 class TwilioInboundView(TwilioWebhook):
     @extend_schema(
         request=None,
-        responses={200: None, 403: None},
+        responses={
+            (200, "text/xml"): OpenApiResponse(OpenApiTypes.STR, description="TwiML reply."),
+            403: OpenApiResponse(description="Missing or wrong signature; no body."),
+        },
+        parameters=[TWILIO_SIGNATURE],
+        auth=[],
         summary="Twilio inbound SMS webhook (signed)",
     )
     def post(self, request: Request) -> HttpResponse:
@@ -208,6 +224,8 @@ class TwilioStatusView(TwilioWebhook):
     @extend_schema(
         request=None,
         responses={204: None, 403: None},
+        parameters=[TWILIO_SIGNATURE],
+        auth=[],
         summary="Twilio delivery status callback (signed)",
     )
     def post(self, request: Request) -> HttpResponse:
