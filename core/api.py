@@ -170,13 +170,16 @@ def document_implicit_errors(
     operation that reads a bearer token answers 401 to a bad one (anonymous endpoints
     included), any that parses its body into a serializer answers 400, 413 and 415 to a
     malformed, oversized or wrongly typed one, and every paginated list answers 404 past
-    its last page."""
+    its last page. Every operation answers 411 to a chunked body, 415 to a charset other
+    than UTF-8 (core.http) and 429 past the per-user or per-IP rate (REST_FRAMEWORK)."""
     default_security = result.get("security", [])
     for operations in result.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
             responses = operation["responses"]
+            for status in (411, 415, 429):
+                responses.setdefault(str(status), _error_response(_ERROR_DESCRIPTIONS[status]))
             security = operation.get("security", default_security)
             if any("bearerAuth" in requirement for requirement in security):
                 responses.setdefault("401", _error_response(_ERROR_DESCRIPTIONS[401]))
@@ -292,9 +295,10 @@ _ERROR_DESCRIPTIONS = {
     403: "Authenticated but not allowed (role, or MFA not completed).",
     404: "Not found, or not visible to the caller.",
     409: "Conflicts with the current state.",
+    411: "A chunked body without Content-Length.",
     413: "Request body too large.",
-    415: "Unsupported Content-Type.",
-    429: "Too many attempts; see the Retry-After header.",
+    415: "Unsupported Content-Type or charset (JSON and forms are UTF-8).",
+    429: "Too many requests or attempts; see the Retry-After header.",
     502: "The payment provider refused the request.",
     503: "A provider is temporarily unavailable; retry after the Retry-After header.",
 }

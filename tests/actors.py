@@ -11,6 +11,7 @@ from accounts.services.sessions import auth_session_issue
 from tests.factories import DeaFactory, LicenseFactory, PatientFactory, PhysicianFactory, far_future
 
 __all__ = [
+    "access_token_for",
     "actor_user",
     "client_for",
     "ops_admin",
@@ -22,11 +23,15 @@ __all__ = [
 ]
 
 
+def access_token_for(user: User) -> str:
+    """A fresh access token for `user`, MFA already satisfied."""
+    return auth_session_issue(user=user, mfa_verified_at=timezone.now()).access_token
+
+
 def client_for(user: User) -> APIClient:
     """An API client holding a fresh access token for `user`, MFA already satisfied."""
-    tokens = auth_session_issue(user=user, mfa_verified_at=timezone.now())
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {access_token_for(user)}")
     return client
 
 

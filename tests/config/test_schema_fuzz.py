@@ -18,7 +18,6 @@ import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from django.utils import timezone
 from hypothesis import HealthCheck, given, strategies
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -31,9 +30,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from accounts.models import User
-from accounts.services.sessions import auth_session_issue
 from config.wsgi import application
+from tests.actors import access_token_for, actor_user
 
 pytestmark = pytest.mark.django_db
 
@@ -88,12 +86,7 @@ def bearer_for(request: pytest.FixtureRequest, role: str) -> dict[str, str]:
     """The Authorization header of a fresh session for `role` (staff with MFA done)."""
     if role == "anonymous":
         return {}
-    actor = request.getfixturevalue(role)
-    user: User = getattr(actor, "user", actor)
-    tokens = auth_session_issue(
-        user=user, mfa_required=user.is_staff_role, mfa_verified_at=timezone.now()
-    )
-    return {"Authorization": f"Bearer {tokens.access_token}"}
+    return {"Authorization": f"Bearer {access_token_for(actor_user(request, role))}"}
 
 
 def in_rolled_back_savepoint(call: Callable[[], Any]) -> Any:
