@@ -14,7 +14,7 @@ from accounts.models import AuthSession
 from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from accounts.services.mfa import mfa_enroll_confirm, mfa_enroll_start, mfa_verify
-from accounts.services.registration import patient_register
+from accounts.services.registration import email_verification_resend, email_verify, patient_register
 from accounts.services.sessions import (
     IssuedTokens,
     auth_login,
@@ -67,6 +67,18 @@ def _tokens_response(tokens: IssuedTokens, status_code: int = 200) -> Response:
     return Response(TokensOut(body).data, status=status_code, headers={"Cache-Control": "no-store"})
 
 
+class DetailOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+CHECK_EMAIL = "Check your email to continue."
+
+
+def _check_email_response() -> Response:
+    """The one answer of the endpoints that must not reveal whether an email has an account."""
+    return Response({"detail": CHECK_EMAIL}, status=status.HTTP_202_ACCEPTED)
+
+
 class RegisterView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -74,14 +86,51 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=CredentialsIn,
-        responses={201: TokensOut, **error_responses(400, 409, 413, 429)},
-        summary="Register as a patient and sign in",
+        responses={202: DetailOut, **error_responses(400, 413, 429)},
+        summary="Register as a patient; then confirm the email and sign in",
+        description=(
+            "Answers the same whether or not the email already has an account (that "
+            "account's owner gets an email saying someone tried). A new account gets an "
+            "email with its verification link. No tokens: sign in with POST /api/auth/login."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient_register(**data.validated_data)
-        return _tokens_response(auth_login(**data.validated_data), status.HTTP_201_CREATED)
+        return _check_email_response()
+
+
+class TokenIn(StrictSerializer):
+    token = serializers.CharField(max_length=512)
+
+
+class EmailVerifyView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(
+        request=TokenIn,
+        responses={204: None, **error_responses(400, 429)},
+        summary="Confirm the email address with the token from the emailed link",
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        email_verify(token=data.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerifyResendView(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: DetailOut, **error_responses(401, 403, 409, 429)},
+        summary="Email a new verification link to the signed-in user",
+    )
+    def post(self, request: Request) -> Response:
+        email_verification_resend(user=user_of(request))
+        return _check_email_response()
 
 
 class LoginView(APIView):

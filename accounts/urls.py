@@ -4,6 +4,12 @@ from accounts import api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="auth-register"),
+    path("auth/email/verify", api.EmailVerifyView.as_view(), name="email-verify"),
+    path(
+        "auth/email/verify/resend",
+        api.EmailVerifyResendView.as_view(),
+        name="email-verify-resend",
+    ),
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),

@@ -192,6 +192,12 @@ LOGIN_SLOWDOWN_MAX_SECONDS = env.int("LOGIN_SLOWDOWN_MAX_SECONDS", default=60)
 MFA_ENROLLMENT_TOKEN_TTL = timedelta(
     seconds=env.int("MFA_ENROLLMENT_TOKEN_TTL_SECONDS", default=24 * 3600)
 )
+# Issue 12 (registration, email ownership, passwords). The emailed verification link lasts
+# this long; a password reset link 30 minutes (Django's own setting, single use because it
+# signs the password hash). Both reset endpoints share one rate per client IP.
+EMAIL_VERIFICATION_MAX_AGE_SECONDS = env.int(
+    "EMAIL_VERIFICATION_MAX_AGE_SECONDS", default=48 * 3600
+)
 
 # Django admin (ops admins): cookie session that ends after 15 minutes idle.
 SESSION_COOKIE_AGE = int(STAFF_IDLE_TIMEOUT.total_seconds())
