@@ -7,13 +7,18 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import AuthSession
 from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from accounts.services.mfa import mfa_enroll_confirm, mfa_enroll_start, mfa_verify
+from accounts.services.passwords import (
+    password_change,
+    password_reset_confirm,
+    password_reset_request,
+)
 from accounts.services.registration import email_verification_resend, email_verify, patient_register
 from accounts.services.sessions import (
     IssuedTokens,
@@ -131,6 +136,70 @@ class EmailVerifyResendView(APIView):
     def post(self, request: Request) -> Response:
         email_verification_resend(user=user_of(request))
         return _check_email_response()
+
+
+class PasswordChangeIn(StrictSerializer):
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=PasswordChangeIn,
+        responses={204: None, **error_responses(400, 401, 403, 429)},
+        summary="Change the password; the user's other sessions end",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_change(session=session_of(request), **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetIn(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=PasswordResetIn,
+        responses={202: DetailOut, **error_responses(400, 413, 429)},
+        summary="Email a password reset link (same answer whether or not the email is known)",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_request(email=data.validated_data["email"])
+        return _check_email_response()
+
+
+class PasswordResetConfirmIn(StrictSerializer):
+    token = serializers.CharField(max_length=512)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordResetConfirmView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=PasswordResetConfirmIn,
+        responses={204: None, **error_responses(400, 413, 429)},
+        summary="Set a new password with the emailed token (single use, 30 minutes); "
+        "every session of the user ends",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LoginView(APIView):

@@ -10,6 +10,13 @@ urlpatterns = [
         api.EmailVerifyResendView.as_view(),
         name="email-verify-resend",
     ),
+    path("auth/password/change", api.PasswordChangeView.as_view(), name="password-change"),
+    path("auth/password/reset", api.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "auth/password/reset/confirm",
+        api.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),

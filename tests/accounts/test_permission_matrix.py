@@ -1,5 +1,5 @@
 """Accounts' permission matrix: every endpoint x role, with today's status. Register,
-login, refresh and email verification are open to anyone (an empty body is
+login, refresh, email verification and password reset are open to anyone (an empty body is
 400, not 401; registration answers 202 whoever asks and whatever the email); the rest need
 a session. The special cases (MFA-pending sessions, logging out) are in test_permissions.py."""
 
@@ -19,6 +19,9 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("POST", "email-verify"): statuses(400, 400, 400, 400, 400, 400),
     # Factory users have verified their email already.
     ("POST", "email-verify-resend"): statuses(401, 409, 409, 409, 409, 409),
+    ("POST", "password-change"): statuses(401, 400, 400, 400, 400, 400),
+    ("POST", "password-reset"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "password-reset-confirm"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-login"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-refresh"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-logout"): statuses(401, 204, 204, 204, 204, 204),
