@@ -7,14 +7,19 @@ from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
 from accounts.models import AuthSession
 from accounts.permissions import IsAuthenticatedPendingMfa, session_of, user_of
 from accounts.selectors import physician_with_credentials
 from accounts.services.mfa import mfa_enroll_confirm, mfa_enroll_start, mfa_verify
-from accounts.services.registration import patient_register
+from accounts.services.passwords import (
+    password_change,
+    password_reset_confirm,
+    password_reset_request,
+)
+from accounts.services.registration import email_verification_resend, email_verify, patient_register
 from accounts.services.sessions import (
     IssuedTokens,
     auth_login,
@@ -67,6 +72,18 @@ def _tokens_response(tokens: IssuedTokens, status_code: int = 200) -> Response:
     return Response(TokensOut(body).data, status=status_code, headers={"Cache-Control": "no-store"})
 
 
+class DetailOut(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+CHECK_EMAIL = "Check your email to continue."
+
+
+def _check_email_response() -> Response:
+    """The one answer of the endpoints that must not reveal whether an email has an account."""
+    return Response({"detail": CHECK_EMAIL}, status=status.HTTP_202_ACCEPTED)
+
+
 class RegisterView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
@@ -74,14 +91,115 @@ class RegisterView(APIView):
 
     @extend_schema(
         request=CredentialsIn,
-        responses={201: TokensOut, **error_responses(400, 409, 413, 429)},
-        summary="Register as a patient and sign in",
+        responses={202: DetailOut, **error_responses(400, 413, 429)},
+        summary="Register as a patient; then confirm the email and sign in",
+        description=(
+            "Answers the same whether or not the email already has an account (that "
+            "account's owner gets an email saying someone tried). A new account gets an "
+            "email with its verification link. No tokens: sign in with POST /api/auth/login."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = CredentialsIn(data=request.data)
         data.is_valid(raise_exception=True)
         patient_register(**data.validated_data)
-        return _tokens_response(auth_login(**data.validated_data), status.HTTP_201_CREATED)
+        return _check_email_response()
+
+
+class TokenIn(StrictSerializer):
+    token = serializers.CharField(max_length=512)
+
+
+class EmailVerifyView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [RegisterThrottle]
+
+    @extend_schema(
+        request=TokenIn,
+        responses={204: None, **error_responses(400, 429)},
+        summary="Confirm the email address with the token from the emailed link",
+    )
+    def post(self, request: Request) -> Response:
+        data = TokenIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        email_verify(token=data.validated_data["token"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EmailVerifyResendView(APIView):
+    @extend_schema(
+        request=None,
+        responses={202: DetailOut, **error_responses(401, 403, 409, 429)},
+        summary="Email a new verification link to the signed-in user",
+    )
+    def post(self, request: Request) -> Response:
+        email_verification_resend(user=user_of(request))
+        return _check_email_response()
+
+
+class PasswordChangeIn(StrictSerializer):
+    current_password = serializers.CharField(max_length=256, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordChangeView(APIView):
+    @extend_schema(
+        request=PasswordChangeIn,
+        responses={204: None, **error_responses(400, 401, 403, 429)},
+        summary="Change the password; the user's other sessions end",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordChangeIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_change(session=session_of(request), **data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PasswordResetIn(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class PasswordResetView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=PasswordResetIn,
+        responses={202: DetailOut, **error_responses(400, 413, 429)},
+        summary="Email a password reset link (same answer whether or not the email is known)",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_request(email=data.validated_data["email"])
+        return _check_email_response()
+
+
+class PasswordResetConfirmIn(StrictSerializer):
+    token = serializers.CharField(max_length=512)
+    new_password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+
+class PasswordResetConfirmView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "password_reset"
+
+    @extend_schema(
+        request=PasswordResetConfirmIn,
+        responses={204: None, **error_responses(400, 413, 429)},
+        summary="Set a new password with the emailed token (single use, 30 minutes); "
+        "every session of the user ends",
+    )
+    def post(self, request: Request) -> Response:
+        data = PasswordResetConfirmIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        password_reset_confirm(**data.validated_data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class LoginView(APIView):

@@ -4,6 +4,19 @@ from accounts import api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="auth-register"),
+    path("auth/email/verify", api.EmailVerifyView.as_view(), name="email-verify"),
+    path(
+        "auth/email/verify/resend",
+        api.EmailVerifyResendView.as_view(),
+        name="email-verify-resend",
+    ),
+    path("auth/password/change", api.PasswordChangeView.as_view(), name="password-change"),
+    path("auth/password/reset", api.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "auth/password/reset/confirm",
+        api.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
     path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),

@@ -193,6 +193,14 @@ LOGIN_SLOWDOWN_MAX_SECONDS = env.int("LOGIN_SLOWDOWN_MAX_SECONDS", default=60)
 MFA_ENROLLMENT_TOKEN_TTL = timedelta(
     seconds=env.int("MFA_ENROLLMENT_TOKEN_TTL_SECONDS", default=24 * 3600)
 )
+# Issue 12 (registration, email ownership, passwords). The emailed verification link lasts
+# this long; a password reset link 30 minutes (Django's own setting, single use because it
+# signs the password hash). Both reset endpoints share one rate per client IP.
+EMAIL_VERIFICATION_MAX_AGE_SECONDS = env.int(
+    "EMAIL_VERIFICATION_MAX_AGE_SECONDS", default=48 * 3600
+)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=30 * 60)
+THROTTLE_PASSWORD_RESET = env.str("THROTTLE_PASSWORD_RESET", default="5/hour")
 
 # Django admin (ops admins): cookie session that ends after 15 minutes idle.
 SESSION_COOKIE_AGE = int(STAFF_IDLE_TIMEOUT.total_seconds())
@@ -241,6 +249,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "payments": env.str("THROTTLE_USER_PAYMENTS", default="30/min"),
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "assessment": env.str("THROTTLE_ASSESSMENT", default="20/hour"),
+        "password_reset": THROTTLE_PASSWORD_RESET,
     },
 }
 if DEBUG:

@@ -1,16 +1,35 @@
 """New accounts: patients register themselves; physicians are created by the practice
-(accounts.services.credentials). Both go through the same email and password rules."""
+(accounts.services.credentials). Both go through the same email and password rules.
+
+Registration never tells the caller whether the email was taken: both paths validate and
+hash the password once (the Argon2 hash is what an attacker could time) and answer alike;
+the address's owner gets an email either way (a verification link for a new account, a
+notice for an existing one), so only the person who reads that inbox learns which.
+Email ownership is proven by a signed, expiring link (email_verify) before paying."""
 
 from __future__ import annotations
 
+import logging
+import uuid
+from urllib.parse import urlencode
+
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
+from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
-from audit.models import AuditAction
-from audit.services import audit_write
+from audit.models import AuditAction, AuditOutcome
+from audit.services import audit_record, audit_write
 from core.errors import Conflict, ValidationFailed
+from notifications.email import OutgoingEmail, email_send
+from notifications.errors import SendError
+
+logger = logging.getLogger(__name__)
+
+EMAIL_VERIFICATION_SALT = "accounts.email-verification"
 
 
 def normalize_email(email: str) -> str:
@@ -25,20 +44,105 @@ def password_validate(*, password: str, user: User) -> None:
         raise ValidationFailed(fields={"password": list(exc.messages)}) from exc
 
 
+def account_email_send(*, to: str, subject: str, body: str) -> None:
+    """Send an account email once the transaction commits. A mail server that is down does
+    not fail the request (the answer must not differ by path); the owner can ask again."""
+
+    def send() -> None:
+        try:
+            email_send(
+                OutgoingEmail(to=to, subject=subject, body=body, message_id=str(uuid.uuid4()))
+            )
+        except SendError as exc:
+            logger.warning("account email not sent: %s", exc.code)
+
+    transaction.on_commit(send)
+
+
+def app_link(path: str, token: str) -> str:
+    return f"{settings.PUBLIC_APP_URL.rstrip('/')}{path}?{urlencode({'token': token})}"
+
+
 @transaction.atomic
-def patient_register(*, email: str, password: str) -> User:
+def patient_register(*, email: str, password: str) -> None:
+    """Create a patient account, or tell the existing account's owner someone tried."""
     user = User(email=normalize_email(email), role=Role.PATIENT)
     password_validate(password=password, user=user)
-    user.set_password(password)
+    user.set_password(password)  # before the insert: the taken path pays the same hash
     try:
         with transaction.atomic():
             user.save(force_insert=True)
-    except IntegrityError as exc:
-        # Double submission or an existing account: the unique index decides, not a pre-check.
-        raise Conflict(
-            "An account with this email already exists.",
-            code="email_taken",
-            fields={"email": ["An account with this email already exists."]},
-        ) from exc
+    except IntegrityError:
+        # An existing account (or a double submission): the unique index decides.
+        audit_record(
+            actor=None,
+            action=AuditAction.CREATE,
+            outcome=AuditOutcome.DENIED,
+            object_type=User._meta.label_lower,
+            detail={"reason": "email_taken"},
+        )
+        account_email_send(
+            to=user.email,
+            subject="Someone tried to register with your email",
+            body=(
+                "Someone tried to create an account with this email address, which already "
+                "has an account with us. If it was you, sign in instead (or reset your "
+                "password). If not, you can ignore this email: nothing has changed."
+            ),
+        )
+        return
     audit_write(user, actor=user, action=AuditAction.CREATE)
+    email_verification_send(user=user)
+
+
+def email_verification_token(user: User) -> str:
+    # Signs the address too, so a link stops working if the email changes.
+    return signing.TimestampSigner(salt=EMAIL_VERIFICATION_SALT).sign_object(
+        {"user": str(user.public_id), "email": user.email}
+    )
+
+
+def email_verification_send(*, user: User) -> None:
+    account_email_send(
+        to=user.email,
+        subject="Confirm your email address",
+        body=(
+            "Welcome. Confirm this is your email address by opening this link "
+            f"(valid for {settings.EMAIL_VERIFICATION_MAX_AGE_SECONDS // 3600} hours):\n\n"
+            f"{app_link('/verify-email', email_verification_token(user))}\n"
+        ),
+    )
+
+
+def email_verification_resend(*, user: User) -> None:
+    if user.email_verified_at is not None:
+        raise Conflict("Your email address is already confirmed.", code="email_already_verified")
+    email_verification_send(user=user)
+
+
+@transaction.atomic
+def email_verify(*, token: str) -> User:
+    """Mark the address in a valid, unexpired link as verified (again is harmless)."""
+    invalid = ValidationFailed(
+        "This link is not valid or has expired.",
+        code="invalid_token",
+        fields={"token": ["This link is not valid or has expired."]},
+    )
+    try:
+        claims = signing.TimestampSigner(salt=EMAIL_VERIFICATION_SALT).unsign_object(
+            token, max_age=settings.EMAIL_VERIFICATION_MAX_AGE_SECONDS
+        )
+    except signing.BadSignature as exc:  # SignatureExpired included
+        raise invalid from exc
+    user = (
+        User.objects.select_for_update()
+        .filter(public_id=claims.get("user"), email=claims.get("email"), is_active=True)
+        .first()
+    )
+    if user is None:
+        raise invalid
+    if user.email_verified_at is None:
+        user.email_verified_at = timezone.now()
+        user.save(update_fields=["email_verified_at"])
+        audit_write(user, actor=user, action=AuditAction.UPDATE, detail={"email_verified": True})
     return user

@@ -283,6 +283,23 @@ def user_sessions_revoke(*, user: User, actor: User | None, reason: str) -> int:
     return revoked
 
 
+def user_sessions_revoke_others(*, session: AuthSession, reason: str) -> int:
+    """Revoke every live session of the session's user except `session` itself (a password
+    change keeps the device that made it signed in); one audit row; how many."""
+    revoked = (
+        AuthSession.objects.filter(user_id=session.user_id, revoked_at__isnull=True)
+        .exclude(pk=session.pk)
+        .update(revoked_at=timezone.now())
+    )
+    audit_write(
+        session.user,
+        actor=session.user,
+        action=AuditAction.LOGOUT,
+        detail={"reason": reason, "sessions": revoked, "kept": "current"},
+    )
+    return revoked
+
+
 @transaction.atomic
 def auth_sessions_revoke(*, actor: User, sessions: QuerySet[AuthSession]) -> int:
     """End sessions on staff request (the admin's "revoke" action); already revoked ones

@@ -71,8 +71,14 @@ def checkout_start(*, user: User) -> CheckoutAttempt:
     """A hosted checkout for the membership. 409 `already_member` while a membership is
     active, past due, paused or awaiting its first payment, also when only the gateway
     knows it yet (a paid checkout whose webhooks are late); a repeated request within the
-    checkout's lifetime gets the same checkout back."""
+    checkout's lifetime gets the same checkout back. 409 `email_unverified` until the user
+    has confirmed their email address (the gateway's receipts go there)."""
     patient = own_record(user)
+    if user.email_verified_at is None:
+        raise Conflict(
+            "Confirm your email address first: open the link we emailed you.",
+            code="email_unverified",
+        )
     with transaction.atomic():
         _lock_billing_of(patient)
         if reusable := _member_or_reusable_checkout(patient):

@@ -1,6 +1,7 @@
 """Accounts' permission matrix: every endpoint x role, with today's status. Register,
-login and refresh are open to anyone (an empty body is 400, not 401); the rest need a
-session. The special cases (MFA-pending sessions, logging out) are in test_permissions.py."""
+login, refresh, email verification and password reset are open to anyone (an empty body is
+400, not 401; registration answers 202 whoever asks and whatever the email); the rest need
+a session. The special cases (MFA-pending sessions, logging out) are in test_permissions.py."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ pytestmark = pytest.mark.django_db
 
 # statuses(anonymous, patient, other_patient, physician_licensed_elsewhere, physician, ops_admin)
 MATRIX: dict[Row, dict[str, int]] = {
-    ("POST", "auth-register"): statuses(400, 400, 400, 400, 400, 400),
+    # The same 202 whether the email is new or taken, and no tokens in it.
+    ("POST", "auth-register"): statuses(202, 202, 202, 202, 202, 202),
+    ("POST", "email-verify"): statuses(400, 400, 400, 400, 400, 400),
+    # Factory users have verified their email already.
+    ("POST", "email-verify-resend"): statuses(401, 409, 409, 409, 409, 409),
+    ("POST", "password-change"): statuses(401, 400, 400, 400, 400, 400),
+    ("POST", "password-reset"): statuses(400, 400, 400, 400, 400, 400),
+    ("POST", "password-reset-confirm"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-login"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-refresh"): statuses(400, 400, 400, 400, 400, 400),
     ("POST", "auth-logout"): statuses(401, 204, 204, 204, 204, 204),
@@ -24,6 +32,10 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("GET", "me"): statuses(401, 200, 200, 200, 200, 200),
 }
 
+BODIES = {
+    ("POST", "auth-register"): {"email": "new@example.test", "password": "a sturdy passphrase"}
+}
+
 
 def test_every_accounts_endpoint_has_a_row():
     assert not (problems := table_mismatch(MATRIX, "accounts")), problems
@@ -31,4 +43,4 @@ def test_every_accounts_endpoint_has_a_row():
 
 @pytest.mark.parametrize(("method", "name", "role", "status"), cases(MATRIX))
 def test_each_role_gets_the_expected_status(request, method, name, role, status):
-    assert_row(request, (method, name), role, status, setups={}, bodies={})
+    assert_row(request, (method, name), role, status, setups={}, bodies=BODIES)
