@@ -241,7 +241,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     # Throttles key on the client IP: trust X-Forwarded-For only as far as our own proxies.
     "NUM_PROXIES": NUM_PROXIES,
     # Per signed-in user on every endpoint (per IP for anonymous ones without their own).
-    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["core.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_ANON", default="60/min"),
         "user": env.str("THROTTLE_USER", default="600/min"),
