@@ -318,7 +318,12 @@ def assessment_claim(*, user: User, claim_token: str) -> Assessment:
             assessment = Assessment.objects.select_related("claimed_by").get(
                 claim_token_hash=token_hash
             )
-            _raise_safety_flags(user, patient, assessment)
+            if assessment.urgent_safety:
+                _raise_safety_flags(user, patient, assessment)
+                # The flag now holds the fact; the row linked to the patient keeps no
+                # plaintext trace of it.
+                assessment.urgent_safety = False
+                assessment.save(update_fields=["urgent_safety"])
             audit_write(assessment, actor=user, action=AuditAction.UPDATE, detail={"claimed": True})
             return assessment
     _refuse_claim(user, patient, token_hash)

@@ -102,6 +102,7 @@ def test_claiming_an_answer_of_self_harm_opens_a_safety_flag(api, patient, physi
         assessment.public_id,
     )
     assert flag.resolved_at is None
+    assert not assessment.urgent_safety  # no plaintext trace left on the claimed row
     alert = Message.objects.get(recipient=physician.user)
     assert alert.template_key == "review_alert"
     assert alert.urgent
