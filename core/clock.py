@@ -1,4 +1,4 @@
-"""The practice's calendar: what "today" means for licence expiry, ages and due dates."""
+"""The practice's calendar: what "today" means for license expiry, ages and due dates."""
 
 from __future__ import annotations
 
