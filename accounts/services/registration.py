@@ -10,13 +10,14 @@ Email ownership is proven by a signed, expiring link (email_verify) before payin
 from __future__ import annotations
 
 import logging
-import uuid
+import smtplib
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -24,8 +25,6 @@ from accounts.models import Role, User
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, audit_write
 from core.errors import Conflict, ValidationFailed
-from notifications.email import OutgoingEmail, email_send
-from notifications.errors import SendError
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +44,15 @@ def password_validate(*, password: str, user: User) -> None:
 
 
 def account_email_send(*, to: str, subject: str, body: str) -> None:
-    """Send an account email once the transaction commits. A mail server that is down does
-    not fail the request (the answer must not differ by path); the owner can ask again."""
+    """Send an account email once the transaction commits, through Django's mail (accounts
+    sits below notifications, which imports it). A mail server that is down does not fail
+    the request (the answer must not differ by path); the owner can ask again."""
 
     def send() -> None:
         try:
-            email_send(
-                OutgoingEmail(to=to, subject=subject, body=body, message_id=str(uuid.uuid4()))
-            )
-        except SendError as exc:
-            logger.warning("account email not sent: %s", exc.code)
+            send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [to])
+        except (smtplib.SMTPException, OSError) as exc:
+            logger.warning("account email not sent: %s", type(exc).__name__)
 
     transaction.on_commit(send)
 
