@@ -250,6 +250,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "register": env.str("THROTTLE_REGISTER", default="10/hour"),
         "assessment": env.str("THROTTLE_ASSESSMENT", default="20/hour"),
         "password_reset": THROTTLE_PASSWORD_RESET,
+        # Each send is a paid text to a number not yet proven to be the caller's.
+        "phone_verify": env.str("THROTTLE_PHONE_VERIFY", default="5/hour"),
     },
 }
 if DEBUG:

@@ -19,7 +19,13 @@ from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_phi_read, audit_record
 from core.api import StrictSerializer, error_responses
 from notifications import selectors, services
-from notifications.models import Category, Channel, Message, MessageStatus
+from notifications.models import (
+    CONSENT_CATEGORY_CHOICES,
+    Category,
+    Channel,
+    Message,
+    MessageStatus,
+)
 from notifications.sms import twilio as twilio_sms
 
 
@@ -40,7 +46,7 @@ class PreferencesOut(serializers.Serializer):
 
 
 class ConsentChangeIn(StrictSerializer):
-    category = serializers.ChoiceField(choices=Category.choices)
+    category = serializers.ChoiceField(choices=CONSENT_CATEGORY_CHOICES)
     channel = serializers.ChoiceField(choices=Channel.choices)
     granted = serializers.BooleanField()
 

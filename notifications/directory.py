@@ -9,18 +9,27 @@ the outbox. With no directory registered, users are reached by their account ema
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from accounts.models import User
+from notifications.models import Category
 
 
 @dataclass(frozen=True)
 class Contact:
     user_id: int
     email: str
-    phone: str  # E.164, or "" when none is on file
+    phone: str  # E.164 of a number whose owner proved it, or ""
     time_zone: str | None  # IANA zone; None when unknown
+    # A number on file whose ownership is not proven yet: only verification texts use it.
+    unverified_phone: str = ""
+
+    def for_category(self, category: str) -> Contact:
+        """The contact a message of `category` may use."""
+        if category == Category.VERIFICATION and not self.phone:
+            return replace(self, phone=self.unverified_phone)
+        return self
 
 
 class ContactDirectory(Protocol):

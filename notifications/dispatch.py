@@ -175,7 +175,12 @@ def _claim_batch(stats: DispatchStats) -> tuple[int, list[Claimed]]:
             (c.user_id, c.category, c.channel): c
             for c in Consent.objects.filter(user_id__in=recipient_ids)
         }
-        phones = {contact.phone for contact in contacts.values() if contact.phone}
+        phones = {
+            phone
+            for contact in contacts.values()
+            for phone in (contact.phone, contact.unverified_phone)
+            if phone
+        }
         phone_status = {
             s.phone_hash: s
             for s in PhoneStatus.objects.filter(
@@ -201,6 +206,8 @@ def _claim_batch(stats: DispatchStats) -> tuple[int, list[Claimed]]:
         token = uuid.uuid4()
         for message in due:
             contact = contacts.get(message.recipient_id)
+            if contact is not None:
+                contact = contact.for_category(message.category)
             try:
                 reason = _suppression_reason(message, contact, consents, phone_status)
                 release = (
@@ -269,7 +276,7 @@ def _suppression_reason(
         return "no_consent"
     if message.channel == Channel.SMS:
         if not contact.phone:
-            return "no_phone"
+            return "phone_unverified" if contact.unverified_phone else "no_phone"
         status = phone_status.get(phone_lookup_hash(contact.phone))
         if status and status.opted_out_at:
             return "opted_out"

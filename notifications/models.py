@@ -18,6 +18,14 @@ class Category(models.TextChoices):
     CARE = "care"
     BILLING = "billing"
     MARKETING = "marketing"
+    # A code the recipient asked for a moment ago (phone ownership): needs no consent and
+    # reaches the number on file before it is verified; nothing else may use it.
+    VERIFICATION = "verification"
+
+
+# The categories a person consents to (verification texts are asked for one at a time).
+CONSENT_CATEGORIES = (Category.CARE, Category.BILLING, Category.MARKETING)
+CONSENT_CATEGORY_CHOICES = [(c.value, c.label) for c in CONSENT_CATEGORIES]
 
 
 class MessageStatus(models.TextChoices):
@@ -105,7 +113,7 @@ class Consent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="message_consents"
     )
-    category = models.CharField(max_length=16, choices=Category.choices)
+    category = models.CharField(max_length=16, choices=CONSENT_CATEGORY_CHOICES)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     granted = models.BooleanField()
     changed_at = models.DateTimeField(default=timezone.now)
@@ -131,7 +139,7 @@ class ConsentEvent(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="consent_events"
     )
-    category = models.CharField(max_length=16, choices=Category.choices)
+    category = models.CharField(max_length=16, choices=CONSENT_CATEGORY_CHOICES)
     channel = models.CharField(max_length=8, choices=Channel.choices)
     granted = models.BooleanField()
     at = models.DateTimeField(default=timezone.now)

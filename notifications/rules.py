@@ -48,7 +48,11 @@ def quiet_hours_release(now: datetime, zone_name: str | None) -> datetime:
 
 def consent_allows(consent: Consent | None, *, channel: str, category: str) -> bool:
     """Texts need a recorded consent for their category; marketing needs one on every
-    channel; care and billing email is transactional and goes unless withdrawn."""
+    channel; care and billing email is transactional and goes unless withdrawn. A
+    verification code was asked for by the recipient a moment ago: it needs no consent
+    (an opted-out number is still refused, by the dispatcher)."""
+    if category == Category.VERIFICATION:
+        return True
     if consent is not None:
         return consent.granted
     return channel == Channel.EMAIL and category != Category.MARKETING

@@ -20,6 +20,7 @@ from audit.services import audit_write
 from core.phones import phone_lookup_hash
 from notifications import selectors
 from notifications.models import (
+    CONSENT_CATEGORIES,
     Category,
     Channel,
     Consent,
@@ -250,7 +251,9 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
             consents_set(
                 user=user,
                 source="sms_keyword",
-                changes=[ConsentChange(category, Channel.SMS, False) for category in Category],
+                changes=[
+                    ConsentChange(category, Channel.SMS, False) for category in CONSENT_CATEGORIES
+                ],
             )
         Message.objects.filter(
             recipient__in=users, channel=Channel.SMS, status=MessageStatus.SCHEDULED

@@ -11,6 +11,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from core.crypto import decrypt
+
 
 @dataclass(frozen=True)
 class Template:
@@ -94,6 +96,14 @@ TEMPLATES: dict[str, Template] = {
         email_subject="Payment received",
         email_body="Thank you: your {practice} membership payment went through.",
     ),
+    # The one text that carries a secret: the code the recipient just asked for.
+    "phone_verification": Template(
+        sms="{practice}: your verification code is {code}. It expires in 10 minutes. "
+        "If you did not ask for it, ignore this text.",
+        email_subject="Your verification code",
+        email_body="Your {practice} verification code is {code}. It expires in 10 minutes.",
+        context_keys=frozenset({"code"}),
+    ),
     "news": Template(
         sms="{practice}: news from the practice: {link} Reply STOP to opt out.",
         email_subject="News from {practice}",
@@ -117,6 +127,9 @@ def _common(context: dict[str, Any]) -> dict[str, str]:
         "support_phone": settings.PRACTICE_SUPPORT_PHONE,
         "support_email": settings.PRACTICE_SUPPORT_EMAIL,
         "link": _app_link(context),
+        # A one-time code travels encrypted in the outbox context, so the row never
+        # holds it readable (patients.services.phone).
+        "code": decrypt(context["code"]) if "code" in context else "",
     }
 
 

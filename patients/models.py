@@ -32,6 +32,8 @@ class Patient(models.Model):
     sex_at_birth = EncryptedTextField(blank=True)
     phone = EncryptedTextField(blank=True)  # E.164
     phone_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # When the patient proved they hold `phone` (an SMS code); care texts wait for it.
+    phone_verified_at = models.DateTimeField(null=True, blank=True)
     address_line1 = EncryptedTextField(blank=True)
     address_line2 = EncryptedTextField(blank=True)
     city = EncryptedTextField(blank=True)
@@ -56,6 +58,23 @@ class Patient(models.Model):
     @property
     def audit_patient_id(self) -> uuid.UUID:
         return self.public_id
+
+
+class PhoneVerification(models.Model):
+    """The code last sent to a patient's phone, as a keyed hash only: a new send replaces
+    it. It proves `phone_hash` (the number it went to) and expires."""
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, related_name="phone_verification"
+    )
+    phone_hash = models.CharField(max_length=64)
+    code_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"phone verification of {self.patient_id}"
 
 
 # --- free assessment ("see if you qualify") --------------------------------------------

@@ -16,7 +16,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from core.api import StrictSerializer, error_responses
 from core.text import PlainTextField
-from notifications.models import Category
+from notifications.models import CONSENT_CATEGORIES
 from notifications.services import CONSENT_WORDING
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
 from patients.selectors.consent import consent_documents_current, signatures_of
@@ -34,7 +34,7 @@ class ConsentKindField(serializers.CharField):
 
 class SmsCategoryField(serializers.CharField):
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("help_text", "One of: " + ", ".join(Category.values) + ".")
+        kwargs.setdefault("help_text", "One of: " + ", ".join(CONSENT_CATEGORIES) + ".")
         super().__init__(**kwargs)
 
 
@@ -67,7 +67,7 @@ class ConsentListOut(serializers.Serializer):
 
 
 def _sms_categories() -> list[dict[str, str]]:
-    return [{"category": c, "wording": CONSENT_WORDING[Category(c)]} for c in Category.values]
+    return [{"category": c.value, "wording": CONSENT_WORDING[c]} for c in CONSENT_CATEGORIES]
 
 
 def _document_body(document: ConsentDocument, signature: ConsentSignature | None) -> dict[str, Any]:
@@ -134,7 +134,7 @@ class SignIn(StrictSerializer):
     )
     sms_categories = serializers.ListField(
         child=SmsCategoryField(max_length=16),
-        max_length=len(Category.values),
+        max_length=len(CONSENT_CATEGORIES),
         required=False,
         help_text="Kind sms only (required there, may be empty): the texts agreed to.",
     )

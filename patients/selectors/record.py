@@ -17,18 +17,23 @@ from patients.models import Patient
 
 class PatientContactDirectory:
     """The notifications contact directory over patient records (registered in
-    PatientsConfig.ready): a patient's phone and zone; staff get their account email."""
+    PatientsConfig.ready): a patient's phone and zone; staff get their account email.
+    A phone whose ownership is not proven is only an `unverified_phone`: care texts to
+    it stop at the dispatcher, the verification code goes out."""
 
     def contacts_for_users(self, user_ids: list[int]) -> dict[int, Contact]:
         users = User.objects.filter(pk__in=user_ids).select_related("patient")
         contacts = {}
         for user in users:
             patient: Patient | None = getattr(user, "patient", None)
+            phone = patient.phone if patient else ""
+            verified = patient is not None and patient.phone_verified_at is not None
             contacts[user.pk] = Contact(
                 user_id=user.pk,
                 email=user.email,
-                phone=patient.phone if patient else "",
+                phone=phone if verified else "",
                 time_zone=patient.time_zone or None if patient else None,
+                unverified_phone="" if verified else phone,
             )
         return contacts
 

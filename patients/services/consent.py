@@ -32,7 +32,7 @@ from audit import context
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.errors import Conflict, NotFound, ValidationFailed
-from notifications.models import Category, Channel
+from notifications.models import CONSENT_CATEGORIES, Channel
 from notifications.services import ConsentChange, consents_set
 from patients.models import ConsentDocument, ConsentKind, ConsentSignature, Patient
 from patients.selectors.consent import (
@@ -42,7 +42,7 @@ from patients.selectors.consent import (
 )
 
 SMS_CONSENT_SOURCE: Final = "intake"
-SMS_CATEGORIES: Final = tuple(Category.values)  # care, billing, marketing
+SMS_CATEGORIES: Final = tuple(c.value for c in CONSENT_CATEGORIES)
 
 
 class ConsentRequired(Conflict):

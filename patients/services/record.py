@@ -60,7 +60,10 @@ def _apply(patient: Patient, data: dict[str, Any]) -> Patient:
     for name in PROFILE_FIELDS:
         if name != "phone":
             setattr(patient, name, data.get(name, ""))
+    previous_hash = patient.phone_hash
     patient.set_phone(data["phone"])
+    if patient.phone_hash != previous_hash:  # a new number is unproven until its code
+        patient.phone_verified_at = None
     patient.time_zone = _time_zone(data)
     return patient
 

@@ -16,6 +16,7 @@ from audit.models import AuditEvent
 from notifications import selectors, services
 from notifications.dispatch import dispatch_due
 from notifications.models import (
+    CONSENT_CATEGORIES,
     Category,
     Channel,
     Consent,
@@ -53,7 +54,7 @@ def test_stop_opts_the_number_out_withdraws_sms_consent_and_cancels_texts(
     consents_set(
         user=texting_patient,
         source="app",
-        changes=[ConsentChange(category, Channel.SMS, True) for category in Category]
+        changes=[ConsentChange(category, Channel.SMS, True) for category in CONSENT_CATEGORIES]
         + [ConsentChange(Category.MARKETING, Channel.EMAIL, True)],
     )
     care_sms = schedule(texting_patient, channel=Channel.SMS)
@@ -68,7 +69,7 @@ def test_stop_opts_the_number_out_withdraws_sms_consent_and_cancels_texts(
     assert status.opted_out_at is not None
     assert status.opt_out_source == "sms_keyword"
     consents = sms_consents(texting_patient)
-    assert set(consents) == set(Category.values)
+    assert set(consents) == set(CONSENT_CATEGORIES)
     for consent in consents.values():
         assert consent.granted is False
         assert consent.source == "sms_keyword"

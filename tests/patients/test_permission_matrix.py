@@ -34,6 +34,8 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("GET", "patient-me"): statuses(401, 200, 200, 403, 403, 403),
     ("PUT", "patient-me"): statuses(401, 400, 400, 403, 403, 403),
     ("GET", "patient-detail"): statuses(401, 200, 404, 404, 200, 200),
+    ("POST", "patient-phone-verify-send"): statuses(401, 404, 404, 403, 403, 403),
+    ("POST", "patient-phone-verify"): statuses(401, 400, 400, 403, 403, 403),
     ("POST", "assessment-create"): statuses(400, 400, 400, 400, 400, 400),
     ("GET", "assessment-questions"): statuses(200, 200, 200, 200, 200, 200),
     ("POST", "assessment-claim"): statuses(401, 400, 400, 403, 403, 403),
