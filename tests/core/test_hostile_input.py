@@ -26,7 +26,7 @@ from billing.gateways.shapes import signature_header
 from core.clock import practice_today
 from tests.actors import client_for
 from tests.factories import PatientFactory, UserFactory
-from tests.patients.support import submitted_intake
+from tests.patients.support import PROFILE, submitted_intake
 from tests.patients.support_review import act, fl_only_physician
 
 pytestmark = pytest.mark.django_db
@@ -262,22 +262,6 @@ def test_chunked_body_without_length_is_411(name: str) -> None:
 
 # --- control characters and implausible dates where a person's text belongs -------------
 
-PROFILE = {
-    "legal_first_name": "Avery",
-    "legal_last_name": "Quintana",
-    "date_of_birth": "1990-02-14",
-    "sex_at_birth": "female",
-    "phone": "(305) 555-0142",
-    "address_line1": "742 Coral Way",
-    "city": "Coral Gables",
-    "state": "FL",
-    "county": "Miami-Dade",
-    "zip_code": "33145",
-    "emergency_contact_name": "Blake Quintana",
-    "emergency_contact_phone": "305-555-0143",
-    "sitter_name": "Rowan Quintana",
-    "sitter_phone": "+1 305 555 0144",
-}
 HOSTILE_CHARACTERS = ["\x00", "\x07", "\x1b", "\x85", "\u202e", "\u2067", "\u200b", "\ufeff"]
 
 

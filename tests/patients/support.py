@@ -128,3 +128,22 @@ def assessment_post(api: APIClient, **changes: Any) -> Any:
 def error_fields(response: Any) -> Any:
     assert 400 <= response.status_code < 500, response.content
     return response.json()["error"]["fields"]
+
+
+# A complete patient record as PUT /api/patients/me takes it.
+PROFILE = {
+    "legal_first_name": "Avery",
+    "legal_last_name": "Quintana",
+    "date_of_birth": "1990-02-14",
+    "sex_at_birth": "female",
+    "phone": "(305) 555-0142",
+    "address_line1": "742 Coral Way",
+    "city": "Coral Gables",
+    "state": "FL",
+    "county": "Miami-Dade",
+    "zip_code": "33145",
+    "emergency_contact_name": "Blake Quintana",
+    "emergency_contact_phone": "305-555-0143",
+    "sitter_name": "Rowan Quintana",
+    "sitter_phone": "+1 305 555 0144",
+}

@@ -18,25 +18,9 @@ from core.clock import practice_today
 from patients.models import Patient
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory, UserFactory
+from tests.patients.support import PROFILE
 
 pytestmark = pytest.mark.django_db
-
-PROFILE = {
-    "legal_first_name": "Avery",
-    "legal_last_name": "Quintana",
-    "date_of_birth": "1990-02-14",
-    "sex_at_birth": "female",
-    "phone": "(305) 555-0142",
-    "address_line1": "742 Coral Way",
-    "city": "Coral Gables",
-    "state": "FL",
-    "county": "Miami-Dade",
-    "zip_code": "33145",
-    "emergency_contact_name": "Blake Quintana",
-    "emergency_contact_phone": "305-555-0143",
-    "sitter_name": "Rowan Quintana",
-    "sitter_phone": "+1 305 555 0144",
-}
 
 
 @pytest.fixture
