@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "notifications",
     "patients",
     "billing",
+    "scheduling",
     "demo",
 ]
 
@@ -416,6 +417,38 @@ QUESTIONNAIRE_GRACE_DAYS = env.int("QUESTIONNAIRE_GRACE_DAYS", default=7)
 QUESTIONNAIRE_DEDUPE_SECONDS = env.int("QUESTIONNAIRE_DEDUPE_SECONDS", default=60)
 
 # See audit.services._read_may_commit_async for the trade-off.
+# Scheduling (issue 10). Visit lengths per appointment kind, in minutes.
+APPOINTMENT_MINUTES = {
+    "consultation": env.int("APPOINTMENT_CONSULTATION_MINUTES", default=30),
+    "check_in": env.int("APPOINTMENT_CHECK_IN_MINUTES", default=20),
+    "follow_up": env.int("APPOINTMENT_FOLLOW_UP_MINUTES", default=15),
+}
+SCHEDULING_SLOT_STEP_MINUTES = env.int("SCHEDULING_SLOT_STEP_MINUTES", default=15)
+SCHEDULING_MIN_NOTICE = timedelta(hours=env.int("SCHEDULING_MIN_NOTICE_HOURS", default=2))
+SCHEDULING_HORIZON_DAYS = env.int("SCHEDULING_HORIZON_DAYS", default=60)
+# Patients change or cancel up to this long before; later is a late cancellation.
+SCHEDULING_PATIENT_CHANGE_CUTOFF = timedelta(
+    hours=env.int("SCHEDULING_PATIENT_CHANGE_CUTOFF_HOURS", default=12)
+)
+CHECK_IN_INTERVAL_DAYS = env.int("CHECK_IN_INTERVAL_DAYS", default=28)
+# A visit never started is a no-show this long after its end.
+SCHEDULING_NO_SHOW_AFTER = timedelta(
+    minutes=env.int("SCHEDULING_NO_SHOW_AFTER_MINUTES", default=30)
+)
+# The post-check-in "how are you feeling" text: the next day at this hour, patient's zone.
+FOLLOW_UP_HOUR = env.int("FOLLOW_UP_HOUR", default=10)
+VIDEO_BACKEND = env.str("VIDEO_BACKEND", default="scheduling.video.embedded.EmbeddedVideoBackend")
+VIDEO_ROOM_OPENS_BEFORE = timedelta(minutes=env.int("VIDEO_ROOM_OPENS_MINUTES_BEFORE", default=10))
+VIDEO_ROOM_CLOSES_AFTER = timedelta(minutes=env.int("VIDEO_ROOM_CLOSES_MINUTES_AFTER", default=30))
+# The embedded backend's room URL; {room} is an unguessable name.
+VIDEO_ROOM_URL_TEMPLATE = env.str(
+    "VIDEO_ROOM_URL_TEMPLATE", default="http://127.0.0.1:8000/video/{room}"
+)
+DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
+# Tests point the Daily backend at a local server; production leaves it at Daily's.
+DAILY_API_BASE_URL = env.str("DAILY_API_BASE_URL", default="https://api.daily.co/v1")
+DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10.0)
+
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)
 # Heads published by the anchor task (SEQ:HASH) that the daily audit_verify also checks.

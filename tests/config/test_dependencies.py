@@ -6,7 +6,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ["core", "config", "accounts", "audit", "notifications", "patients", "billing", "demo"]
+APPS = [
+    "core",
+    "config",
+    "accounts",
+    "audit",
+    "notifications",
+    "patients",
+    "billing",
+    "scheduling",
+    "demo",
+]
 MAY_IMPORT = {
     "core": set(),
     "config": {"core"},
@@ -15,7 +25,8 @@ MAY_IMPORT = {
     "notifications": {"core", "accounts", "audit"},
     "patients": {"core", "accounts", "audit", "notifications"},
     "billing": {"core", "accounts", "audit", "notifications", "patients"},
-    "demo": {"core", "accounts", "audit", "notifications", "patients", "billing"},
+    "scheduling": {"core", "accounts", "audit", "notifications", "patients", "billing"},
+    "demo": {"core", "accounts", "audit", "notifications", "patients", "billing", "scheduling"},
 }
 
 
