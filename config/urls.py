@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/notifications/", include("notifications.urls")),
     path("api/", include("patients.urls")),
     path("api/billing/", include("billing.urls")),
+    path("api/scheduling/", include("scheduling.urls")),
     path("billing/", include("billing.local_pages")),
 ]
 
