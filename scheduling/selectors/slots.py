@@ -1,0 +1,315 @@
+"""Open slots: the one definition of when a physician can be booked for a patient.
+
+A slot is offered when it lies inside the physician's hours for that day (weekly rules
+in the physician's own zone, plus extra hours, minus time off), the physician may treat
+in the patient's state on the visit's date (accounts.selectors.physician_authority, on
+the practice calendar), it starts after the minimum notice and within the horizon, and
+neither it plus the physician's buffer meets another active appointment of the physician
+(the exclusion constraint's own range) nor it meets one of the patient's.
+
+Searches run a fixed number of queries whatever the number of physicians or days: the
+physicians with their credentials, rules, overrides and appointments are each read once
+and the slots are made in Python. Booking asks `slot_offered`, which runs the same search
+for one physician and one start, so search and booking cannot disagree.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db.models import Prefetch, Q
+from django.utils import timezone
+
+from accounts.models import LicenseStatus, PhysicianProfile
+from accounts.selectors import physician_authority
+from core.clock import practice_date
+from patients.models import Patient
+from patients.selectors.measurement import patient_zone
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AvailabilityOverride,
+    OverrideKind,
+    PhysicianSchedule,
+)
+
+DEFAULT_BUFFER_MINUTES = PhysicianSchedule._meta.get_field("buffer_minutes").get_default()
+DEFAULT_ZONE = PhysicianSchedule._meta.get_field("time_zone").get_default()
+
+
+@dataclass(frozen=True)
+class Slot:
+    physician: PhysicianProfile
+    starts_at: datetime  # UTC
+    ends_at: datetime
+
+
+def appointment_minutes(kind: str) -> timedelta:
+    return timedelta(minutes=settings.APPOINTMENT_MINUTES[kind])
+
+
+def booking_window(now: datetime | None = None) -> tuple[datetime, datetime]:
+    """The earliest and latest start a booking may have right now (notice and horizon)."""
+    now = now or timezone.now()
+    return now + settings.SCHEDULING_MIN_NOTICE, now + timedelta(
+        days=settings.SCHEDULING_HORIZON_DAYS
+    )
+
+
+def physician_zone(physician: PhysicianProfile) -> ZoneInfo:
+    schedule = _schedule_of(physician)
+    try:
+        return ZoneInfo(schedule.time_zone if schedule else DEFAULT_ZONE)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_ZONE)
+
+
+def buffer_of(physician: PhysicianProfile) -> timedelta:
+    schedule = _schedule_of(physician)
+    return timedelta(minutes=schedule.buffer_minutes if schedule else DEFAULT_BUFFER_MINUTES)
+
+
+def _schedule_of(physician: PhysicianProfile) -> PhysicianSchedule | None:
+    try:
+        return physician.schedule
+    except PhysicianSchedule.DoesNotExist:
+        return None
+
+
+def open_slots(
+    *,
+    patient: Patient,
+    kind: str,
+    date_from: date,
+    date_to: date,
+    physician: PhysicianProfile | None = None,
+    now: datetime | None = None,
+) -> list[Slot]:
+    """Every open slot of `kind` for `patient` between two dates of the patient's own
+    calendar (both included), across every physician who may treat in the patient's
+    state, or only `physician`; ordered by start, then physician."""
+    zone = patient_zone(patient)
+    range_start = datetime.combine(date_from, time.min, tzinfo=zone)
+    range_end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
+    earliest, latest = booking_window(now)
+    range_start, range_end = max(range_start, earliest), min(range_end, latest + timedelta(0, 1))
+    if range_start >= range_end:
+        return []
+    return _slots(patient, kind, range_start, range_end, physician=physician)
+
+
+def slot_offered(
+    *,
+    patient: Patient,
+    physician: PhysicianProfile,
+    kind: str,
+    starts_at: datetime,
+    now: datetime | None = None,
+) -> bool:
+    """Whether `starts_at` is an open slot of `kind` with `physician` for `patient` now."""
+    earliest, latest = booking_window(now)
+    if not earliest <= starts_at <= latest:
+        return False
+    slots = _slots(patient, kind, starts_at, starts_at + timedelta(0, 1), physician=physician)
+    return any(slot.starts_at == starts_at for slot in slots)
+
+
+def _slots(
+    patient: Patient,
+    kind: str,
+    range_start: datetime,
+    range_end: datetime,
+    *,
+    physician: PhysicianProfile | None,
+) -> list[Slot]:
+    """Slots starting in [range_start, range_end)."""
+    length = appointment_minutes(kind)
+    physicians = _candidates(patient.state, range_start, range_end, physician)
+    ids = [doctor.pk for doctor in physicians]
+    busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
+    patient_busy = _Busy(
+        Appointment.objects.filter(
+            patient=patient,
+            status__in=ACTIVE_STATUSES,
+            starts_at__lt=range_end + length,
+            ends_at__gt=range_start,
+        ).values_list("starts_at", "ends_at")
+    )
+    authority: dict[tuple[int, date], bool] = {}
+    found: list[Slot] = []
+    for doctor in physicians:
+        buffer = buffer_of(doctor)
+        doctor_busy = busy.get(doctor.pk, _Busy(()))
+        for starts_at in _starts(doctor, length, range_start, range_end):
+            ends_at = starts_at + length
+            if doctor_busy.meets(starts_at, ends_at + buffer) or patient_busy.meets(
+                starts_at, ends_at
+            ):
+                continue
+            on = practice_date(starts_at)
+            if (doctor.pk, on) not in authority:
+                verdict = physician_authority(doctor, patient.state, on=on)
+                authority[doctor.pk, on] = verdict.may_treat
+            if authority[doctor.pk, on]:
+                found.append(Slot(doctor, starts_at, ends_at))
+    found.sort(key=lambda slot: (slot.starts_at, slot.physician.pk))
+    return found
+
+
+def _candidates(
+    state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
+) -> list[PhysicianProfile]:
+    """Physicians with a license in `state` that is active and unexpired on some day of
+    the range (physician_authority then decides day by day), with everything the slots
+    need prefetched."""
+    first_day = practice_date(range_start)
+    last_day = practice_date(range_end)
+    overrides = AvailabilityOverride.objects.filter(
+        date__gte=first_day - timedelta(days=1), date__lte=last_day + timedelta(days=1)
+    )
+    doctors = PhysicianProfile.objects.filter(
+        licenses__state=state,
+        licenses__status=LicenseStatus.ACTIVE,
+        licenses__expires_on__gte=first_day,
+        user__is_active=True,
+    )
+    if physician is not None:
+        doctors = doctors.filter(pk=physician.pk)
+    return list(
+        doctors.select_related("user", "schedule")
+        .prefetch_related(
+            "licenses",
+            "dea_registrations",
+            "cds_registrations",
+            "weekly_availability",
+            Prefetch("availability_overrides", queryset=overrides, to_attr="overrides_in_range"),
+        )
+        .order_by("pk")
+        .distinct()
+    )
+
+
+def _starts(
+    doctor: PhysicianProfile, length: timedelta, range_start: datetime, range_end: datetime
+) -> Iterator[datetime]:
+    """Slot starts in [range_start, range_end) that fit inside the physician's hours,
+    stepping SCHEDULING_SLOT_STEP_MINUTES from each window's start."""
+    zone = physician_zone(doctor)
+    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES)
+    first_day = range_start.astimezone(zone).date() - timedelta(days=1)
+    last_day = range_end.astimezone(zone).date()
+    day = first_day
+    while day <= last_day:
+        for window_start, window_end in _windows(doctor, day, zone):
+            starts_at = window_start
+            while starts_at + length <= window_end:
+                if range_start <= starts_at < range_end:
+                    yield starts_at
+                starts_at += step
+        day += timedelta(days=1)
+
+
+def _windows(
+    doctor: PhysicianProfile, day: date, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The physician's open hours on one of their own calendar days, as UTC instants:
+    the weekly rules (unless the whole day is off) plus extra hours, minus time off."""
+    overrides = [item for item in doctor.overrides_in_range if item.date == day]  # type: ignore[attr-defined]
+    whole_day_off = any(
+        item.kind == OverrideKind.TIME_OFF and item.start_time is None for item in overrides
+    )
+    wall: list[tuple[time, time]] = []
+    if not whole_day_off:
+        wall += [
+            (rule.start_time, rule.end_time)
+            for rule in doctor.weekly_availability.all()
+            if rule.weekday == day.weekday()
+        ]
+    wall += [
+        (item.start_time, item.end_time)
+        for item in overrides
+        if item.kind == OverrideKind.EXTRA_HOURS and item.start_time and item.end_time
+    ]
+    off = [
+        (item.start_time, item.end_time)
+        for item in overrides
+        if item.kind == OverrideKind.TIME_OFF and item.start_time and item.end_time
+    ]
+    windows = _subtract(
+        _merge([_instants(day, span, zone) for span in wall]),
+        [_instants(day, span, zone) for span in off],
+    )
+    return windows
+
+
+def _instants(day: date, span: tuple[time, time], zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Wall-clock times of one day as UTC instants. Stepping happens in UTC afterwards, so
+    a window that spans a DST change has its true length."""
+    start, end = span
+    return (
+        datetime.combine(day, start, tzinfo=zone).astimezone(ZoneInfo("UTC")),
+        datetime.combine(day, end, tzinfo=zone).astimezone(ZoneInfo("UTC")),
+    )
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(
+    spans: list[tuple[datetime, datetime]], holes: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    for hole_start, hole_end in holes:
+        spans = [
+            piece
+            for start, end in spans
+            for piece in ((start, min(end, hole_start)), (max(start, hole_end), end))
+            if piece[0] < piece[1]
+        ]
+    return spans
+
+
+class _Busy:
+    """Busy intervals sorted by start; `meets` answers overlap in O(log n) plus the
+    few intervals around the candidate."""
+
+    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
+        self.intervals = sorted(intervals)
+        self.starts = [start for start, _ in self.intervals]
+        # Longest interval: how far back an overlapping one can start.
+        self.longest = max((end - start for start, end in self.intervals), default=timedelta(0))
+
+    def meets(self, start: datetime, end: datetime) -> bool:
+        low = bisect.bisect_left(self.starts, start - self.longest)
+        high = bisect.bisect_left(self.starts, end)
+        return any(
+            busy_start < end and start < busy_end
+            for busy_start, busy_end in self.intervals[low:high]
+        )
+
+
+def _busy_by_physician(
+    physician_ids: list[int], range_start: datetime, range_end: datetime
+) -> dict[int, _Busy]:
+    """Each physician's active appointments as [starts_at, blocked_until): the range the
+    exclusion constraint keeps apart."""
+    rows: dict[int, list[tuple[datetime, datetime]]] = {}
+    for physician_id, starts_at, blocked_until in Appointment.objects.filter(
+        Q(physician_id__in=physician_ids),
+        status__in=ACTIVE_STATUSES,
+        starts_at__lt=range_end,
+        blocked_until__gt=range_start,
+    ).values_list("physician_id", "starts_at", "blocked_until"):
+        rows.setdefault(physician_id, []).append((starts_at, blocked_until))
+    return {physician_id: _Busy(spans) for physician_id, spans in rows.items()}
