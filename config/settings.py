@@ -287,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MessageStatusEnum": "notifications.models.MessageStatus",
         "IntakeStatusEnum": "patients.models.IntakeStatus.values",
+        "AppointmentKindEnum": "scheduling.models.AppointmentKind.values",
+        "AppointmentStatusEnum": "scheduling.models.AppointmentStatus.values",
     },
 }
 
