@@ -85,8 +85,8 @@ class IcalTokenView(APIView):
     def post(self, request: Request) -> Response:
         user = user_of(request)
         physician = calendar.agenda_owner_of(user).physician
-        token = ical_token_create(physician=physician, actor=user)
-        body = {"url": feed_url(token), "created_at": timezone.now()}
+        secret = ical_token_create(physician=physician, actor=user)
+        body = {"url": feed_url(secret.token), "created_at": secret.created_at}
         return Response(IcalTokenOut(body).data, status=201)
 
     @extend_schema(

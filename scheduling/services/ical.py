@@ -8,6 +8,8 @@ once; revoking clears it."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
@@ -24,12 +26,18 @@ ICAL_FEED_OBJECT = "scheduling.icalfeed"
 TOKEN_BYTES = 32
 
 
+@dataclass(frozen=True)
+class IcalSecret:
+    token: str
+    created_at: datetime
+
+
 def ical_token_hash(token: str) -> str:
     return keyed_hash(token, purpose=ICAL_TOKEN_PURPOSE)
 
 
 @transaction.atomic
-def ical_token_create(*, physician: PhysicianProfile, actor: User) -> str:
+def ical_token_create(*, physician: PhysicianProfile, actor: User) -> IcalSecret:
     """A new feed secret for `physician`, replacing any earlier one; returns the secret
     (the only time it exists outside the caller's calendar app)."""
     token = secrets.token_urlsafe(TOKEN_BYTES)
@@ -45,7 +53,7 @@ def ical_token_create(*, physician: PhysicianProfile, actor: User) -> str:
         object_id=str(physician.user.public_id),
         detail={"rotated": rotated},
     )
-    return token
+    return IcalSecret(token, schedule.ical_token_created_at)
 
 
 @transaction.atomic

@@ -100,6 +100,9 @@ def test_the_url_is_shown_once_and_only_its_keyed_hash_is_stored(physician):
     assert schedule.ical_token_hash == keyed_hash(token, purpose="scheduling.ical_feed")
     assert token not in schedule.ical_token_hash
     assert schedule.ical_token_created_at is not None
+    assert response.json()["created_at"] == schedule.ical_token_created_at.isoformat().replace(
+        "+00:00", "Z"
+    )
     created = AuditEvent.objects.get(actor=physician.user, object_type="scheduling.icalfeed")
     assert (created.action, created.detail) == ("create", {"rotated": False})
     assert token not in str(created.detail)

@@ -54,7 +54,7 @@ def physician_of_visit(owner: Any) -> dict[str, Any]:
 
 def feed_of_visit(owner: Any) -> dict[str, Any]:
     doctor = _visit_with_another_physician(owner)
-    return {"token": ical_token_create(physician=doctor, actor=doctor.user)}
+    return {"token": ical_token_create(physician=doctor, actor=doctor.user).token}
 
 
 CALENDAR_SETUPS = {
