@@ -253,6 +253,8 @@ REST_FRAMEWORK: dict[str, Any] = {
         "password_reset": THROTTLE_PASSWORD_RESET,
         # Each send is a paid text to a number not yet proven to be the caller's.
         "phone_verify": env.str("THROTTLE_PHONE_VERIFY", default="5/hour"),
+        # Per iCal feed secret: calendar apps poll every 15 minutes to a few hours.
+        "ical_feed": env.str("THROTTLE_ICAL_FEED", default="30/hour"),
     },
 }
 if DEBUG:
@@ -285,6 +287,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "MessageStatusEnum": "notifications.models.MessageStatus",
         "IntakeStatusEnum": "patients.models.IntakeStatus.values",
+        "AppointmentKindEnum": "scheduling.models.AppointmentKind.values",
+        "AppointmentStatusEnum": "scheduling.models.AppointmentStatus.values",
     },
 }
 
@@ -475,7 +479,11 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "audit.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "audit.middleware.RequestIdLogFilter"},
+        # An iCal feed URL carries its secret: masked wherever a path is logged.
+        "feed_secrets": {"()": "scheduling.log_redaction.RedactFeedSecrets"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
     },
@@ -483,13 +491,17 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["request_id"],
+            "filters": ["request_id", "feed_secrets"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django logs the request path of every 4xx; paths carry only opaque ids.
-        "django.request": {"level": "ERROR"},
+        "django.request": {"level": "ERROR", "filters": ["feed_secrets"]},
+        "django.server": {"filters": ["feed_secrets"]},
+        # gunicorn's access log (config/stack.py turns it on) writes every request line:
+        # through the console handler, so feed secrets are masked there too.
+        "gunicorn.access": {"filters": ["feed_secrets"], "propagate": True},
         # The Stripe SDK logs request bodies (the customer's email) at DEBUG and INFO.
         "stripe": {"level": "WARNING"},
     },

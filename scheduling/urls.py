@@ -1,8 +1,10 @@
 from django.urls import URLPattern
 
-from scheduling.api import slots
+from scheduling.api import calendar, ical, slots
 
 # Each resource's module (scheduling/api/*.py) adds its routes here.
 urlpatterns: list[URLPattern] = [
     *slots.urlpatterns,
+    *calendar.urlpatterns,
+    *ical.urlpatterns,
 ]
