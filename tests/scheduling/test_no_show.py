@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 from audit.models import AuditEvent
 from scheduling import tasks
@@ -15,6 +16,7 @@ from scheduling.services import visits as visit_services
 from scheduling.services.visits import appointments_mark_no_show
 from tests.actors import client_for
 from tests.factories import PatientFactory
+from tests.scheduling.support import appointment_for
 from tests.scheduling.support_visit import visit_in
 
 pytestmark = pytest.mark.django_db
@@ -77,9 +79,10 @@ def test_the_task_run_twice_marks_once(patient, physician, other_patient):
 
 def test_every_due_visit_is_marked_whatever_the_batch_size(physician, monkeypatch):
     monkeypatch.setattr(visit_services, "NO_SHOW_BATCH", 2)
-    patients = [PatientFactory().user for _ in range(5)]
-    for index, user in enumerate(patients):
-        visit_in(user, physician, -(LENGTH + 60 + 30 * index))
+    first_end = timezone.now().replace(microsecond=0) - timedelta(minutes=60)
+    for index in range(5):  # an hour apart: clear of each other's buffer
+        starts_at = first_end - timedelta(minutes=LENGTH + 60 * index)
+        appointment_for(PatientFactory().user, physician, starts_at)
 
     assert appointments_mark_no_show() == 5
     assert Appointment.objects.filter(status=S.NO_SHOW).count() == 5
