@@ -452,6 +452,15 @@ DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
 # Tests point the Daily backend at a local server; production leaves it at Daily's.
 DAILY_API_BASE_URL = env.str("DAILY_API_BASE_URL", default="https://api.daily.co/v1")
 DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10.0)
+if PRODUCTION:
+    if DAILY_API_BASE_URL.rstrip("/") != "https://api.daily.co/v1":
+        _problems.append("DAILY_API_BASE_URL must be Daily's own (tests and local stand-ins only).")
+    if VIDEO_BACKEND.endswith(".daily.DailyVideoBackend") and not DAILY_API_KEY:
+        _problems.append("DAILY_API_KEY is required by the Daily video backend.")
+CELERY_BEAT_SCHEDULE["scheduling-mark-no-shows"] = {
+    "task": "scheduling.tasks.mark_no_shows",
+    "schedule": env.float("SCHEDULING_NO_SHOW_INTERVAL_SECONDS", default=300.0),
+}
 
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)

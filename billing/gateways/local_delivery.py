@@ -9,7 +9,7 @@ import json
 from collections.abc import Callable
 from typing import Final
 
-import requests
+import requests  # noqa: TID251
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone

@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import IO, Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
+import requests  # noqa: TID251
 
 from tests.local_http import serve_locally
 

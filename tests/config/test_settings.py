@@ -31,6 +31,9 @@ OURS = {
     "STRIPE_WEBHOOK_SECRET",
     "STRIPE_API_BASE_URL",
     "TWILIO_API_BASE_URL",
+    "DAILY_API_BASE_URL",
+    "DAILY_API_KEY",
+    "VIDEO_BACKEND",
     "SMS_BACKEND",
     "EMAIL_BACKEND",
     "PRACTICE_NAME",
@@ -117,6 +120,7 @@ def test_production_refuses_to_start_without_each_required_setting(missing):
         ("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"),
         ("STRIPE_API_BASE_URL", "http://127.0.0.1:8420"),
         ("TWILIO_API_BASE_URL", "http://127.0.0.1:8421"),
+        ("DAILY_API_BASE_URL", "http://127.0.0.1:8422/v1"),
         ("PUBLIC_APP_URL", "http://app.practice.example"),
         ("ALLOWED_HOSTS", "api.practice.example,*"),
     ],
@@ -126,6 +130,15 @@ def test_production_refuses_each_unsafe_setting(name, value):
     assert result.returncode != 0
     assert name in result.stderr
     assert "refuses to start" in result.stderr
+
+
+def test_production_refuses_the_daily_video_backend_without_its_api_key():
+    daily = "scheduling.video.daily.DailyVideoBackend"
+    refused = manage("check", **production_env(VIDEO_BACKEND=daily))
+    assert refused.returncode != 0
+    assert "DAILY_API_KEY" in refused.stderr
+    accepted = manage("check", **production_env(VIDEO_BACKEND=daily, DAILY_API_KEY="key"))
+    assert accepted.returncode == 0, accepted.stderr
 
 
 def test_production_settings_pass_check_deploy():

@@ -1,0 +1,100 @@
+"""Reads for the video visit: which visits a user takes part in (authorization as a
+queryset: anyone else's visit is 404), when a visit's room is open, and whether a
+completed visit can support a prescription."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from accounts.models import State, User
+from accounts.selectors import physician_authority, physician_with_credentials
+from core.errors import NotFound
+from scheduling.models import Appointment, AppointmentStatus
+from scheduling.video.base import ParticipantRole
+
+
+def visits_of_participant(user: User) -> QuerySet[Appointment]:
+    """The visits `user` takes part in, as their patient or their physician."""
+    return Appointment.objects.filter(Q(patient__user=user) | Q(physician__user=user))
+
+
+def visit_of_participant(user: User, public_id: UUID | str) -> Appointment:
+    """One of `user`'s visits (with patient and physician loaded), else NotFound."""
+    visit = (
+        visits_of_participant(user)
+        .select_related("patient", "physician")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if visit is None:
+        raise NotFound()
+    return visit
+
+
+def visit_of_physician(user: User, public_id: UUID | str) -> Appointment:
+    """One visit whose physician is `user`, else NotFound (its patient included)."""
+    visit = (
+        Appointment.objects.select_related("patient", "physician")
+        .filter(physician__user=user, public_id=public_id)
+        .first()
+    )
+    if visit is None:
+        raise NotFound()
+    return visit
+
+
+def participant_role(visit: Appointment, user: User) -> ParticipantRole:
+    return "physician" if visit.physician.user_id == user.pk else "patient"
+
+
+def room_opens_at(visit: Appointment) -> datetime:
+    return visit.starts_at - settings.VIDEO_ROOM_OPENS_BEFORE
+
+
+def room_closes_at(visit: Appointment) -> datetime:
+    return visit.ends_at + settings.VIDEO_ROOM_CLOSES_AFTER
+
+
+# Where a prescription may follow the visit: the practice's states (DOMAIN.md).
+PRESCRIBING_STATES = frozenset(State.values)
+
+
+@dataclass(frozen=True)
+class PrescribingVisit:
+    """Whether a visit can support a prescription, and every reason it cannot."""
+
+    eligible: bool
+    confirmed_state: str
+    reasons: tuple[str, ...]
+
+
+def prescribing_visit_state(visit: Appointment) -> PrescribingVisit:
+    """The one definition of "this visit can lead to a prescription": a completed video
+    visit, standard of care attested, with the patient confirmed in FL or NJ at its start,
+    and the physician then allowed to treat there (an active license on the visit's date).
+    Prescribing rules of their own (DEA, NJ CDS, the PDMP check) stay with prescriptions."""
+    reasons: list[str] = []
+    if visit.status != AppointmentStatus.COMPLETED:
+        reasons.append("visit_not_completed")
+    if not visit.video_visit:
+        reasons.append("not_a_video_visit")
+    if not visit.standard_of_care_attested:
+        reasons.append("standard_of_care_not_attested")
+    state = visit.confirmed_state
+    if not state:
+        reasons.append("state_not_confirmed")
+    elif state not in PRESCRIBING_STATES:
+        reasons.append("patient_outside_practice_states")
+    else:
+        physician = physician_with_credentials(visit.physician.user_id)
+        moment = visit.started_at or visit.starts_at
+        on = moment.astimezone(ZoneInfo(settings.PRACTICE_TIME_ZONE)).date()
+        if physician is None or not physician_authority(physician, state, on=on).may_treat:
+            reasons.append("physician_not_licensed_in_state")
+    return PrescribingVisit(eligible=not reasons, confirmed_state=state, reasons=tuple(reasons))
