@@ -330,3 +330,15 @@ def test_refused_writes_leave_no_audit_row(physician):
     client.put(MY_SCHEDULE, body(time_zone="Nowhere/Land"), format="json")
     client.post(MY_OVERRIDES, {"date": str(days_from_today(-3)), "kind": "time_off"}, format="json")
     assert not AuditEvent.objects.filter(object_type__startswith="scheduling.").exists()
+
+
+def test_the_demo_physicians_get_weekday_hours_once(ops_admin):
+    from demo.management.commands.seed_demo import PHYSICIANS, Command
+
+    doctors = [PhysicianFactory(user__email=row[0]) for row in PHYSICIANS]
+    Command()._schedules(ops_admin)
+    Command()._schedules(ops_admin)  # again: nothing changes
+    zones = [PhysicianSchedule.objects.get(physician=d).time_zone for d in doctors]
+    assert zones == ["America/Chicago", "America/New_York"]
+    assert WeeklyAvailability.objects.filter(physician=doctors[0], weekday=4).count() == 2
+    assert AuditEvent.objects.filter(object_type="scheduling.physicianschedule").count() == 2
