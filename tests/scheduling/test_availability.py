@@ -8,6 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -342,3 +344,19 @@ def test_the_demo_physicians_get_weekday_hours_once(ops_admin):
     assert zones == ["America/Chicago", "America/New_York"]
     assert WeeklyAvailability.objects.filter(physician=doctors[0], weekday=4).count() == 2
     assert AuditEvent.objects.filter(object_type="scheduling.physicianschedule").count() == 2
+
+
+def test_the_override_list_costs_the_same_queries_at_any_size(physician, django_assert_num_queries):
+    client = client_for(physician.user)
+    for days in (1, 2):
+        AvailabilityOverride.objects.create(
+            physician=physician, date=days_from_today(days), kind="time_off"
+        )
+    with CaptureQueriesContext(connection) as small:
+        assert client.get(MY_OVERRIDES).json()["count"] == 2
+    AvailabilityOverride.objects.bulk_create(
+        AvailabilityOverride(physician=physician, date=days_from_today(day), kind="time_off")
+        for day in range(3, 23)
+    )
+    with django_assert_num_queries(len(small.captured_queries)):
+        assert len(client.get(MY_OVERRIDES).json()["results"]) == 20
