@@ -41,6 +41,7 @@ class PhysicianSchedule(models.Model):
     board certification, languages, bio, photo) is what patients see before booking;
     New Jersey wants identity, license number and board certification disclosed."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     physician = models.OneToOneField(
         PhysicianProfile, on_delete=models.CASCADE, related_name="schedule"
     )
@@ -59,6 +60,16 @@ class PhysicianSchedule(models.Model):
 
     def __str__(self) -> str:
         return f"schedule of physician {self.physician_id}"
+
+
+class PhysicianAvailability(PhysicianProfile):
+    """A physician as the Django admin shows their availability: schedule, weekly rules and
+    date overrides inline on one page (the rules point at the physician, not the schedule)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "physician availability"
+        verbose_name_plural = "physician availability"
 
 
 class WeeklyAvailability(models.Model):
@@ -93,6 +104,7 @@ class AvailabilityOverride(models.Model):
     """One date, wall-clock in the physician's zone: time off (no times: the whole day)
     or extra hours."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     physician = models.ForeignKey(
         PhysicianProfile, on_delete=models.CASCADE, related_name="availability_overrides"
     )

@@ -1,9 +1,11 @@
 from django.urls import URLPattern
 
-from scheduling.api import calendar, ical, slots, visits
+from scheduling.api import availability, calendar, ical, physicians, slots, visits
 
 # Each resource's module (scheduling/api/*.py) adds its routes here.
 urlpatterns: list[URLPattern] = [
+    *physicians.urlpatterns,
+    *availability.urlpatterns,
     *slots.urlpatterns,
     *calendar.urlpatterns,
     *ical.urlpatterns,

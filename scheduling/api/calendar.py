@@ -22,6 +22,7 @@ from accounts.permissions import IsOpsAdmin, IsPatient, IsPhysician, user_of
 from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.clock import practice_today
+from patients.selectors.measurement import patient_zone
 from patients.selectors.own_record import own_record
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors import calendar
@@ -112,7 +113,7 @@ class MyAppointmentsView(generics.ListAPIView):
         audit_phi_read(
             actor=user_of(request), objects=page, patient_id_of=lambda _: patient.public_id
         )
-        zone = ZoneInfo(patient.time_zone)
+        zone = patient_zone(patient)
         return self.get_paginated_response([_my_row(row, zone) for row in page])
 
 

@@ -20,6 +20,7 @@ from patients.selectors.measurement import patient_zone
 from patients.selectors.own_record import patient_of
 from patients.selectors.record import patient_visible_to
 from scheduling.models import Appointment, AppointmentKind
+from scheduling.selectors.availability import schedule_or_blank
 from scheduling.selectors.slots import Slot, open_slots
 
 MAX_SEARCH_DAYS = 31
@@ -90,11 +91,10 @@ def physician_by_public_id(public_id: Any) -> PhysicianProfile:
 
 
 def physician_brief(physician: PhysicianProfile) -> dict[str, Any]:
-    schedule = getattr(physician, "schedule", None)
     return {
         "id": physician.user.public_id,
         "name": str(physician),
-        "title": schedule.title if schedule else "",
+        "title": schedule_or_blank(physician).title,
     }
 
 

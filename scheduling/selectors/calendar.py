@@ -18,8 +18,8 @@ from accounts.models import PhysicianProfile, Role, User
 from core.errors import NotFound
 from patients.models import Patient
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, PhysicianSchedule
+from scheduling.selectors.availability import physician_zone
 
-DEFAULT_TIME_ZONE = "America/New_York"
 When = Literal["upcoming", "past"]
 
 # What a calendar row needs: never the visit note, the cancel reason or the video room.
@@ -101,11 +101,7 @@ def agenda_owner_by_public_id(public_id: str) -> AgendaOwner:
 
 
 def _zone_of(physician: PhysicianProfile) -> str:
-    try:
-        zone = physician.schedule.time_zone
-    except PhysicianSchedule.DoesNotExist:
-        zone = ""
-    return zone or DEFAULT_TIME_ZONE
+    return physician_zone(physician).key
 
 
 def local_day_bounds(day: date, days: int, zone: str) -> tuple[datetime, datetime]:

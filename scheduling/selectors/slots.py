@@ -19,7 +19,7 @@ import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Prefetch, Q
@@ -35,11 +35,8 @@ from scheduling.models import (
     Appointment,
     AvailabilityOverride,
     OverrideKind,
-    PhysicianSchedule,
 )
-
-DEFAULT_BUFFER_MINUTES = PhysicianSchedule._meta.get_field("buffer_minutes").get_default()
-DEFAULT_ZONE = PhysicianSchedule._meta.get_field("time_zone").get_default()
+from scheduling.selectors.availability import physician_zone, schedule_or_blank
 
 
 @dataclass(frozen=True)
@@ -61,24 +58,8 @@ def booking_window(now: datetime | None = None) -> tuple[datetime, datetime]:
     )
 
 
-def physician_zone(physician: PhysicianProfile) -> ZoneInfo:
-    schedule = _schedule_of(physician)
-    try:
-        return ZoneInfo(schedule.time_zone if schedule else DEFAULT_ZONE)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_ZONE)
-
-
 def buffer_of(physician: PhysicianProfile) -> timedelta:
-    schedule = _schedule_of(physician)
-    return timedelta(minutes=schedule.buffer_minutes if schedule else DEFAULT_BUFFER_MINUTES)
-
-
-def _schedule_of(physician: PhysicianProfile) -> PhysicianSchedule | None:
-    try:
-        return physician.schedule
-    except PhysicianSchedule.DoesNotExist:
-        return None
+    return timedelta(minutes=schedule_or_blank(physician).buffer_minutes)
 
 
 def open_slots(

@@ -7,13 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import State, User
 from accounts.selectors import physician_authority, physician_with_credentials
+from core.clock import practice_date
 from core.errors import NotFound
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.video.base import ParticipantRole
@@ -94,7 +94,7 @@ def prescribing_visit_state(visit: Appointment) -> PrescribingVisit:
     else:
         physician = physician_with_credentials(visit.physician.user_id)
         moment = visit.started_at or visit.starts_at
-        on = moment.astimezone(ZoneInfo(settings.PRACTICE_TIME_ZONE)).date()
+        on = practice_date(moment)
         if physician is None or not physician_authority(physician, state, on=on).may_treat:
             reasons.append("physician_not_licensed_in_state")
     return PrescribingVisit(eligible=not reasons, confirmed_state=state, reasons=tuple(reasons))

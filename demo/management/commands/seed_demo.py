@@ -26,6 +26,12 @@ from core.clock import practice_today
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
 from patients.services.record import patient_profile_save
+from scheduling.models import PhysicianSchedule
+from scheduling.services.availability import (
+    ScheduleSettings,
+    WeeklyWindow,
+    physician_schedule_replace,
+)
 
 DEMO_PASSWORD = "demo-password-2026"
 OPS_EMAIL = "ops@demo.example"
@@ -120,6 +126,7 @@ class Command(BaseCommand):
         Patient.objects.filter(user=patient_user, phone_verified_at__isnull=True).update(
             phone_verified_at=timezone.now()
         )
+        self._schedules(User.objects.get(email=OPS_EMAIL))
         membership = self._membership(patient_user)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
@@ -130,6 +137,32 @@ class Command(BaseCommand):
             f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})\n"
             + self._enrollment_tokens()
         )
+
+    def _schedules(self, actor: User) -> None:
+        """Weekday hours in each demo physician's own zone (Dr. Rivera on the panhandle's
+        Central time), set once: a schedule changed since is left alone."""
+        zones = {PHYSICIANS[0][0]: "America/Chicago", PHYSICIANS[1][0]: "America/New_York"}
+        for email, zone in zones.items():
+            profile = PhysicianProfile.objects.select_related("user").get(user__email=email)
+            if PhysicianSchedule.objects.filter(physician=profile).exists():
+                continue
+            physician_schedule_replace(
+                actor=actor,
+                physician=profile,
+                settings=ScheduleSettings(
+                    time_zone=zone,
+                    buffer_minutes=10,
+                    title="MD, Psychiatrist",
+                    board_certification="American Board of Psychiatry and Neurology",
+                    languages=("en", "es"),
+                    bio="Ketamine-assisted care for depression and anxiety, from home.",
+                ),
+                weekly=[
+                    WeeklyWindow(day, start, end)
+                    for day in range(5)
+                    for start, end in ((dt.time(9), dt.time(12)), (dt.time(13), dt.time(17)))
+                ],
+            )
 
     def _enrollment_tokens(self) -> str:
         """A fresh enrollment token for each demo staff member not yet enrolled: staff need
