@@ -289,7 +289,8 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
             if outcome:
                 inbound.handled_by = name
                 inbound.save(update_fields=["handled_by"])
-                return outcome if isinstance(outcome, str) else None
+                # Never a word to a number that opted out, whatever the handler says.
+                return outcome if isinstance(outcome, str) and not opted_out else None
     return None
 
 

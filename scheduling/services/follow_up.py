@@ -29,6 +29,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_record
 from notifications.models import InboundSms
+from notifications.selectors import number_opted_out
 from notifications.services import message_schedule
 from notifications.templates import render_sms
 from patients.selectors.measurement import patient_zone
@@ -135,6 +136,8 @@ def follow_up_reply_handle(user: User, body: str, inbound: InboundSms) -> bool |
     if score is None:
         if follow_up.answered_at is not None or follow_up.help_sent_at is not None:
             return False
+        if number_opted_out(inbound.from_phone):
+            return False  # no text to a number that replied STOP
         follow_up.help_sent_at = now
         follow_up.save(update_fields=["help_sent_at"])
         return render_sms("followup_help", {})

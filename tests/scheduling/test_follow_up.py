@@ -232,6 +232,33 @@ def test_a_bad_reply_gets_one_help_text_then_nothing(asked, settings, body):
     assert handled == ["scheduling.follow_up", "", ""]
 
 
+def test_a_number_that_opted_out_gets_no_help_text(asked):
+    reply("STOP")
+
+    assert reply("hmm", at=REPLY_AT + timedelta(minutes=1)) is None
+
+    asked.refresh_from_db()
+    assert asked.help_sent_at is None
+
+
+def test_handlers_are_asked_by_priority_then_registration(monkeypatch):
+    monkeypatch.setattr(notification_services, "reply_handlers", [])
+    register = notification_services.register_reply_handler
+
+    def never(*args: object) -> bool:
+        return False
+
+    register("first", never)
+    register("urgent", never, priority=5)
+    register("second", never)
+    register("late", never, priority=-1)
+    register("also-urgent", never, priority=5)
+    register("first", never, priority=99)  # a name registers once
+
+    names = [name for name, _ in notification_services.reply_handlers]
+    assert names == ["urgent", "also-urgent", "first", "second", "late"]
+
+
 def test_a_number_after_the_help_text_is_still_the_answer(asked):
     reply("not sure")
 
