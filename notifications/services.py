@@ -222,7 +222,8 @@ def _keyword(body: str) -> str:
 
 @transaction.atomic
 def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str) -> str | None:
-    """Store an inbound text and act on it; returns the reply to send, if any.
+    """Store an inbound text and act on it; returns the reply to send, if any: a keyword's
+    answer, or the text a reply handler answered with (never to a number that opted out).
 
     A provider retry of the same text (same id) does nothing and answers nothing.
     """
