@@ -405,6 +405,15 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": env.float("AUDIT_VERIFY_INTERVAL_SECONDS", default=86400.0),
     },
+    # Scheduling: the day-after follow-up texts and the check-in nudges.
+    "scheduling-follow-ups": {
+        "task": "scheduling.tasks.follow_ups_schedule",
+        "schedule": env.float("FOLLOW_UP_SCHEDULE_INTERVAL_SECONDS", default=300.0),
+    },
+    "scheduling-check-in-nudges": {
+        "task": "scheduling.tasks.check_in_nudges_schedule",
+        "schedule": env.float("CHECK_IN_NUDGE_INTERVAL_SECONDS", default=3600.0),
+    },
 }
 
 if BILLING_GATEWAY.endswith(".local.LocalGateway"):

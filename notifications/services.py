@@ -197,14 +197,23 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 # START restores these; marketing needs fresh written consent.
 RESTORED_BY_START = (Category.CARE, Category.BILLING)
 
-ReplyHandler = Callable[[User, str, InboundSms], bool]
+# A handler returns False to pass the reply on, True to claim it, or a text to claim it
+# and answer with that text (the immediate reply, like HELP's).
+ReplyHandler = Callable[[User, str, InboundSms], bool | str]
 reply_handlers: list[tuple[str, ReplyHandler]] = []
+_priorities: dict[str, int] = {}
 
 
-def register_reply_handler(name: str, handler: ReplyHandler) -> None:
-    """Other apps (e.g. check-in follow-ups) claim free-text replies; first True wins."""
-    if name not in {registered for registered, _ in reply_handlers}:
-        reply_handlers.append((name, handler))
+def register_reply_handler(name: str, handler: ReplyHandler, *, priority: int = 0) -> None:
+    """Other apps (e.g. check-in follow-ups) claim free-text replies; the first handler to
+    claim one wins. Handlers are asked by descending `priority`, then in the order they
+    were registered, so a more specific handler (a reply to a question just asked) can go
+    before a general one whatever the order of INSTALLED_APPS."""
+    if name in {registered for registered, _ in reply_handlers}:
+        return
+    _priorities[name] = priority
+    position = sum(1 for other, _ in reply_handlers if _priorities.get(other, 0) >= priority)
+    reply_handlers.insert(position, (name, handler))
 
 
 def _keyword(body: str) -> str:
@@ -213,7 +222,8 @@ def _keyword(body: str) -> str:
 
 @transaction.atomic
 def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str) -> str | None:
-    """Store an inbound text and act on it; returns the reply to send, if any.
+    """Store an inbound text and act on it; returns the reply to send, if any: a keyword's
+    answer, or the text a reply handler answered with (never to a number that opted out).
 
     A provider retry of the same text (same id) does nothing and answers nothing.
     """
@@ -276,10 +286,12 @@ def inbound_sms_receive(*, provider_message_id: str, from_phone: str, body: str)
         return render_system(HELP_TEXT)
     if kind == "reply" and len(users) == 1:
         for name, handler in reply_handlers:
-            if handler(users[0], body, inbound):
+            outcome = handler(users[0], body, inbound)
+            if outcome:
                 inbound.handled_by = name
                 inbound.save(update_fields=["handled_by"])
-                break
+                # Never a word to a number that opted out, whatever the handler says.
+                return outcome if isinstance(outcome, str) and not opted_out else None
     return None
 
 

@@ -41,6 +41,18 @@ TEMPLATES: dict[str, Template] = {
         email_body="{practice} would like to hear how you are doing: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # The immediate answer to an unreadable reply to "checkin_followup" (once per visit).
+    "followup_help": Template(
+        sms="{practice}: please reply with a number from 1 to 10.",
+        email_subject="How are you feeling?",
+        email_body="{practice}: please reply with a number from 1 to 10.",
+    ),
+    "checkin_due": Template(
+        sms="{practice}: it is time to book your next check-in: {link}",
+        email_subject="Time to book your next check-in",
+        email_body="It is time to book your next check-in with {practice}: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "questionnaire_due": Template(
         sms="{practice}: a short check-in questionnaire is ready for you: {link}",
         email_subject="A questionnaire is ready for you",

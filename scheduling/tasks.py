@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from scheduling.services import cadence, follow_up
 from scheduling.services.visits import appointments_mark_no_show
-
-# --- video visits ---------------------------------------------------------------------
 
 
 @shared_task(ignore_result=True)
@@ -14,3 +13,17 @@ def mark_no_shows() -> int:
     """Every SCHEDULING_NO_SHOW_INTERVAL_SECONDS (beat): visits never started become
     no-shows; a second run finds nothing left to mark."""
     return appointments_mark_no_show()
+
+
+@shared_task(ignore_result=True)
+def follow_ups_schedule() -> int:
+    """Beat runs this every few minutes: the day-after "how are you feeling" text of each
+    recently completed check-in; running it twice schedules each once."""
+    return follow_up.follow_ups_schedule()
+
+
+@shared_task(ignore_result=True)
+def check_in_nudges_schedule() -> int:
+    """Beat runs this hourly: one "time to book your check-in" text per patient and due
+    date; running it twice schedules each nudge once."""
+    return cadence.check_in_nudges_schedule()

@@ -1,6 +1,6 @@
 from django.urls import URLPattern
 
-from scheduling.api import availability, calendar, ical, physicians, slots, visits
+from scheduling.api import availability, cadence, calendar, ical, physicians, slots, visits
 
 # Each resource's module (scheduling/api/*.py) adds its routes here.
 urlpatterns: list[URLPattern] = [
@@ -10,4 +10,5 @@ urlpatterns: list[URLPattern] = [
     *calendar.urlpatterns,
     *ical.urlpatterns,
     *visits.urlpatterns,
+    *cadence.urlpatterns,
 ]

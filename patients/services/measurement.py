@@ -171,20 +171,48 @@ def mood_record(*, patient: Patient, score: int, source: str) -> MoodEntry:
     return entry
 
 
+@transaction.atomic
+def mood_score_update(*, entry: MoodEntry, score: int, actor: User | None) -> MoodEntry:
+    """Change a mood entry's score (a second answer to the same question replaces the
+    first); audited as an update of the entry. Same range as mood_record."""
+    if isinstance(score, bool) or not MOOD_MIN <= score <= MOOD_MAX:
+        raise ValidationFailed(fields={"score": [f"Enter a number from {MOOD_MIN} to {MOOD_MAX}."]})
+    entry.score = str(score)
+    entry.save(update_fields=["score"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        object_type="patients.moodentry",
+        object_id=str(entry.pk),
+        patient_id=entry.patient.public_id,
+        detail={"source": entry.source},
+    )
+    return entry
+
+
 _MOOD_REPLY = re.compile(r"(10|0?[1-9])\.?")
+
+
+def mood_reply_parse(body: str) -> int | None:
+    """The one reading of a mood texted back: a reply that is just a number from 1 to 10
+    ("7", " 10 ", "3.", "07"); None for anything else ("0", "11", "7/10", "feeling good")."""
+    match = _MOOD_REPLY.fullmatch(body.strip())
+    return None if match is None else int(match.group(1))
 
 
 def mood_reply_handle(user: User, body: str, inbound: InboundSms) -> bool:
     """SMS reply handler (registered in PatientsConfig.ready): a reply that is just a
     number from 1 to 10, from a patient in care (an approved intake: the only patients the
-    check-in follow-up asks), is their mood. Anything else is left for other handlers."""
-    match = _MOOD_REPLY.fullmatch(body.strip())
-    if match is None:
+    check-in follow-up asks), is their mood. Anything else is left for other handlers.
+    A reply to an open visit follow-up is claimed first by scheduling's handler, which
+    links the entry to the visit."""
+    score = mood_reply_parse(body)
+    if score is None:
         return False
     patient = patient_of(user)
     if patient is None or not patient.intakes.filter(status=IntakeStatus.APPROVED).exists():
         return False
-    mood_record(patient=patient, score=int(match.group(1)), source="sms")
+    mood_record(patient=patient, score=score, source="sms")
     return True
 
 

@@ -44,6 +44,11 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("POST", "appointment-start"): statuses(401, 403, 403, 404, 200, 403),
     ("POST", "appointment-complete"): statuses(401, 403, 403, 404, 200, 403),
     # --- end of video visit ---
+    # --- check-in cadence ---
+    ("GET", "scheduling-patient-cadence"): statuses(401, 403, 403, 404, 200, 200),
+    ("PUT", "scheduling-patient-cadence"): statuses(401, 403, 403, 404, 200, 200),
+    ("GET", "scheduling-my-cadence"): statuses(401, 200, 200, 403, 403, 403),
+    # --- end of check-in cadence ---
 }
 
 # --- Availability and public physician profiles (h10-avail) ---------------------------
@@ -192,12 +197,24 @@ VISIT_BODIES: dict[Row, dict[str, Any]] = {
 # --- end of video visit ---
 
 
+# --- check-in cadence ---
+def patient_url(owner: Any) -> dict[str, Any]:
+    return {"public_id": owner.patient.public_id}
+
+
+CADENCE_SETUPS = {"scheduling-patient-cadence": patient_url}
+CADENCE_BODIES: dict[Row, dict[str, Any]] = {
+    ("PUT", "scheduling-patient-cadence"): {"interval_days": 14},
+}
+# --- end of check-in cadence ---
+
+
 def setups_for(physician: PhysicianProfile) -> dict[str, Any]:
     """Per URL name: what the row needs, made for the `patient` actor and `physician`."""
-    return {**AVAILABILITY_SETUPS, **CALENDAR_SETUPS, **visit_setups(physician)}
+    return {**AVAILABILITY_SETUPS, **CALENDAR_SETUPS, **CADENCE_SETUPS, **visit_setups(physician)}
 
 
-BODIES = {**AVAILABILITY_BODIES, **SLOT_BODIES, **CALENDAR_BODIES, **VISIT_BODIES}
+BODIES = {**AVAILABILITY_BODIES, **SLOT_BODIES, **CALENDAR_BODIES, **VISIT_BODIES, **CADENCE_BODIES}
 
 
 def test_every_scheduling_endpoint_has_a_row():
