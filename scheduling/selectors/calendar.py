@@ -118,12 +118,17 @@ def agenda(owner: AgendaOwner, *, day: date, days: int) -> list[Appointment]:
     first, canceled ones left out; each with its patient's public id and legal names
     (for initials) and nothing else of the record."""
     start, end = local_day_bounds(day, days, owner.time_zone)
-    rows = (
-        Appointment.objects.filter(
-            physician=owner.physician, starts_at__gte=start, starts_at__lt=end
-        )
-        .exclude(status=AppointmentStatus.CANCELED)
-        .select_related("patient")
+    rows = Appointment.objects.filter(
+        physician=owner.physician, starts_at__gte=start, starts_at__lt=end
+    ).exclude(status=AppointmentStatus.CANCELED)
+    return _with_patient_initials(rows)
+
+
+def _with_patient_initials(appointments: QuerySet[Appointment]) -> list[Appointment]:
+    """Rows that show the patient only by public id and initials: no other column of the
+    patient is read."""
+    return list(
+        appointments.select_related("patient")
         .only(
             *_ROW_FIELDS,
             "patient__public_id",
@@ -132,7 +137,6 @@ def agenda(owner: AgendaOwner, *, day: date, days: int) -> list[Appointment]:
         )
         .order_by("starts_at", "id")
     )
-    return list(rows)
 
 
 def initials(patient: Patient) -> str:
@@ -170,20 +174,10 @@ def ical_feed_appointments(physician: PhysicianProfile, *, now: datetime) -> lis
     booking horizon, soonest first. Canceled and no-show visits are left out of the feed."""
     start = now - timedelta(days=FEED_PAST_DAYS)
     end = now + timedelta(days=settings.SCHEDULING_HORIZON_DAYS + 1)
-    rows = (
-        Appointment.objects.filter(
-            physician=physician,
-            status__in=FEED_STATUSES,
-            starts_at__gte=start,
-            starts_at__lt=end,
-        )
-        .select_related("patient")
-        .only(
-            *_ROW_FIELDS,
-            "patient__public_id",
-            "patient__legal_first_name",
-            "patient__legal_last_name",
-        )
-        .order_by("starts_at", "id")
+    rows = Appointment.objects.filter(
+        physician=physician,
+        status__in=FEED_STATUSES,
+        starts_at__gte=start,
+        starts_at__lt=end,
     )
-    return list(rows)
+    return _with_patient_initials(rows)
