@@ -21,8 +21,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User
-from accounts.services.registration import normalize_email
+from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User, normalize_email
 from accounts.services.throttling import (
     login_attempt_begin,
     login_attempt_succeeded,
@@ -119,10 +118,14 @@ def session_is_idle(session: AuthSession, now: datetime) -> bool:
     return session.user.is_staff_role and now - session.last_seen_at > settings.STAFF_IDLE_TIMEOUT
 
 
+_USER_DEFERRED = frozenset({"email", "email_hash"})
+
+
 @functools.cache
 def _session_query() -> tuple[str, list[str], list[str]]:
     session_fields = AuthSession._meta.concrete_fields
-    user_fields = User._meta.concrete_fields
+    # The address stays deferred: no request needs it decrypted (User.email loads it).
+    user_fields = [f for f in User._meta.concrete_fields if f.name not in _USER_DEFERRED]
     device = TotpDevice._meta
     select = ", ".join(
         [f's."{f.column}"' for f in session_fields] + [f'u."{f.column}"' for f in user_fields]
