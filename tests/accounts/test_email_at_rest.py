@@ -176,3 +176,12 @@ def test_the_admin_refuses_an_address_another_account_has():
     assert response.status_code == 200  # the form again, with the error
     assert "Another account has this email address." in response.content.decode()
     assert User.objects.get(pk=target.pk).email != ADDRESS
+
+
+def test_bulk_created_accounts_get_their_hash_too():
+    # Benchmarks and data loads use bulk_create, which skips save(): the field computes it.
+    User.objects.bulk_create(
+        [User(email=f"Bulk{n}@Example.test", role="patient", password="!") for n in range(2)]
+    )
+    assert User.objects.with_email("bulk1@example.test").exists()
+    assert User.objects.with_email(" BULK0@example.TEST").exists()
