@@ -119,6 +119,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     def save(self, *args: Any, **kwargs: Any) -> None:
         if "email" not in self.get_deferred_fields():
             self.email = normalize_email(self.email)
+            # Loaded (no longer deferred), so a save of the loaded fields writes it too.
+            self.email_hash = email_lookup_hash(self.email)
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "email" in update_fields:
             kwargs["update_fields"] = {*update_fields, "email_hash"}

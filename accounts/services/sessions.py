@@ -118,14 +118,10 @@ def session_is_idle(session: AuthSession, now: datetime) -> bool:
     return session.user.is_staff_role and now - session.last_seen_at > settings.STAFF_IDLE_TIMEOUT
 
 
-_USER_DEFERRED = frozenset({"email", "email_hash"})
-
-
 @functools.cache
 def _session_query() -> tuple[str, list[str], list[str]]:
     session_fields = AuthSession._meta.concrete_fields
-    # The address stays deferred: no request needs it decrypted (User.email loads it).
-    user_fields = [f for f in User._meta.concrete_fields if f.name not in _USER_DEFERRED]
+    user_fields = User._meta.concrete_fields
     device = TotpDevice._meta
     select = ", ".join(
         [f's."{f.column}"' for f in session_fields] + [f'u."{f.column}"' for f in user_fields]
@@ -153,7 +149,14 @@ def _session_by_access_digest(digest: str) -> AuthSession | None:
         return None
     user_end = len(session_names) + len(user_names)
     session = AuthSession.from_db("default", session_names, row[: len(session_names)])
-    session.user = User.from_db("default", user_names, row[len(session_names) : user_end])
+    # Raw values, so the encrypted ones (the email) go through their fields' from_db_value.
+    raw_user = row[len(session_names) : user_end]
+    user_values = [
+        value if (convert := getattr(field, "from_db_value", None)) is None
+        else convert(value, None, connection)
+        for value, field in zip(raw_user, User._meta.concrete_fields, strict=True)
+    ]  # fmt: skip
+    session.user = User.from_db("default", user_names, user_values)
     session.mfa_enrolled = bool(row[user_end])
     return session
 
