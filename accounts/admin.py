@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+import uuid
 from typing import Any, ClassVar
 
 from django import forms
@@ -8,7 +10,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from accounts.models import (
@@ -19,6 +21,8 @@ from accounts.models import (
     PhysicianProfile,
     StateLicense,
     User,
+    email_lookup_hash,
+    normalize_email,
 )
 from accounts.services.credentials import (
     physician_credential_cds_set,
@@ -28,7 +32,6 @@ from accounts.services.credentials import (
     user_access_change,
 )
 from accounts.services.mfa import mfa_code_check
-from accounts.services.registration import normalize_email
 from accounts.services.sessions import auth_sessions_revoke
 from accounts.services.throttling import (
     login_attempt_begin,
@@ -329,15 +332,28 @@ class PhysicianProfileAdmin(AuditedAdmin):
 ACCESS_FIELDS = ("role", "is_staff", "is_active")
 
 
+class UserAdminForm(forms.ModelForm):
+    def clean_email(self) -> str:
+        """One account per address: the unique hash would refuse it at save, as a 500."""
+        email = normalize_email(self.cleaned_data["email"])
+        if User.objects.with_email(email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another account has this email address.")
+        return email
+
+
 @admin.register(User)
 class UserAdmin(AuditedAdmin):
     """Email, role and staff flag are read-only except to a credentialing user; a change of
     role, staff or active flag goes through user_access_change (which ends the user's
     sessions). Users are created by registration and invitation, not here."""
 
-    list_display = ["email", "role", "is_active", "date_joined"]
+    form = UserAdminForm
+    list_display = ["address", "role", "is_active", "date_joined"]
     list_filter = ["role", "is_active"]
+    # The address is encrypted: the search is by the exact address (any case), through its
+    # keyed hash, or by public id (get_search_results); never a substring.
     search_fields = ["email"]
+    search_help_text = "An exact email address (any case) or a user's public id."
     fields = ["public_id", "email", "role", "is_active", "is_staff", "date_joined", "last_login"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
@@ -345,6 +361,21 @@ class UserAdmin(AuditedAdmin):
         # The email is the login (and where a password reset goes): changing it is taking
         # over the account, so it is as guarded as the role.
         return fixed if may_credential(request) else [*fixed, "email", "role", "is_staff"]
+
+    @admin.display(description="email")
+    def address(self, obj: User) -> str:
+        return obj.email  # not sortable: the column holds ciphertext
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        match = Q(email_hash=email_lookup_hash(term))
+        with contextlib.suppress(ValueError):
+            match |= Q(public_id=uuid.UUID(term))
+        return queryset.filter(match), False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -7,11 +7,10 @@ from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.db.models.functions import Lower
 from django.utils import timezone
 
 from accounts.validators import validate_npi
-from core.crypto import EncryptedTextField
+from core.crypto import EncryptedEmailField, EncryptedTextField, keyed_hash
 
 
 class Role(models.TextChoices):
@@ -33,9 +32,49 @@ class State(models.TextChoices):
     NJ = "NJ", "New Jersey"
 
 
+EMAIL_HASH_PURPOSE = "account-email"
+
+
+def normalize_email(email: str) -> str:
+    """The one form of an address we store and hash: stripped and lower-cased."""
+    return email.strip().lower()
+
+
+def email_lookup_hash(email: str) -> str:
+    """The keyed hash that finds an account by its address, whatever its case or spaces."""
+    return keyed_hash(normalize_email(email), purpose=EMAIL_HASH_PURPOSE)
+
+
+class EmailHashField(models.CharField):
+    """`email_lookup_hash` of the row's `email`, computed whenever the row is written
+    (save and bulk_create), so it cannot drift from the address. QuerySet.update(email=)
+    bypasses it: change an address with save()."""
+
+    def pre_save(self, model_instance: models.Model, add: bool) -> str:
+        value = email_lookup_hash(model_instance.email)  # type: ignore[attr-defined]
+        setattr(model_instance, self.attname, value)
+        return value
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def with_email(self, email: str) -> UserQuerySet:
+        """The account (at most one) with this address, in any case or spacing."""
+        return self.filter(email_hash=email_lookup_hash(email))
+
+
 class UserManager(BaseUserManager["User"]):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def with_email(self, email: str) -> UserQuerySet:
+        return self.get_queryset().with_email(email)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # ModelBackend (API and admin sign-in) and createsuperuser come here.
+        return self.with_email(username or "").get()
+
     def create_user(self, email: str, password: str | None = None, **fields: Any) -> User:
-        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user = self.model(email=normalize_email(email), **fields)
         user.set_password(password)
         user.save(using=self._db)
         return user
@@ -52,7 +91,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     do in the admin is decided by has_perm below, not by groups."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    email = models.EmailField(max_length=254, unique=True)
+    # Encrypted at rest; found by `email_hash` (User.objects.with_email), never by value.
+    email = EncryptedEmailField()
+    # Unique: one account per address, case and spaces ignored.
+    email_hash = EmailHashField(max_length=64, unique=True, editable=False)
     role = models.CharField(max_length=16, choices=Role.choices)
     is_active = models.BooleanField(default=True)
     # Django admin access (ops admins only); superusers exist for break-fix by engineers.
@@ -64,20 +106,25 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     objects: ClassVar[UserManager] = UserManager()
 
+    # The address is what a person types to sign in (admin form, createsuperuser); its
+    # uniqueness is `email_hash`'s, which Django's check cannot see: auth.E003 is silenced
+    # in settings for that reason.
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    class Meta:
-        constraints = [
-            # Stored lower-case, so the unique index is case-insensitive.
-            models.CheckConstraint(
-                condition=models.Q(email=Lower("email")), name="user_email_lowercase"
-            ),
-        ]
-
     def __str__(self) -> str:
         return f"{self.role} {self.public_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if "email" not in self.get_deferred_fields():
+            self.email = normalize_email(self.email)
+            # Loaded (no longer deferred), so a save of the loaded fields writes it too.
+            self.email_hash = email_lookup_hash(self.email)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "email" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "email_hash"}
+        super().save(*args, **kwargs)
 
     @property
     def is_staff_role(self) -> bool:

@@ -28,7 +28,7 @@ def _token(user: Any, *, staff: bool) -> str:
 def _user(email: str, role: str) -> Any:
     from accounts.models import User
 
-    return User.objects.filter(email=email).first() or User.objects.create_user(
+    return User.objects.with_email(email).first() or User.objects.create_user(
         email, "bench-password-123456", role=role
     )
 

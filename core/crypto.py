@@ -15,7 +15,9 @@ from datetime import date
 from typing import Any
 
 from cryptography.fernet import Fernet, MultiFernet
+from django import forms
 from django.conf import settings
+from django.core import validators
 from django.core.signals import setting_changed
 from django.db import models
 from django.dispatch import receiver
@@ -104,3 +106,28 @@ class EncryptedDateField(EncryptedTextField):
         if value in (None, ""):
             return None
         return encrypt(self.to_python(value).isoformat())  # type: ignore[union-attr]
+
+
+class EncryptedEmailField(EncryptedTextField):
+    """An email address stored encrypted, validated like an EmailField.
+
+    A ciphertext matches nothing (every token is different), so a filter on the field
+    would silently find no row: every lookup but `isnull` is refused with a FieldError.
+    Look the address up by its keyed hash, in a column of its own."""
+
+    default_validators = [validators.validate_email]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", 254)
+        super().__init__(*args, **kwargs)
+
+    def get_lookup(self, lookup_name: str) -> Any:
+        return super().get_lookup(lookup_name) if lookup_name == "isnull" else None
+
+    def get_transform(self, name: str) -> Any:
+        return None
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(
+            **{"form_class": forms.EmailField, "widget": forms.EmailInput, **kwargs}
+        )

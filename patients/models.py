@@ -92,12 +92,16 @@ class Assessment(models.Model):
     clinical reason code is kept; `urgent_safety` (an answer of self-harm) is the one bit
     a later claim needs to open a safety flag for a physician. Nothing identifies the
     person unless they leave a lead (with marketing consent) or a later registration
-    claims it with its claim token."""
+    claims it with its claim token.
+
+    Since a lead or a claim links the row to a person, the outcome is encrypted (figures
+    decrypt it in Python; nothing filters or counts it in SQL), and `urgent_safety` is
+    cleared by the claim once its safety flag exists (assessment_claim)."""
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     state = models.CharField(max_length=2)
-    outcome = models.CharField(max_length=16, choices=AssessmentOutcome.choices)
+    outcome = EncryptedTextField(choices=AssessmentOutcome.choices)
     ruleset_version = models.CharField(max_length=32)
     urgent_safety = models.BooleanField(default=False)
     claim_token_hash = models.CharField(max_length=64, unique=True)

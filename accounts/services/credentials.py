@@ -27,8 +27,9 @@ from accounts.models import (
     StateLicense,
     User,
     VerificationStatus,
+    normalize_email,
 )
-from accounts.services.registration import normalize_email, password_validate
+from accounts.services.registration import password_validate
 from accounts.services.sessions import user_sessions_revoke
 from accounts.validators import dea_check, dea_normalize, dea_schedules_normalize, npi_is_valid
 from audit.models import AuditAction

@@ -25,8 +25,8 @@ from accounts.models import (
     Role,
     TotpDevice,
     User,
+    normalize_email,
 )
-from accounts.services.registration import normalize_email
 from accounts.services.sessions import token_digest, user_sessions_revoke
 from accounts.services.throttling import (
     mfa_attempt_begin,
@@ -225,7 +225,7 @@ def staff_invite(*, email: str, role: str, issued_by: User | None) -> StaffInvit
     password, shown once) for a role that needs no credentials. A physician's account comes
     from credentialing (NPI, licenses) first; an existing account keeps its role."""
     email = normalize_email(email)
-    user = User.objects.filter(email=email).first()
+    user = User.objects.with_email(email).first()
     password = None
     if user is not None and user.role != role:
         raise Conflict(f"{email} has the role {user.role}; change roles through credentialing.")

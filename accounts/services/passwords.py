@@ -16,7 +16,6 @@ from accounts.models import AuthSession, User
 from accounts.services.registration import (
     account_email_send,
     app_link,
-    normalize_email,
     password_validate,
 )
 from accounts.services.sessions import user_sessions_revoke, user_sessions_revoke_others
@@ -63,7 +62,7 @@ def password_reset_token(user: User) -> str:
 @transaction.atomic
 def password_reset_request(*, email: str) -> None:
     """Email a reset link to an active account with this address; nothing otherwise."""
-    user = User.objects.filter(email=normalize_email(email), is_active=True).first()
+    user = User.objects.with_email(email).filter(is_active=True).first()
     if user is None:
         return
     audit_write(user, actor=None, action=AuditAction.UPDATE, detail={"password": "reset_requested"})

@@ -21,7 +21,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import Role, User, normalize_email
 from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, audit_write
 from core.errors import Conflict, ValidationFailed
@@ -29,10 +29,6 @@ from core.errors import Conflict, ValidationFailed
 logger = logging.getLogger(__name__)
 
 EMAIL_VERIFICATION_SALT = "accounts.email-verification"
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def password_validate(*, password: str, user: User) -> None:
@@ -94,9 +90,10 @@ def patient_register(*, email: str, password: str) -> None:
 
 
 def email_verification_token(user: User) -> str:
-    # Signs the address too, so a link stops working if the email changes.
+    # Signs the address's keyed hash (the link must not carry the address itself: signed
+    # is not encrypted), so a link stops working if the email changes.
     return signing.TimestampSigner(salt=EMAIL_VERIFICATION_SALT).sign_object(
-        {"user": str(user.public_id), "email": user.email}
+        {"user": str(user.public_id), "email_hash": user.email_hash}
     )
 
 
@@ -134,7 +131,7 @@ def email_verify(*, token: str) -> User:
         raise invalid from exc
     user = (
         User.objects.select_for_update()
-        .filter(public_id=claims.get("user"), email=claims.get("email"), is_active=True)
+        .filter(public_id=claims.get("user"), email_hash=claims.get("email_hash"), is_active=True)
         .first()
     )
     if user is None:

@@ -21,8 +21,7 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User
-from accounts.services.registration import normalize_email
+from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User, normalize_email
 from accounts.services.throttling import (
     login_attempt_begin,
     login_attempt_succeeded,
@@ -150,7 +149,14 @@ def _session_by_access_digest(digest: str) -> AuthSession | None:
         return None
     user_end = len(session_names) + len(user_names)
     session = AuthSession.from_db("default", session_names, row[: len(session_names)])
-    session.user = User.from_db("default", user_names, row[len(session_names) : user_end])
+    # Raw values, so the encrypted ones (the email) go through their fields' from_db_value.
+    raw_user = row[len(session_names) : user_end]
+    user_values = [
+        value if (convert := getattr(field, "from_db_value", None)) is None
+        else convert(value, None, connection)
+        for value, field in zip(raw_user, User._meta.concrete_fields, strict=True)
+    ]  # fmt: skip
+    session.user = User.from_db("default", user_names, user_values)
     session.mfa_enrolled = bool(row[user_end])
     return session
 

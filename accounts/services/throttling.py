@@ -103,7 +103,7 @@ def login_attempt_succeeded(*, email: str, ip: str | None) -> None:
 
 def login_failure_record(*, email: str, surface: str = "api") -> None:
     """Audit a failed sign-in (against the user, if the email is known)."""
-    known = User.objects.filter(email=email).first()
+    known = User.objects.with_email(email).first()
     detail = {"surface": surface}
     if known is None:
         audit_record(

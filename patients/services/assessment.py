@@ -2,11 +2,12 @@
 stored without anything that identifies the person, and claimable later by a patient.
 
 What is kept: the anonymous outcome only (for conversion figures): the state, the
-outcome, the rule-set version, whether an answer showed self-harm (`urgent_safety`, so a
-later claim opens a safety flag for a physician) and the keyed hash of a claim token that
-is shown once. No answer and no clinical reason code is stored. Contact details ("stay
-informed") are kept only with explicit marketing consent, recorded with its time, source
-and the exact wording shown; the lead holds contact and consent only.
+outcome (encrypted: a lead or a claim links the row to a person), the rule-set version,
+whether an answer showed self-harm (`urgent_safety`, so a later claim opens a safety flag
+for a physician; the claim clears it once the flag exists) and the keyed hash of a claim
+token that is shown once. No answer and no clinical reason code is stored. Contact details
+("stay informed") are kept only with explicit marketing consent, recorded with its time,
+source and the exact wording shown; the lead holds contact and consent only.
 
 The answers are always scored first: a problem with the optional lead (contact details
 without consent, consent without contact details, a bad email or phone) never withholds

@@ -177,7 +177,7 @@ def test_staff_invite_creates_the_account_and_shows_the_token_once(api):
     out = io.StringIO()
     call_command("staff_invite", "New.Admin@example.test", role="ops_admin", stdout=out)
     lines = dict(line.split(" (shown once): ") for line in out.getvalue().splitlines())
-    user = User.objects.get(email="new.admin@example.test")
+    user = User.objects.with_email("new.admin@example.test").get()
     assert (user.role, user.is_staff) == ("ops_admin", True)
     bearer(api, login(api, user.email, lines["initial password"]).json()["access_token"])
     enrolled = api.post(
@@ -220,6 +220,6 @@ def test_seed_demo_prints_an_enrollment_token_for_each_demo_staff_member(api):
         if line.strip()
     )
     assert set(tokens) == set(User.objects.exclude(role="patient").values_list("email", flat=True))
-    user = User.objects.get(email="ops@demo.example")
+    user = User.objects.with_email("ops@demo.example").get()
     sign_in(api, user, password="demo-password-2026")
     assert start(api, tokens[user.email]) == 201

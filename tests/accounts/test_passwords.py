@@ -69,6 +69,8 @@ def test_change_ends_the_other_sessions_and_keeps_this_one(api):
     assert AuditEvent.objects.filter(actor=user, detail={"password": "changed"}).exists()
 
 
+# The token carries a timestamp in seconds: the clock must not tick between link and check.
+@pytest.mark.usefixtures("frozen_clock")
 def test_reset_answers_the_same_for_unknown_emails(
     api, mailoutbox, django_capture_on_commit_callbacks
 ):

@@ -30,7 +30,7 @@ def test_taken_email_gets_the_same_answer_as_a_new_one(
     assert fresh.status_code == 202
     assert set(fresh.json()) == {"detail"}  # no tokens: login is the way in
     assert not AuthSession.objects.exists()
-    assert User.objects.filter(email="taken@example.test").count() == 1
+    assert User.objects.with_email("taken@example.test").count() == 1
     by_address = {message.to[0]: message for message in mailoutbox}
     assert set(by_address) == {"fresh@example.test", "taken@example.test"}
     assert "verify-email?token=" in by_address["fresh@example.test"].body

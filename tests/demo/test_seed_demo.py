@@ -13,7 +13,7 @@ def test_seed_demo_is_idempotent_and_credentials_are_valid(capsys):
     call_command("seed_demo")
     call_command("seed_demo")
     assert User.objects.count() == 5
-    privacy = User.objects.get(email="privacy@demo.example")
+    privacy = User.objects.with_email("privacy@demo.example").get()
     assert (privacy.role, privacy.is_staff, privacy.is_staff_role) == (
         "privacy_officer",
         True,

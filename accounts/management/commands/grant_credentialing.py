@@ -4,7 +4,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services.credentials import credentialing_grant
-from accounts.services.registration import normalize_email
 
 
 class Command(BaseCommand):
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--revoke", action="store_true", help="take the permission back")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = User.objects.filter(email=normalize_email(options["email"])).first()
+        user = User.objects.with_email(options["email"]).first()
         if user is None:
             raise CommandError("No user with that email.")
         if not user.is_staff_role:

@@ -4,7 +4,6 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import User
 from accounts.services.mfa import mfa_reset
-from accounts.services.registration import normalize_email
 
 
 class Command(BaseCommand):
@@ -18,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--reason", required=True, help="why (kept in the audit log)")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user = User.objects.filter(email=normalize_email(options["email"])).first()
+        user = User.objects.with_email(options["email"]).first()
         if user is None:
             raise CommandError("No such user.")
         if not options["reason"].strip():

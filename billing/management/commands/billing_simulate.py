@@ -4,6 +4,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from accounts.models import email_lookup_hash
 from billing.gateways.base import GatewayError
 from billing.gateways.local import LocalGateway, renewal_simulate
 from billing.gateways.local_delivery import deliver_pending
@@ -31,7 +32,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, email: str, fail: bool, pay: bool, **options: Any) -> None:
         if not isinstance(gateway(), LocalGateway):
             raise CommandError("billing_simulate works with the local gateway only.")
-        patient = Patient.objects.filter(user__email=email.strip().lower()).first()
+        patient = Patient.objects.filter(user__email_hash=email_lookup_hash(email)).first()
         subscription = current_subscription(patient) if patient else None
         if subscription is None:
             raise CommandError("No membership for that email.")

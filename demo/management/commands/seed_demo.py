@@ -10,7 +10,14 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import STAFF_ROLES, PhysicianProfile, Role, TotpDevice, User
+from accounts.models import (
+    STAFF_ROLES,
+    PhysicianProfile,
+    Role,
+    TotpDevice,
+    User,
+    email_lookup_hash,
+)
 from accounts.services.credentials import (
     cds_registration_set,
     dea_registration_set,
@@ -50,6 +57,8 @@ PHYSICIANS = [
 ]
 
 
+STAFF_EMAILS = (OPS_EMAIL, PRIVACY_EMAIL, *(p[0] for p in PHYSICIANS))
+
 DEMO_PATIENT = {
     "legal_first_name": "Jordan",
     "legal_last_name": "Demo",
@@ -77,14 +86,16 @@ class Command(BaseCommand):
         if settings.PRODUCTION:  # known passwords and free test cards
             raise CommandError("seed_demo refuses to run with APP_ENV=production.")
         expires = timezone.localdate() + dt.timedelta(days=730)
-        if not User.objects.filter(email=OPS_EMAIL).exists():
+        if not User.objects.with_email(OPS_EMAIL).exists():
             User.objects.create_user(OPS_EMAIL, DEMO_PASSWORD, role=Role.OPS_ADMIN, is_staff=True)
-        if not User.objects.filter(email=PRIVACY_EMAIL).exists():
+        if not User.objects.with_email(PRIVACY_EMAIL).exists():
             User.objects.create_user(
                 PRIVACY_EMAIL, DEMO_PASSWORD, role=Role.PRIVACY_OFFICER, is_staff=True
             )
         for email, first, last, npi, states in PHYSICIANS:
-            profile = PhysicianProfile.objects.filter(user__email=email).first()
+            profile = PhysicianProfile.objects.filter(
+                user__in=User.objects.with_email(email)
+            ).first()
             if profile is None:
                 profile = physician_create(
                     email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, npi=npi
@@ -102,12 +113,12 @@ class Command(BaseCommand):
                     cds_registration_set(
                         physician=profile, state="NJ", number="CDS-D12345", expires_on=expires
                     )
-        patient_user = User.objects.filter(email=PATIENT_EMAIL).first()
+        patient_user = User.objects.with_email(PATIENT_EMAIL).first()
         if patient_user is None:
             patient_user = User.objects.create_user(PATIENT_EMAIL, DEMO_PASSWORD, role=Role.PATIENT)
         # Demo accounts have no inbox to click a link in: their emails count as confirmed.
         User.objects.filter(
-            email__in=[OPS_EMAIL, PRIVACY_EMAIL, PATIENT_EMAIL, *(p[0] for p in PHYSICIANS)],
+            email_hash__in=[email_lookup_hash(e) for e in (*STAFF_EMAILS, PATIENT_EMAIL)],
             email_verified_at__isnull=True,
         ).update(email_verified_at=timezone.now())
         patient_user.refresh_from_db()
@@ -171,7 +182,9 @@ class Command(BaseCommand):
             "MFA enrollment tokens (single use, 24 h; "
             'POST /api/auth/mfa/enroll {"enrollment_token": ...}):'
         ]
-        for user in User.objects.filter(role__in=STAFF_ROLES, email__endswith="@demo.example"):
+        for user in User.objects.filter(
+            role__in=STAFF_ROLES, email_hash__in=[email_lookup_hash(e) for e in STAFF_EMAILS]
+        ):
             if TotpDevice.objects.filter(user=user, confirmed_at__isnull=False).exists():
                 lines.append(f"  {user.email}  MFA already enrolled")
             else:
