@@ -137,7 +137,7 @@ class Command(BaseCommand):
         Patient.objects.filter(user=patient_user, phone_verified_at__isnull=True).update(
             phone_verified_at=timezone.now()
         )
-        self._schedules(User.objects.get(email=OPS_EMAIL))
+        self._schedules(User.objects.with_email(OPS_EMAIL).get())
         membership = self._membership(patient_user)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
