@@ -154,7 +154,9 @@ class Command(BaseCommand):
         Central time), set once: a schedule changed since is left alone."""
         zones = {PHYSICIANS[0][0]: "America/Chicago", PHYSICIANS[1][0]: "America/New_York"}
         for email, zone in zones.items():
-            profile = PhysicianProfile.objects.select_related("user").get(user__email=email)
+            profile = PhysicianProfile.objects.select_related("user").get(
+                user__email_hash=email_lookup_hash(email)
+            )
             if PhysicianSchedule.objects.filter(physician=profile).exists():
                 continue
             physician_schedule_replace(
