@@ -372,6 +372,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "audit.tasks.verify_audit_chain",
         "schedule": env.float("AUDIT_VERIFY_INTERVAL_SECONDS", default=86400.0),
     },
+    "accounts-purge-rotated-refresh-tokens": {
+        "task": "accounts.tasks.purge_rotated_refresh_tokens",
+        "schedule": env.float("TOKEN_PURGE_INTERVAL_SECONDS", default=86400.0),
+    },
 }
 
 if BILLING_GATEWAY.endswith(".local.LocalGateway"):
