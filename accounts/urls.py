@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import api
+from accounts import api, staff_api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="auth-register"),
@@ -24,4 +24,15 @@ urlpatterns = [
     path("auth/mfa/enroll/confirm", api.MfaConfirmView.as_view(), name="mfa-enroll-confirm"),
     path("auth/mfa/verify", api.MfaVerifyView.as_view(), name="mfa-verify"),
     path("me", api.MeView.as_view(), name="me"),
+    path("staff/invitations", staff_api.StaffInvitationView.as_view(), name="staff-invite"),
+    path(
+        "staff/<uuid:public_id>/mfa-enrollment-token",
+        staff_api.StaffEnrollmentTokenView.as_view(),
+        name="staff-mfa-enrollment-token",
+    ),
+    path(
+        "staff/<uuid:public_id>/mfa-reset",
+        staff_api.StaffMfaResetView.as_view(),
+        name="staff-mfa-reset",
+    ),
 ]

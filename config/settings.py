@@ -11,6 +11,15 @@ from typing import Any
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.beat import beat_schedule
+from config.logs import logging_config
+from config.production import (
+    DEV_SECRET_KEY,
+    production_hardening,
+    production_problems,
+    refusal_message,
+)
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -20,50 +29,29 @@ env.read_env(BASE_DIR / ".env", overwrite=False)
 APP_ENV = env.str("APP_ENV", default="development")
 PRODUCTION = APP_ENV == "production"
 DEBUG = env.bool("DEBUG", default=False)
-# Every unsafe production setting found, refused together at the end of this module.
-_problems: list[str] = []
-if PRODUCTION and DEBUG:
-    _problems.append("DEBUG must be off.")
+# Unsafe production settings are refused together at the end of this module (see
+# config/production.py for the list).
 
-_DEV_SECRET = "dev-only-insecure-secret-key-do-not-use-in-production-0123456789"
-SECRET_KEY = env.str("SECRET_KEY", default=_DEV_SECRET)
-if PRODUCTION and (SECRET_KEY == _DEV_SECRET or len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5):
-    _problems.append("SECRET_KEY: at least 50 random characters.")
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 
 # PHI encryption at rest: Fernet keys, newest first. Development derives one from SECRET_KEY.
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 LOOKUP_HASH_KEY = env.str("LOOKUP_HASH_KEY", default="")
-if PRODUCTION and not (FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY):
-    _problems.append("FIELD_ENCRYPTION_KEYS and LOOKUP_HASH_KEY are required.")
 if not FIELD_ENCRYPTION_KEYS:
     _digest = hashlib.sha256(f"fernet:{SECRET_KEY}".encode()).digest()
     FIELD_ENCRYPTION_KEYS = [base64.urlsafe_b64encode(_digest).decode()]
 LOOKUP_HASH_KEY = LOOKUP_HASH_KEY or f"lookup:{SECRET_KEY}"
 # Key of the audit hash chain: keep it outside the database (and away from its admins).
 AUDIT_CHAIN_KEY = env.str("AUDIT_CHAIN_KEY", default="")
-if PRODUCTION and len(AUDIT_CHAIN_KEY) < 32:
-    _problems.append("AUDIT_CHAIN_KEY: at least 32 random characters.")
 AUDIT_CHAIN_KEY = AUDIT_CHAIN_KEY or f"audit-chain:{SECRET_KEY}"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
-if PRODUCTION and "ALLOWED_HOSTS" not in env.ENVIRON:
-    _problems.append("ALLOWED_HOSTS: the public host names.")
-if PRODUCTION and "*" in ALLOWED_HOSTS:
-    _problems.append("ALLOWED_HOSTS must not contain '*' (Host header attacks on links).")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies we sit behind (X-Forwarded-For hops to trust for the client IP).
 NUM_PROXIES = env.int("NUM_PROXIES", default=0)
-if PRODUCTION and "NUM_PROXIES" not in env.ENVIRON:
-    # A wrong guess either lets clients forge their IP or makes every client the proxy.
-    _problems.append("NUM_PROXIES must be set explicitly (0 when nothing is in front).")
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000")
-if PRODUCTION and not PUBLIC_BASE_URL.startswith("https://"):
-    # Twilio signs the exact public URL; links in messages must be https too.
-    _problems.append("PUBLIC_BASE_URL: the public https:// URL.")
 # Where links in messages point: the patient-facing app.
 PUBLIC_APP_URL = env.str("PUBLIC_APP_URL", default="http://127.0.0.1:8000/app")
-if PRODUCTION and not PUBLIC_APP_URL.startswith("https://"):
-    _problems.append("PUBLIC_APP_URL: the patient app's https:// URL (links in messages).")
 # The name in every text and email: free of drug or condition words (lock screens); the
 # notifications app refuses to start otherwise (notifications.templates).
 PRACTICE_NAME = env.str("PRACTICE_NAME", default="Evergreen Health")
@@ -352,22 +340,6 @@ STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
 if STRIPE_WEBHOOK_TOLERANCE_SECONDS <= 0:  # the SDK reads 0 as "no age check at all"
     raise ImproperlyConfigured("STRIPE_WEBHOOK_TOLERANCE_SECONDS must be positive.")
-if PRODUCTION:
-    if BILLING_GATEWAY.endswith(".local.LocalGateway"):
-        _problems.append("BILLING_GATEWAY: the local gateway accepts test cards for free.")
-    if BILLING_GATEWAY.endswith(".stripe.StripeGateway") and not STRIPE_SECRET_KEY:
-        _problems.append("STRIPE_SECRET_KEY is required by the Stripe gateway.")
-    if not STRIPE_WEBHOOK_SECRET or STRIPE_WEBHOOK_SECRET.startswith("whsec_local"):
-        # The development secret is public: anyone could sign a "payment succeeded".
-        _problems.append("STRIPE_WEBHOOK_SECRET: the real signing secret, not the default.")
-    _base_urls = {"STRIPE_API_BASE_URL": STRIPE_API_BASE_URL}
-    _base_urls["TWILIO_API_BASE_URL"] = TWILIO_API_BASE_URL
-    for _name, _value in _base_urls.items():
-        if _value:
-            _problems.append(f"{_name} must be empty (tests and local stand-ins only).")
-    for _name, _value in {"SMS_BACKEND": SMS_BACKEND, "EMAIL_BACKEND": EMAIL_BACKEND}.items():
-        if ".console." in _value:
-            _problems.append(f"{_name}: the console backend prints messages to the log.")
 
 # Celery: JSON only, late acks, time limits; beat entries live here.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -384,49 +356,13 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=90)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULE = {
-    "notifications-dispatch": {
-        "task": "notifications.tasks.dispatch_due_messages",
-        "schedule": NOTIFY_DISPATCH_INTERVAL_SECONDS,
-    },
-    "patients-questionnaire-reminders": {
-        "task": "patients.tasks.schedule_questionnaire_reminders",
-        "schedule": env.float("QUESTIONNAIRE_REMINDER_INTERVAL_SECONDS", default=3600.0),
-    },
-    "billing-sync-memberships": {
-        "task": "billing.tasks.sync_memberships",
-        "schedule": env.float("BILLING_SYNC_INTERVAL_SECONDS", default=86400.0),
-    },
-    "audit-seal-chain": {
-        "task": "audit.tasks.seal_audit_chain",
-        "schedule": env.float("AUDIT_SEAL_INTERVAL_SECONDS", default=10.0),
-    },
-    "audit-anchor-chain": {
-        "task": "audit.tasks.anchor_audit_chain",
-        "schedule": env.float("AUDIT_ANCHOR_INTERVAL_SECONDS", default=3600.0),
-    },
-    # Logs an ERROR when the chain or an anchor fails.
-    "audit-verify-chain": {
-        "task": "audit.tasks.verify_audit_chain",
-        "schedule": env.float("AUDIT_VERIFY_INTERVAL_SECONDS", default=86400.0),
-    },
-    # Scheduling: the day-after follow-up texts and the check-in nudges.
-    "scheduling-follow-ups": {
-        "task": "scheduling.tasks.follow_ups_schedule",
-        "schedule": env.float("FOLLOW_UP_SCHEDULE_INTERVAL_SECONDS", default=300.0),
-    },
-    "scheduling-check-in-nudges": {
-        "task": "scheduling.tasks.check_in_nudges_schedule",
-        "schedule": env.float("CHECK_IN_NUDGE_INTERVAL_SECONDS", default=3600.0),
-    },
-}
 
-if BILLING_GATEWAY.endswith(".local.LocalGateway"):
-    # The local gateway's webhook deliveries (also enqueued on commit; this retries them).
-    CELERY_BEAT_SCHEDULE["billing-deliver-local-events"] = {
-        "task": "billing.tasks.deliver_local_events",
-        "schedule": 30.0,
-    }
+# Every periodic task, with its interval from the environment (config/beat.py).
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    env,
+    dispatch_interval=NOTIFY_DISPATCH_INTERVAL_SECONDS,
+    local_gateway=BILLING_GATEWAY.endswith(".local.LocalGateway"),
+)
 
 # PHQ-9 and GAD-7 are due this many days after the last one; clearance lapses after the grace.
 QUESTIONNAIRE_INTERVAL_DAYS = env.int("QUESTIONNAIRE_INTERVAL_DAYS", default=28)
@@ -434,7 +370,6 @@ QUESTIONNAIRE_GRACE_DAYS = env.int("QUESTIONNAIRE_GRACE_DAYS", default=7)
 # The same answers to the same questionnaire within this window are one submission.
 QUESTIONNAIRE_DEDUPE_SECONDS = env.int("QUESTIONNAIRE_DEDUPE_SECONDS", default=60)
 
-# See audit.services._read_may_commit_async for the trade-off.
 # Scheduling (issue 10). Visit lengths per appointment kind, in minutes.
 APPOINTMENT_MINUTES = {
     "consultation": env.int("APPOINTMENT_CONSULTATION_MINUTES", default=30),
@@ -466,66 +401,19 @@ DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
 # Tests point the Daily backend at a local server; production leaves it at Daily's.
 DAILY_API_BASE_URL = env.str("DAILY_API_BASE_URL", default="https://api.daily.co/v1")
 DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10.0)
-if PRODUCTION:
-    if DAILY_API_BASE_URL.rstrip("/") != "https://api.daily.co/v1":
-        _problems.append("DAILY_API_BASE_URL must be Daily's own (tests and local stand-ins only).")
-    if VIDEO_BACKEND.endswith(".daily.DailyVideoBackend") and not DAILY_API_KEY:
-        _problems.append("DAILY_API_KEY is required by the Daily video backend.")
-CELERY_BEAT_SCHEDULE["scheduling-mark-no-shows"] = {
-    "task": "scheduling.tasks.mark_no_shows",
-    "schedule": env.float("SCHEDULING_NO_SHOW_INTERVAL_SECONDS", default=300.0),
-}
 
+# See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
 AUDIT_SEAL_BATCH_SIZE = env.int("AUDIT_SEAL_BATCH_SIZE", default=5000)
 # Heads published by the anchor task (SEQ:HASH) that the daily audit_verify also checks.
 AUDIT_VERIFY_ANCHORS = env.list("AUDIT_VERIFY_ANCHORS", default=[])
 
-if _problems:
-    raise ImproperlyConfigured(
-        "APP_ENV=production refuses to start:\n" + "\n".join(f"- {p}" for p in _problems)
-    )
+if PRODUCTION and (_problems := production_problems(globals(), env.ENVIRON)):
+    raise ImproperlyConfigured(refusal_message(_problems))
 
-# Production hardening; `manage.py check --deploy` passes with APP_ENV=production.
+# Production hardening (HTTPS only, HSTS, headers); `manage.py check --deploy` passes.
 if PRODUCTION:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-    SECURE_HSTS_PRELOAD = True
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SECURE_REFERRER_POLICY = "same-origin"
-    X_FRAME_OPTIONS = "DENY"
+    globals().update(production_hardening(env))
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "audit.middleware.RequestIdLogFilter"},
-        # An iCal feed URL carries its secret: masked wherever a path is logged.
-        "feed_secrets": {"()": "scheduling.log_redaction.RedactFeedSecrets"},
-    },
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"}
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["request_id", "feed_secrets"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        # Django logs the request path of every 4xx; paths carry only opaque ids.
-        "django.request": {"level": "ERROR", "filters": ["feed_secrets"]},
-        "django.server": {"filters": ["feed_secrets"]},
-        # gunicorn's access log (config/stack.py turns it on) writes every request line:
-        # through the console handler, so feed secrets are masked there too.
-        "gunicorn.access": {"filters": ["feed_secrets"], "propagate": True},
-        # The Stripe SDK logs request bodies (the customer's email) at DEBUG and INFO.
-        "stripe": {"level": "WARNING"},
-    },
-}
+# Request ids on every line, no request paths of 4xx, no SDK request bodies.
+LOGGING = logging_config(level=env.str("LOG_LEVEL", default="INFO"))

@@ -5,12 +5,16 @@ Staff (and anyone who enrolled) must pass a code before their session's token wo
 (accounts.permissions.IsAuthenticatedWithMfa). Wrong codes are counted and audited in
 accounts.services.throttling. Staff enroll only with a single-use enrollment token handed
 to them out of band (`manage.py staff_invite`, `manage.py mfa_reset`) besides their
-password, so a leaked password alone cannot enroll someone else's authenticator."""
+password, so a leaked password alone cannot enroll someone else's authenticator. A user
+holding the `credentialing` permission does the same through the API (the staff_* services
+at the end), on a session that has passed MFA."""
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 import pyotp
 from django.conf import settings
@@ -27,6 +31,8 @@ from accounts.models import (
     User,
     normalize_email,
 )
+from accounts.services.credentials import credentialing_check
+from accounts.services.passwords import password_reset_request
 from accounts.services.sessions import token_digest, user_sessions_revoke
 from accounts.services.throttling import (
     mfa_attempt_begin,
@@ -36,7 +42,7 @@ from accounts.services.throttling import (
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.crypto import keyed_hash
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, NotFound, ValidationFailed
 
 
 def _recovery_digest(code: str) -> str:
@@ -47,10 +53,21 @@ def _code_invalid() -> ValidationFailed:
     return ValidationFailed("The code is not valid.", fields={"code": ["The code is not valid."]})
 
 
+@dataclass(frozen=True)
+class EnrollmentToken:
+    user: User
+    token: str  # in clear only here: stored as a digest
+    expires_at: datetime
+
+
 def mfa_enrollment_token_issue(*, user: User, issued_by: User | None) -> str:
     """A new enrollment token for a staff member, valid MFA_ENROLLMENT_TOKEN_TTL and once;
     returned in clear only here (stored as a digest). Their earlier unused tokens stop
     working. `issued_by` is None for the command line."""
+    return _enrollment_token_new(user=user, issued_by=issued_by).token
+
+
+def _enrollment_token_new(*, user: User, issued_by: User | None) -> EnrollmentToken:
     if not user.is_staff_role:
         raise ValidationFailed("Only staff enroll with an enrollment token.")
     token = secrets.token_urlsafe(32)
@@ -68,7 +85,7 @@ def mfa_enrollment_token_issue(*, user: User, issued_by: User | None) -> str:
             action=AuditAction.CREATE,
             detail={"event": "mfa_enrollment_token_issued", "user": str(user.public_id)},
         )
-    return token
+    return EnrollmentToken(user, token, row.expires_at)
 
 
 def _enrollment_token_spend(user: User, token: str) -> bool:
@@ -109,6 +126,11 @@ def mfa_enroll_start(*, session: AuthSession, enrollment_token: str = "") -> tup
 def mfa_reset(*, user: User, actor: User | None, reason: str) -> str | None:
     """For a lost device: remove the authenticator and recovery codes, end every session,
     audit it with the reason, and return a new enrollment token (staff; None otherwise)."""
+    issued = _mfa_reset(user=user, actor=actor, reason=reason)
+    return issued.token if issued else None
+
+
+def _mfa_reset(*, user: User, actor: User | None, reason: str) -> EnrollmentToken | None:
     with transaction.atomic():
         TotpDevice.objects.filter(user=user).delete()
         RecoveryCode.objects.filter(user=user).delete()
@@ -119,11 +141,9 @@ def mfa_reset(*, user: User, actor: User | None, reason: str) -> str | None:
             detail={"event": "mfa_reset", "reason": reason},
         )
         user_sessions_revoke(user=user, actor=actor, reason="mfa_reset")
-        token = (
-            mfa_enrollment_token_issue(user=user, issued_by=actor) if user.is_staff_role else None
-        )
+        issued = _enrollment_token_new(user=user, issued_by=actor) if user.is_staff_role else None
     mfa_attempt_succeeded(user=user)
-    return token
+    return issued
 
 
 def _totp_step_accepted(device: TotpDevice, code: str) -> bool:
@@ -218,6 +238,7 @@ class StaffInvitation:
     user: User
     enrollment_token: str
     initial_password: str | None  # set when the account was created by the invitation
+    expires_at: datetime  # the enrollment token's
 
 
 def staff_invite(*, email: str, role: str, issued_by: User | None) -> StaffInvitation:
@@ -240,5 +261,54 @@ def staff_invite(*, email: str, role: str, issued_by: User | None) -> StaffInvit
             audit_write(
                 user, actor=issued_by, action=AuditAction.CREATE, detail={"event": "staff_invited"}
             )
-    token = mfa_enrollment_token_issue(user=user, issued_by=issued_by)
-    return StaffInvitation(user, token, password)
+    issued = _enrollment_token_new(user=user, issued_by=issued_by)
+    return StaffInvitation(user, issued.token, password, issued.expires_at)
+
+
+# --- what a credentialing user does through the API ---------------------------------------
+
+
+def _staff_member(public_id: uuid.UUID) -> User:
+    user = User.objects.filter(public_id=public_id, role__in=STAFF_ROLES, is_active=True).first()
+    if user is None:
+        raise NotFound("No staff member with this id.")
+    return user
+
+
+def staff_enrollment_token_issue(*, actor: User, staff_public_id: uuid.UUID) -> EnrollmentToken:
+    """A credentialing user issues a staff member's enrollment token (not their own). The
+    permission is checked before the lookup: nobody else learns which ids are staff."""
+    credentialing_check(actor=actor)
+    user = _staff_member(staff_public_id)
+    credentialing_check(actor=actor, subject=user)
+    return _enrollment_token_new(user=user, issued_by=actor)
+
+
+def staff_mfa_reset(*, actor: User, staff_public_id: uuid.UUID, reason: str) -> EnrollmentToken:
+    """mfa_reset (lost device) of a staff member by a credentialing user (not themself):
+    their authenticator and recovery codes go, every session of theirs ends, and a new
+    enrollment token comes back; audited with the reason."""
+    credentialing_check(actor=actor)
+    user = _staff_member(staff_public_id)
+    credentialing_check(actor=actor, subject=user)
+    if not reason.strip():
+        raise ValidationFailed(fields={"reason": ["Say why (kept in the audit log)."]})
+    issued = _mfa_reset(user=user, actor=actor, reason=reason.strip())
+    assert issued is not None  # staff always get one
+    return issued
+
+
+def staff_invite_by(*, actor: User, email: str, role: str) -> EnrollmentToken:
+    """staff_invite by a credentialing user. Unlike the command, no initial password comes
+    back: whoever holds both the password and the enrollment token could enroll their own
+    authenticator on the account. A new account's owner chooses a password through the
+    emailed reset link instead; the caller hands over the enrollment token."""
+    credentialing_check(actor=actor)
+    if role not in STAFF_ROLES:
+        raise ValidationFailed(fields={"role": ["Not a staff role."]})
+    with transaction.atomic():
+        invitation = staff_invite(email=email, role=role, issued_by=actor)
+        credentialing_check(actor=actor, subject=invitation.user)  # not oneself: rolls back
+    if invitation.initial_password is not None:
+        password_reset_request(email=invitation.user.email)
+    return EnrollmentToken(invitation.user, invitation.enrollment_token, invitation.expires_at)

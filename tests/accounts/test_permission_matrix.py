@@ -5,8 +5,11 @@ a session. The special cases (MFA-pending sessions, logging out) are in test_per
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from tests.factories import UserFactory
 from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +33,25 @@ MATRIX: dict[Row, dict[str, int]] = {
     ("POST", "mfa-enroll-confirm"): statuses(401, 400, 400, 400, 400, 400),
     ("POST", "mfa-verify"): statuses(401, 400, 400, 400, 400, 400),
     ("GET", "me"): statuses(401, 200, 200, 200, 200, 200),
+    # Staff accounts (accounts/staff_api.py): a credentialing user only, and none of the
+    # actors holds the permission; refused before the id is looked up (test_staff_api.py).
+    ("POST", "staff-invite"): statuses(401, 403, 403, 403, 403, 403),
+    ("POST", "staff-mfa-enrollment-token"): statuses(401, 403, 403, 403, 403, 403),
+    ("POST", "staff-mfa-reset"): statuses(401, 403, 403, 403, 403, 403),
 }
 
 BODIES = {
-    ("POST", "auth-register"): {"email": "new@example.test", "password": "a sturdy passphrase"}
+    ("POST", "auth-register"): {"email": "new@example.test", "password": "a sturdy passphrase"},
+    ("POST", "staff-invite"): {"email": "new.staff@example.test", "role": "ops_admin"},
+    ("POST", "staff-mfa-reset"): {"reason": "lost phone"},
 }
+
+
+def a_staff_member(owner: Any) -> dict[str, Any]:
+    return {"public_id": UserFactory(role="ops_admin", is_staff=True).public_id}
+
+
+SETUPS = {"staff-mfa-enrollment-token": a_staff_member, "staff-mfa-reset": a_staff_member}
 
 
 def test_every_accounts_endpoint_has_a_row():
@@ -43,4 +60,4 @@ def test_every_accounts_endpoint_has_a_row():
 
 @pytest.mark.parametrize(("method", "name", "role", "status"), cases(MATRIX))
 def test_each_role_gets_the_expected_status(request, method, name, role, status):
-    assert_row(request, (method, name), role, status, setups={}, bodies=BODIES)
+    assert_row(request, (method, name), role, status, setups=SETUPS, bodies=BODIES)

@@ -4,6 +4,7 @@ import datetime as dt
 import functools
 
 import factory
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
@@ -22,8 +23,14 @@ PASSWORD = "correct horse battery staple"
 
 
 @functools.cache
+def _password_hash_by(hasher: str) -> str:
+    return make_password(PASSWORD)
+
+
 def _password_hash() -> str:
-    return make_password(PASSWORD)  # one Argon2 hash shared by every factory user
+    """One hash shared by every factory user, per hasher: a test that switches hashers
+    (the schema fuzz uses MD5) must not leave its hash to the tests after it."""
+    return _password_hash_by(settings.PASSWORD_HASHERS[0])
 
 
 class UserFactory(factory.django.DjangoModelFactory):
