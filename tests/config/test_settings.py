@@ -200,6 +200,9 @@ SAFE_SETTINGS = {
     "TWILIO_API_BASE_URL": "",
     "SMS_BACKEND": "notifications.sms.twilio.TwilioSmsBackend",
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+    "VIDEO_BACKEND": "scheduling.video.daily.DailyVideoBackend",
+    "DAILY_API_KEY": "daily-key",
+    "DAILY_API_BASE_URL": "https://api.daily.co/v1",
 }
 SAFE_ENVIRON = {
     "FIELD_ENCRYPTION_KEYS": "a-fernet-key",
@@ -238,6 +241,9 @@ def test_safe_production_values_have_no_problem():
         ("TWILIO_API_BASE_URL", {"TWILIO_API_BASE_URL": "http://127.0.0.1:8421"}, {}),
         ("SMS_BACKEND", {"SMS_BACKEND": "notifications.sms.console.ConsoleSmsBackend"}, {}),
         ("EMAIL_BACKEND", {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}, {}),
+        ("VIDEO_BACKEND", {"VIDEO_BACKEND": "scheduling.video.embedded.EmbeddedVideoBackend"}, {}),
+        ("DAILY_API_BASE_URL", {"DAILY_API_BASE_URL": "http://127.0.0.1:8422/v1"}, {}),
+        ("DAILY_API_KEY", {"DAILY_API_KEY": ""}, {}),
     ],
 )
 def test_each_unsafe_value_is_one_problem_naming_its_setting(name, settings_change, environ_change):
