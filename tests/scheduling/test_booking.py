@@ -7,10 +7,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import IntegrityError
 
 from audit.models import AuditEvent
 from patients.models import Assessment
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.services.booking import appointment_book
 from tests.actors import client_for
 from tests.scheduling.support import appointment_for
 from tests.scheduling.support_book import (
@@ -168,6 +170,43 @@ def test_one_upcoming_appointment_per_kind(patient, physician):
     assert response.status_code == 409
     assert error(response)[0] == "already_booked"
     assert Appointment.objects.count() == 1
+
+
+# The constraints have the last word: with the slot search out of the way (as for two
+# requests that both saw the slot open), each violation is its own 409.
+
+
+@pytest.fixture
+def search_lets_everything_through(monkeypatch):
+    monkeypatch.setattr("scheduling.services.booking.slot_offered", lambda **kwargs: True)
+
+
+@pytest.mark.usefixtures("search_lets_everything_through")
+def test_the_physician_constraint_is_slot_taken(patient, other_patient, physician):
+    appointment_for(other_patient, physician, SLOT + timedelta(minutes=15))
+    ready_for_consultation(patient)
+    assert error(book(patient, physician)) == ("slot_taken", {})
+
+
+@pytest.mark.usefixtures("search_lets_everything_through")
+def test_the_patient_constraint_is_patient_busy(patient, physician, physician_licensed_elsewhere):
+    appointment_for(patient, physician_licensed_elsewhere, SLOT, kind="check_in")
+    ready_for_consultation(patient)
+    assert error(book(patient, physician)) == ("patient_busy", {})
+
+
+@pytest.mark.usefixtures("search_lets_everything_through")
+def test_a_violation_of_another_constraint_is_not_turned_into_a_409(patient, physician, settings):
+    settings.APPOINTMENT_MINUTES = {**settings.APPOINTMENT_MINUTES, "consultation": 0}
+    ready_for_consultation(patient)
+    with pytest.raises(IntegrityError, match="appointment_times_ordered"):
+        appointment_book(
+            patient=patient.patient,
+            physician=physician,
+            kind="consultation",
+            starts_at=SLOT,
+            actor=patient,
+        )
 
 
 # --- staff -----------------------------------------------------------------------------

@@ -4,11 +4,18 @@ one answer 400."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
 
+from accounts.models import PhysicianProfile, User
+from patients.models import IntakeStatus
+from tests.factories import LicenseFactory, PhysicianFactory, UserFactory
+from tests.patients.support import intake_for
 from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
+from tests.scheduling.support import appointment_for, schedule_for
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +25,79 @@ SLOT_QUERY = {"kind": "check_in", "date_from": "2026-12-07", "date_to": "2026-12
 MATRIX: dict[Row, dict[str, int]] = {
     # slot search
     ("GET", "slot-search"): statuses(401, 200, 200, 400, 400, 400),
+    # appointments (booking): staff must name the patient (400 with this body); the
+    # `physician` actor holds the `patient` actor's visit; other patients' and other
+    # physicians' appointments are 404.
+    ("POST", "appointment-list"): statuses(401, 201, 409, 400, 400, 400),
+    ("GET", "appointment-detail"): statuses(401, 200, 404, 404, 200, 200),
+    ("POST", "appointment-reschedule"): statuses(401, 201, 404, 404, 201, 201),
+    ("POST", "appointment-cancel"): statuses(401, 200, 404, 404, 200, 200),
 }
 
-SETUPS: dict[str, Any] = {}
+# --- appointments (booking) ------------------------------------------------------------
+# Slots a week ahead of the real clock (inside notice and horizon), in UTC office hours.
+BOOKING_SLOT = datetime.combine(
+    datetime.now(UTC).date() + timedelta(days=7), time(15, 0), tzinfo=UTC
+)
+BOOKING_PHYSICIAN_ID = uuid.UUID("00000000-0000-4000-8000-00000000b00c")
+_visit_physician: dict[str, PhysicianProfile] = {}
+
+
+@pytest.fixture(autouse=True)
+def _the_visit_physician(request: pytest.FixtureRequest) -> Any:
+    """The `physician` actor, made before the setups run (they receive only the patient)."""
+    _visit_physician["physician"] = request.getfixturevalue("physician")
+    yield
+    _visit_physician.clear()
+
+
+def _open_all_week(physician: PhysicianProfile) -> None:
+    schedule_for(physician, time_zone="UTC", weekdays=(0, 1, 2, 3, 4, 5, 6))
+
+
+def _ready_to_book(owner: User) -> dict[str, Any]:
+    """A Florida physician with a known id and open hours; the patient has an intake in."""
+    doctor = PhysicianFactory(user=UserFactory(role="physician", public_id=BOOKING_PHYSICIAN_ID))
+    LicenseFactory(physician=doctor, state="FL")
+    _open_all_week(doctor)
+    intake_for(owner.patient, status=IntakeStatus.SUBMITTED)
+    return {}
+
+
+def _visit(owner: User) -> dict[str, Any]:
+    """The patient's consultation with the `physician` actor, two days before the slot."""
+    physician = _visit_physician["physician"]
+    _open_all_week(physician)
+    intake_for(owner.patient, status=IntakeStatus.SUBMITTED)
+    visit = appointment_for(owner, physician, BOOKING_SLOT - timedelta(days=2), kind="consultation")
+    return {"public_id": visit.public_id}
+
+
+BOOKING_SETUPS: dict[str, Any] = {
+    "appointment-list": _ready_to_book,
+    "appointment-detail": _visit,
+    "appointment-reschedule": _visit,
+    "appointment-cancel": _visit,
+}
+BOOKING_BODIES: dict[Row, dict[str, Any]] = {
+    ("POST", "appointment-list"): {
+        "kind": "consultation",
+        "starts_at": BOOKING_SLOT.isoformat(),
+        "physician": str(BOOKING_PHYSICIAN_ID),
+    },
+    ("POST", "appointment-reschedule"): {
+        "starts_at": BOOKING_SLOT.isoformat(),
+        "reason": "The clinic is closed that day.",
+    },
+    ("POST", "appointment-cancel"): {"reason": "The clinic is closed that day."},
+}
+# --- end of appointments (booking) -----------------------------------------------------
+
+SETUPS: dict[str, Any] = {**BOOKING_SETUPS}
 
 BODIES: dict[Row, dict[str, Any]] = {
     ("GET", "slot-search"): SLOT_QUERY,
+    **BOOKING_BODIES,
 }
 
 
