@@ -22,7 +22,12 @@ from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.text import PlainTextField
 from patients.selectors.measurement import patient_zone
-from scheduling.api.slots import physician_brief, physician_by_public_id, slot_patient
+from scheduling.api.slots import (
+    SlotPhysicianOut,
+    physician_brief,
+    physician_by_public_id,
+    slot_patient,
+)
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointment_visible_to, rescheduled_to
 from scheduling.selectors.disclosure import physician_disclosure
@@ -36,7 +41,7 @@ from scheduling.services.booking import (
 REASON_MAX = 500
 
 
-class BookIn(StrictSerializer):
+class AppointmentBookIn(StrictSerializer):
     kind = serializers.ChoiceField(choices=AppointmentKind.choices)
     starts_at = serializers.DateTimeField(help_text="The slot's start, as slot search gave it.")
     physician = serializers.UUIDField(help_text="The physician's id (from slot search).")
@@ -45,7 +50,7 @@ class BookIn(StrictSerializer):
     )
 
 
-class RescheduleIn(StrictSerializer):
+class AppointmentRescheduleIn(StrictSerializer):
     starts_at = serializers.DateTimeField(help_text="The new slot's start (same physician).")
     reason = PlainTextField(
         multiline=True,
@@ -56,7 +61,7 @@ class RescheduleIn(StrictSerializer):
     )
 
 
-class CancelIn(StrictSerializer):
+class AppointmentCancelIn(StrictSerializer):
     reason = PlainTextField(
         multiline=True,
         max_length=REASON_MAX,
@@ -64,12 +69,6 @@ class CancelIn(StrictSerializer):
         allow_blank=True,
         help_text="Required when a physician or an admin cancels.",
     )
-
-
-class PhysicianOut(serializers.Serializer):
-    id = serializers.UUIDField()
-    name = serializers.CharField()
-    title = serializers.CharField()
 
 
 class DisclosureOut(serializers.Serializer):
@@ -91,7 +90,7 @@ class AppointmentOut(serializers.Serializer):
     )
     time_zone = serializers.CharField(help_text="The patient's IANA zone.")
     patient = serializers.UUIDField(help_text="The patient's record id.")
-    physician = PhysicianOut()
+    physician = SlotPhysicianOut()
     disclosure = DisclosureOut(
         help_text="The physician's identity, title, board certification and license "
         "number in the patient's state, disclosed before the visit."
@@ -143,7 +142,7 @@ class AppointmentListView(APIView):
     permission_classes = [IsAuthenticatedWithMfa]
 
     @extend_schema(
-        request=BookIn,
+        request=AppointmentBookIn,
         responses={201: AppointmentOut, **error_responses(400, 401, 403, 404, 409)},
         summary="Book an appointment in an open slot",
         description="409 `booking_refused` with every failing gate in `fields.patient` "
@@ -153,7 +152,7 @@ class AppointmentListView(APIView):
         "there first. The answer carries the physician disclosure.",
     )
     def post(self, request: Request) -> Response:
-        body = BookIn(data=request.data)
+        body = AppointmentBookIn(data=request.data)
         body.is_valid(raise_exception=True)
         data = body.validated_data
         viewer = user_of(request)
@@ -187,7 +186,7 @@ class AppointmentRescheduleView(APIView):
     permission_classes = [IsAuthenticatedWithMfa]
 
     @extend_schema(
-        request=RescheduleIn,
+        request=AppointmentRescheduleIn,
         responses={201: AppointmentOut, **error_responses(400, 401, 403, 404, 409)},
         summary="Move a booked appointment to another open slot with the same physician",
         description="Answers the new appointment; the old one is canceled. Patients may "
@@ -196,7 +195,7 @@ class AppointmentRescheduleView(APIView):
         "`invalid_transition` unless booked; the slot answers as for a booking.",
     )
     def post(self, request: Request, public_id: str) -> Response:
-        body = RescheduleIn(data=request.data)
+        body = AppointmentRescheduleIn(data=request.data)
         body.is_valid(raise_exception=True)
         viewer = user_of(request)
         appointment = appointment_reschedule(
@@ -212,7 +211,7 @@ class AppointmentCancelView(APIView):
     permission_classes = [IsAuthenticatedWithMfa]
 
     @extend_schema(
-        request=CancelIn,
+        request=AppointmentCancelIn,
         responses={200: AppointmentOut, **error_responses(400, 401, 403, 404, 409)},
         summary="Cancel a booked appointment",
         description="A patient's cancellation less than 12 hours (setting) before the "
@@ -220,7 +219,7 @@ class AppointmentCancelView(APIView):
         "`invalid_transition` unless booked.",
     )
     def post(self, request: Request, public_id: str) -> Response:
-        body = CancelIn(data=request.data)
+        body = AppointmentCancelIn(data=request.data)
         body.is_valid(raise_exception=True)
         viewer = user_of(request)
         appointment = appointment_cancel(
