@@ -7,6 +7,7 @@ else gets 404. Every answer carries the physician disclosure for the patient's s
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from django.urls import URLPattern, path
@@ -71,12 +72,12 @@ class AppointmentCancelIn(StrictSerializer):
     )
 
 
-class DisclosureOut(serializers.Serializer):
+class AppointmentDisclosureOut(serializers.Serializer):
+    state = serializers.CharField(help_text="The patient's state, which the license is for.")
     name = serializers.CharField()
     title = serializers.CharField()
-    board_certification = serializers.CharField()
-    state = serializers.CharField(help_text="The patient's state the license is for.")
     license_number = serializers.CharField()
+    board_certification = serializers.CharField()
 
 
 class AppointmentOut(serializers.Serializer):
@@ -91,7 +92,7 @@ class AppointmentOut(serializers.Serializer):
     time_zone = serializers.CharField(help_text="The patient's IANA zone.")
     patient = serializers.UUIDField(help_text="The patient's record id.")
     physician = SlotPhysicianOut()
-    disclosure = DisclosureOut(
+    disclosure = AppointmentDisclosureOut(
         help_text="The physician's identity, title, board certification and license "
         "number in the patient's state, disclosed before the visit."
     )
@@ -121,7 +122,7 @@ def appointment_out(appointment: Appointment, viewer: User) -> dict[str, Any]:
         "time_zone": zone.key,
         "patient": patient.public_id,
         "physician": physician_brief(physician),
-        "disclosure": vars(physician_disclosure(physician, patient.state)),
+        "disclosure": asdict(physician_disclosure(physician, patient.state)),
         "link": appointment_link(appointment),
         "rescheduled_from": (
             appointment.rescheduled_from.public_id if appointment.rescheduled_from else None

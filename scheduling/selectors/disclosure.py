@@ -14,11 +14,11 @@ from scheduling.models import PhysicianSchedule
 
 @dataclass(frozen=True)
 class Disclosure:
-    name: str
-    title: str
-    board_certification: str
     state: str
+    name: str
+    title: str  # "MD, Psychiatrist": the physician's own words, from their schedule
     license_number: str  # "" when the physician holds no license in `state`
+    board_certification: str
 
 
 def physician_disclosure(physician: PhysicianProfile, state: str) -> Disclosure:
@@ -32,9 +32,9 @@ def physician_disclosure(physician: PhysicianProfile, state: str) -> Disclosure:
         (item for item in physician.licenses.all() if item.state == state), None
     )
     return Disclosure(
-        name=str(physician),
-        title=schedule.title if schedule else "",
-        board_certification=schedule.board_certification if schedule else "",
         state=state,
+        name=f"{physician.first_name} {physician.last_name}".strip(),
+        title=schedule.title if schedule else "",
         license_number=license_.number if license_ else "",
+        board_certification=schedule.board_certification if schedule else "",
     )

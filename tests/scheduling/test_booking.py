@@ -60,11 +60,11 @@ def test_a_patient_books_a_consultation_and_gets_the_disclosure(patient, physici
     assert body["id"] == str(appointment.public_id)
     assert body["local_starts_at"] == "2026-12-07T09:00:00-06:00"  # Central patient
     assert body["disclosure"] == {
-        "name": "Dr. " + physician.first_name + " Byrd",
-        "title": "MD",
-        "board_certification": "American Board of Psychiatry and Neurology",
         "state": "FL",
+        "name": f"{physician.first_name} Byrd",
+        "title": "MD",
         "license_number": LICENSE_NUMBER,
+        "board_certification": "American Board of Psychiatry and Neurology",
     }
     assert body["visit_note"] is None
     assert AuditEvent.objects.filter(

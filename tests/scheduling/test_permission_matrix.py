@@ -25,30 +25,23 @@ SLOT_QUERY = {"kind": "check_in", "date_from": "2026-12-07", "date_to": "2026-12
 MATRIX: dict[Row, dict[str, int]] = {
     # slot search
     ("GET", "slot-search"): statuses(401, 200, 200, 400, 400, 400),
-    # appointments (booking): staff must name the patient (400 with this body); the
-    # `physician` actor holds the `patient` actor's visit; other patients' and other
-    # physicians' appointments are 404.
+    # --- appointments (booking): staff must name the patient (400 with this body); the
+    # `physician` actor holds the `patient` actor's visit; anyone else's is 404 ---
     ("POST", "appointment-list"): statuses(401, 201, 409, 400, 400, 400),
     ("GET", "appointment-detail"): statuses(401, 200, 404, 404, 200, 200),
     ("POST", "appointment-reschedule"): statuses(401, 201, 404, 404, 201, 201),
     ("POST", "appointment-cancel"): statuses(401, 200, 404, 404, 200, 200),
+    # --- end of appointments (booking) ---
 }
 
-# --- appointments (booking) ------------------------------------------------------------
+# --- appointments (booking): book, read, reschedule, cancel (h10-book) -----------------
 # Slots a week ahead of the real clock (inside notice and horizon), in UTC office hours.
+# Booking names a Florida physician of its own (a known id in the static body); the
+# other rows' visit is the `patient` actor's consultation with the `physician` actor.
 BOOKING_SLOT = datetime.combine(
     datetime.now(UTC).date() + timedelta(days=7), time(15, 0), tzinfo=UTC
 )
 BOOKING_PHYSICIAN_ID = uuid.UUID("00000000-0000-4000-8000-00000000b00c")
-_visit_physician: dict[str, PhysicianProfile] = {}
-
-
-@pytest.fixture(autouse=True)
-def _the_visit_physician(request: pytest.FixtureRequest) -> Any:
-    """The `physician` actor, made before the setups run (they receive only the patient)."""
-    _visit_physician["physician"] = request.getfixturevalue("physician")
-    yield
-    _visit_physician.clear()
 
 
 def _open_all_week(physician: PhysicianProfile) -> None:
@@ -56,7 +49,6 @@ def _open_all_week(physician: PhysicianProfile) -> None:
 
 
 def _ready_to_book(owner: User) -> dict[str, Any]:
-    """A Florida physician with a known id and open hours; the patient has an intake in."""
     doctor = PhysicianFactory(user=UserFactory(role="physician", public_id=BOOKING_PHYSICIAN_ID))
     LicenseFactory(physician=doctor, state="FL")
     _open_all_week(doctor)
@@ -64,21 +56,24 @@ def _ready_to_book(owner: User) -> dict[str, Any]:
     return {}
 
 
-def _visit(owner: User) -> dict[str, Any]:
-    """The patient's consultation with the `physician` actor, two days before the slot."""
-    physician = _visit_physician["physician"]
-    _open_all_week(physician)
-    intake_for(owner.patient, status=IntakeStatus.SUBMITTED)
-    visit = appointment_for(owner, physician, BOOKING_SLOT - timedelta(days=2), kind="consultation")
-    return {"public_id": visit.public_id}
+def booking_setups(physician: PhysicianProfile) -> dict[str, Any]:
+    def consultation(owner: User) -> dict[str, Any]:
+        """Two days before BOOKING_SLOT, with `physician`; the patient's intake is in."""
+        _open_all_week(physician)
+        intake_for(owner.patient, status=IntakeStatus.SUBMITTED)
+        visit = appointment_for(
+            owner, physician, BOOKING_SLOT - timedelta(days=2), kind="consultation"
+        )
+        return {"public_id": visit.public_id}
+
+    return {
+        "appointment-list": _ready_to_book,
+        "appointment-detail": consultation,
+        "appointment-reschedule": consultation,
+        "appointment-cancel": consultation,
+    }
 
 
-BOOKING_SETUPS: dict[str, Any] = {
-    "appointment-list": _ready_to_book,
-    "appointment-detail": _visit,
-    "appointment-reschedule": _visit,
-    "appointment-cancel": _visit,
-}
 BOOKING_BODIES: dict[Row, dict[str, Any]] = {
     ("POST", "appointment-list"): {
         "kind": "consultation",
@@ -93,7 +88,11 @@ BOOKING_BODIES: dict[Row, dict[str, Any]] = {
 }
 # --- end of appointments (booking) -----------------------------------------------------
 
-SETUPS: dict[str, Any] = {**BOOKING_SETUPS}
+
+def setups_for(physician: PhysicianProfile) -> dict[str, Any]:
+    """Per URL name: what the row needs, made for the `patient` actor and `physician`."""
+    return {**booking_setups(physician)}
+
 
 BODIES: dict[Row, dict[str, Any]] = {
     ("GET", "slot-search"): SLOT_QUERY,
@@ -106,5 +105,5 @@ def test_the_table_covers_every_endpoint():
 
 
 @pytest.mark.parametrize(("method", "name", "role", "status"), cases(MATRIX))
-def test_each_role_gets_the_expected_status(request, method, name, role, status):
-    assert_row(request, (method, name), role, status, setups=SETUPS, bodies=BODIES)
+def test_each_role_gets_the_expected_status(request, physician, method, name, role, status):
+    assert_row(request, (method, name), role, status, setups=setups_for(physician), bodies=BODIES)
