@@ -14,6 +14,11 @@ rendering or sending one message ends that message as failed/internal_error and 
 goes on. A run stops within its time budget (NOTIFY_DISPATCH_TIME_BUDGET_SECONDS, below the
 Celery soft time limit) and hands back the messages it claimed but did not start.
 
+A message with an `expires_at` is never sent at or after it: one found due past it, or
+one whose quiet hours or daily cap would hold it until then, or one whose send would start
+past it (a slow batch), ends as suppressed with reason `expired`. Retries count too: a
+backoff that lands past the expiry ends it at its next claim.
+
 Every channel speaks the same send errors (`notifications.errors`): SMS backends chosen by
 SMS_BACKEND, email through Django's EMAIL_BACKEND (`notifications.email`). A transient error
 puts the message back in the queue with exponential backoff until NOTIFY_MAX_ATTEMPTS, then
@@ -52,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 OUTCOME_UNKNOWN = "outcome_unknown"
 INTERNAL_ERROR = "internal_error"
+EXPIRED = "expired"
 
 # The budget clock; a module attribute so tests can drive it.
 _clock = time.monotonic
@@ -215,6 +221,8 @@ def _claim_batch(stats: DispatchStats) -> tuple[int, list[Claimed]]:
                     if reason or contact is None
                     else _release_time(message, contact, now, recent, claimed_now)
                 )
+                if _expired(message, release):
+                    reason = EXPIRED
             except Exception as exc:
                 # A message the rules cannot judge must not hold back the batch (an
                 # exception here would roll the whole claim back, on every run).
@@ -261,6 +269,11 @@ def _claim_batch(stats: DispatchStats) -> tuple[int, list[Claimed]]:
         if deferred:
             Message.objects.bulk_update(deferred, ["send_at"])
     return len(due), claimed
+
+
+def _expired(message: Message, at: datetime) -> bool:
+    """Whether sending `message` at `at` would be at or past its expiry."""
+    return message.expires_at is not None and at >= message.expires_at
 
 
 def _suppression_reason(
@@ -310,6 +323,16 @@ def deliver(item: Claimed, stats: DispatchStats) -> None:
     mine = Message.objects.filter(
         pk=message.pk, status=MessageStatus.CLAIMED, claim_token=message.claim_token
     )
+    if _expired(message, timezone.now()):  # the batch took longer than the message had
+        _record_outcome(
+            mine.filter(send_started_at__isnull=True),
+            status=MessageStatus.SUPPRESSED,
+            status_reason=EXPIRED,
+            suppressed_at=timezone.now(),
+            claim_token=None,
+        )
+        stats.suppressed += 1
+        return
     if not mine.filter(send_started_at__isnull=True).update(send_started_at=timezone.now()):
         return  # reclaimed by someone else meanwhile
     try:

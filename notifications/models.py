@@ -67,6 +67,9 @@ class Message(models.Model):
     dedupe_key = models.CharField(max_length=200, unique=True)
     urgent = models.BooleanField(default=False)
     send_at = models.DateTimeField(default=timezone.now)
+    # Past this instant the message is worthless (a reminder once the visit has started):
+    # the dispatcher never sends it then, and ends it as suppressed/expired.
+    expires_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=MessageStatus.choices, default=MessageStatus.SCHEDULED
     )

@@ -62,11 +62,14 @@ def message_schedule(
     context: dict[str, Any] | None = None,
     send_at: datetime | None = None,
     urgent: bool = False,
+    expires_at: datetime | None = None,
 ) -> Message:
     """Put a message in the outbox; scheduling the same dedupe_key again keeps the first,
     unless that one was canceled: then it is scheduled again with the new details.
 
     Only non-PHI context is allowed (ids for links); the template says which keys.
+    A message still unsent at `expires_at` is never sent (the dispatcher ends it as
+    suppressed/expired), whether quiet hours, the daily cap or retries held it.
     """
     context = context or {}
     template = TEMPLATES[template_key]
@@ -81,6 +84,7 @@ def message_schedule(
         "context": context,
         "send_at": send_at,
         "urgent": urgent,
+        "expires_at": expires_at,
     }
     # get_or_create creates in a savepoint and, when a concurrent twin won the insert,
     # reads the twin's row instead: no IntegrityError reaches us for the dedupe key.

@@ -34,6 +34,27 @@ TEMPLATES: dict[str, Template] = {
         email_body="You have an upcoming check-in with {practice}. See the details: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # Booking (scheduling.services.booking): the patient and the visit's physician get
+    # the same generic wording; the link opens the appointment in the signed-in app,
+    # where the physician disclosure New Jersey asks for is shown.
+    "appointment_confirmation": Template(
+        sms="{practice}: your appointment is confirmed. Details: {link}",
+        email_subject="Your appointment is confirmed",
+        email_body="Your appointment with {practice} is confirmed. See the details: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "appointment_changed": Template(
+        sms="{practice}: your appointment has a new time. Details: {link}",
+        email_subject="Your appointment has a new time",
+        email_body="Your appointment with {practice} has a new time. See the details: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "appointment_canceled": Template(
+        sms="{practice}: your appointment was canceled. Details: {link}",
+        email_subject="Your appointment was canceled",
+        email_body="Your appointment with {practice} was canceled. See the details: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "checkin_followup": Template(
         sms="{practice}: how are you feeling today? Reply with a number from 1 to 10, "
         "or open {link}",

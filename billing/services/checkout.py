@@ -38,6 +38,17 @@ _MEMBER_STATES: Final = (
 )
 
 
+EMAIL_UNVERIFIED: Final = "email_unverified"
+EMAIL_UNVERIFIED_MESSAGE: Final = "Confirm your email address first: open the link we emailed you."
+
+
+def email_unverified(user: User) -> bool:
+    """The one rule for "this account has not confirmed its email address yet": checkout
+    and booking (scheduling.services.booking) refuse such an account, code
+    EMAIL_UNVERIFIED, because receipts and visit confirmations go there."""
+    return user.email_verified_at is None
+
+
 def _lock_billing_of(patient: Patient) -> None:
     """Serialize one patient's checkouts without locking the patient row itself (held
     across gateway calls, that would stall every other write to the record)."""
@@ -74,11 +85,8 @@ def checkout_start(*, user: User) -> CheckoutAttempt:
     checkout's lifetime gets the same checkout back. 409 `email_unverified` until the user
     has confirmed their email address (the gateway's receipts go there)."""
     patient = own_record(user)
-    if user.email_verified_at is None:
-        raise Conflict(
-            "Confirm your email address first: open the link we emailed you.",
-            code="email_unverified",
-        )
+    if email_unverified(user):
+        raise Conflict(EMAIL_UNVERIFIED_MESSAGE, code=EMAIL_UNVERIFIED)
     with transaction.atomic():
         _lock_billing_of(patient)
         if reusable := _member_or_reusable_checkout(patient):

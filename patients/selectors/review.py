@@ -17,6 +17,7 @@ from accounts.models import Role, User
 from accounts.selectors import licensed_states
 from core.errors import NotFound
 from patients.models import (
+    Assessment,
     Intake,
     IntakeReview,
     IntakeStatus,
@@ -59,6 +60,17 @@ def intake_approved(patient: Patient) -> bool:
         .first()
     )
     return latest == IntakeStatus.APPROVED
+
+
+def assessment_or_intake_submitted(patient: Patient) -> bool:
+    """Whether the patient has submitted an intake (whatever became of it) or claimed a
+    free assessment they took: what the free first consultation asks (scheduling)."""
+    return (
+        Intake.objects.filter(patient=patient, submitted_at__isnull=False)
+        .exclude(status=IntakeStatus.DRAFT)
+        .exists()
+        or Assessment.objects.filter(claimed_by=patient).exists()
+    )
 
 
 def open_safety_flags(patient: Patient) -> QuerySet[SafetyFlag]:

@@ -148,14 +148,13 @@ class Disclosure:
     board_certification: str
 
 
-def physician_disclosure(physician: PhysicianProfile, state: str) -> Disclosure | None:
-    """The disclosure for a visit with a patient in `state`, or None when the physician
-    may not treat there today (physician_authority). Prefetch `licenses`,
-    `dea_registrations`, `cds_registrations` and select `user` and `schedule` to read it
-    without queries."""
-    if not physician_authority(physician, state, on=practice_today()).may_treat:
-        return None
-    license_number = next(lic.number for lic in physician.licenses.all() if lic.state == state)
+def physician_disclosure(physician: PhysicianProfile, state: str) -> Disclosure:
+    """The physician's identity, title, board certification and license number in `state`
+    (blank without a license there): what a patient in `state` sees before a visit.
+    Reads prefetched `licenses` and a selected `schedule` when present."""
+    license_number = next(
+        (lic.number for lic in physician.licenses.all() if lic.state == state), ""
+    )
     schedule = schedule_or_blank(physician)
     return Disclosure(
         state=state,
@@ -167,6 +166,12 @@ def physician_disclosure(physician: PhysicianProfile, state: str) -> Disclosure 
 
 
 def physician_disclosures(physician: PhysicianProfile) -> list[Disclosure]:
-    """One disclosure per practice state the physician may treat in today."""
-    found = (physician_disclosure(physician, state) for state in State.values)
-    return [disclosure for disclosure in found if disclosure is not None]
+    """One disclosure per practice state the physician may treat in today
+    (physician_authority). Prefetch `licenses`, `dea_registrations`, `cds_registrations`
+    and select `user` and `schedule` to read them without queries."""
+    today = practice_today()
+    return [
+        physician_disclosure(physician, state)
+        for state in State.values
+        if physician_authority(physician, state, on=today).may_treat
+    ]

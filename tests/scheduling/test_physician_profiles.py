@@ -13,7 +13,12 @@ from django.urls import reverse
 from accounts.models import Role
 from core.clock import practice_today
 from scheduling.models import PhysicianSchedule
-from scheduling.selectors.availability import Disclosure, physician_disclosure, public_physician
+from scheduling.selectors.availability import (
+    Disclosure,
+    physician_disclosure,
+    physician_disclosures,
+    public_physician,
+)
 from tests.actors import client_for
 from tests.factories import LicenseFactory, PhysicianFactory, UserFactory
 
@@ -152,8 +157,8 @@ def test_physician_disclosure_is_what_booking_shows(physician, physician_license
         board_certification="AOBNP",
     )
     elsewhere = public_physician(physician_licensed_elsewhere.user.public_id)
-    assert physician_disclosure(elsewhere, "FL") is None
-    assert physician_disclosure(elsewhere, "NJ") is not None
+    assert physician_disclosure(elsewhere, "FL").license_number == ""
+    assert [item.state for item in physician_disclosures(elsewhere)] == ["NJ"]
 
 
 def test_staff_see_profiles_too(ops_admin, physician):
