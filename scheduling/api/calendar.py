@@ -70,7 +70,7 @@ def _my_row(row: Appointment, zone: ZoneInfo) -> dict[str, Any]:
         "time_zone": zone.key,
         "starts_at_local": iso_local(row.starts_at, zone),
         "ends_at_local": iso_local(row.ends_at, zone),
-        "physician_name": f"Dr. {doctor.first_name} {doctor.last_name}",
+        "physician_name": str(doctor),
         "physician_title": calendar.physician_title(doctor),
         "late_cancellation": row.late_cancellation,
     }

@@ -111,7 +111,8 @@ class SlotSearchView(generics.ListAPIView):
     queryset = Appointment.objects.none()  # slots are computed, not a model's rows
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        query = SlotQuery(data=request.query_params)
+        paging = {Pagination.page_query_param, Pagination.page_size_query_param}
+        query = SlotQuery(data={k: v for k, v in request.query_params.items() if k not in paging})
         query.is_valid(raise_exception=True)
         params = query.validated_data
         patient = slot_patient(user_of(request), params.get("patient"))

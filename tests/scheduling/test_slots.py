@@ -266,6 +266,13 @@ def test_slot_search_api(patient, physician):
         assert first["time_zone"] == CENTRAL
         assert first["physician"]["id"] == str(physician.user.public_id)
         assert response.json()["count"] == 31
+        paged = client.get(
+            "/api/scheduling/slots",
+            {"kind": "check_in", "date_from": "2026-12-07", "date_to": "2026-12-07"}
+            | {"page": 2, "page_size": 30},
+        )
+        assert paged.status_code == 200, paged.content
+        assert [row["starts_at"] for row in paged.json()["results"]] == ["2026-12-07T21:30:00Z"]
 
         for params, field in (
             ({"date_to": "2026-12-06"}, "date_to"),
