@@ -3,12 +3,17 @@ open, a license that lapses before a booked visit, and the like."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import time_machine
 
+from accounts.models import LicenseStatus
 from patients.models import SafetyFlag
 from scheduling.models import Appointment
+from tests.actors import client_for
 from tests.scheduling.support_book import NOW, book, error, office, ready_for_check_in
+from tests.scheduling.support_visit import visit_in
 
 pytestmark = pytest.mark.django_db
 
@@ -38,3 +43,28 @@ def test_an_open_safety_flag_refuses_the_patients_check_in_but_not_the_physician
     booked = book(physician.user, physician, kind="check_in", patient=patient)
     assert booked.status_code == 201, booked.content
     assert Appointment.objects.get().booked_by == physician.user
+
+
+def start(user: Any, visit: Appointment, state: str) -> Any:
+    return client_for(user).post(
+        f"/api/scheduling/appointments/{visit.public_id}/start",
+        {"confirmed_state": state},
+        format="json",
+    )
+
+
+def test_a_license_lapsed_after_booking_is_said_at_the_start_of_the_visit(
+    patient, other_patient, physician
+):
+    licensed = visit_in(other_patient, physician, -5)
+    response = start(physician.user, licensed, "NJ")
+    assert response.status_code == 200, response.content
+    assert response.json()["prescribing_blocked_by"] == []
+
+    booked = visit_in(patient, physician, -5 + 60)  # booked while the license was good
+    physician.licenses.filter(state="FL").update(status=LicenseStatus.SUSPENDED)
+    with time_machine.travel(booked.starts_at, tick=False):
+        response = start(physician.user, booked, "FL")
+    # The visit may be held; the physician is told it cannot lead to a prescription.
+    assert response.status_code == 200, response.content
+    assert response.json()["prescribing_blocked_by"] == ["physician_not_licensed_in_state"]
