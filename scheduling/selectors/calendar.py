@@ -159,12 +159,17 @@ FEED_STATUSES = (
 
 def physician_by_ical_token_hash(token_hash: str) -> PhysicianProfile | None:
     """The physician whose current feed secret hashes to `token_hash` (a revoked or
-    replaced secret matches no one)."""
+    replaced secret matches no one, nor does the secret of a deactivated account: a
+    physician who has left stops seeing their patients' visits everywhere)."""
     if not token_hash:
         return None
     return (
         PhysicianProfile.objects.select_related("user")
-        .filter(schedule__ical_token_hash=token_hash)
+        .filter(
+            schedule__ical_token_hash=token_hash,
+            user__is_active=True,
+            user__role=Role.PHYSICIAN,
+        )
         .first()
     )
 

@@ -4,9 +4,11 @@ open, a license that lapses before a booked visit, and the like."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import time_machine
+from rest_framework.test import APIClient
 
 from accounts.models import LicenseStatus
 from patients.models import SafetyFlag
@@ -68,3 +70,15 @@ def test_a_license_lapsed_after_booking_is_said_at_the_start_of_the_visit(
     # The visit may be held; the physician is told it cannot lead to a prescription.
     assert response.status_code == 200, response.content
     assert response.json()["prescribing_blocked_by"] == ["physician_not_licensed_in_state"]
+
+
+def test_a_deactivated_physicians_ical_feed_stops(physician):
+    response = client_for(physician.user).post("/api/scheduling/agenda/ical-token")
+    assert response.status_code == 201
+    path = urlsplit(response.json()["url"]).path
+    assert APIClient().get(path).status_code == 200
+
+    physician.user.is_active = False
+    physician.user.save(update_fields=["is_active"])
+
+    assert APIClient().get(path).status_code == 404
