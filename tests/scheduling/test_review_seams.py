@@ -3,6 +3,7 @@ open, a license that lapses before a booked visit, and the like."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,8 +13,11 @@ from rest_framework.test import APIClient
 
 from accounts.models import LicenseStatus
 from patients.models import SafetyFlag
-from scheduling.models import Appointment
+from scheduling.models import Appointment, AppointmentStatus
+from scheduling.selectors.cadence import check_in_status
+from scheduling.services.cadence import check_in_nudges_schedule
 from tests.actors import client_for
+from tests.patients.support import intake_for
 from tests.scheduling.support_book import NOW, book, error, office, ready_for_check_in
 from tests.scheduling.support_visit import visit_in
 
@@ -82,3 +86,17 @@ def test_a_deactivated_physicians_ical_feed_stops(physician):
     physician.user.save(update_fields=["is_active"])
 
     assert APIClient().get(path).status_code == 404
+
+
+def test_a_check_in_left_in_progress_does_not_stop_the_check_in_nudge_forever(patient, physician):
+    """The cadence's "booked" is the calendar's "upcoming": a visit started and never
+    completed is not a booking once over, so the patient is still nudged to book."""
+    intake_for(patient.patient, submitted_at=NOW - timedelta(days=40))
+    visit_in(patient, physician, -60 * 24 * 5, status=AppointmentStatus.IN_PROGRESS)
+
+    status = check_in_status(patient.patient, now=NOW)
+    assert status.due and status.booked_for is None
+    assert check_in_nudges_schedule(now=NOW) == 1
+
+    later = visit_in(patient, physician, 60 * 24 * 3)  # a real upcoming one still counts
+    assert check_in_status(patient.patient, now=NOW).booked_for == later.starts_at
