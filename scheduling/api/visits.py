@@ -12,7 +12,7 @@ never a 500 and never a 502."""
 from __future__ import annotations
 
 from django.urls import URLPattern, path
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,7 +22,11 @@ from accounts.permissions import IsAuthenticatedWithMfa, IsPhysician, user_of
 from core.api import ErrorSerializer, StrictSerializer, enum_field, error_responses
 from core.text import PlainTextField
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.selectors.visits import visit_of_participant, visit_of_physician
+from scheduling.selectors.visits import (
+    prescribing_blocked_by,
+    visit_of_participant,
+    visit_of_physician,
+)
 from scheduling.services.visits import US_STATE_CODES, visit_complete, visit_join, visit_start
 
 VIDEO_UNAVAILABLE = OpenApiResponse(
@@ -50,6 +54,15 @@ class VisitOut(serializers.Serializer):
     confirmed_state = serializers.CharField(allow_blank=True)
     video_visit = serializers.BooleanField()
     standard_of_care_attested = serializers.BooleanField()
+    prescribing_blocked_by = serializers.SerializerMethodField(
+        help_text="Why this visit cannot lead to a prescription even once completed "
+        "(`patient_outside_practice_states`, `physician_not_licensed_in_state`: e.g. a "
+        "license that lapsed after booking); empty when nothing beyond completing it."
+    )
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_prescribing_blocked_by(self, visit: Appointment) -> list[str]:
+        return list(prescribing_blocked_by(visit))
 
 
 class StartIn(StrictSerializer):

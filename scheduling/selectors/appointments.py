@@ -5,12 +5,13 @@ exactly like an id that does not exist."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Role, User
 from core.errors import NotFound
-from scheduling.models import Appointment
+from scheduling.models import ACTIVE_STATUSES, Appointment
 
 
 def appointments_visible_to(viewer: User) -> QuerySet[Appointment]:
@@ -36,3 +37,10 @@ def appointment_visible_to(viewer: User, public_id: uuid.UUID | str) -> Appointm
 def rescheduled_to(appointment: Appointment) -> Appointment | None:
     """The appointment that replaced this one, when it was rescheduled."""
     return Appointment.objects.filter(rescheduled_from=appointment).first()
+
+
+def upcoming(now: datetime) -> Q:
+    """The one definition of an upcoming appointment: booked or in progress, and not yet
+    over. A visit left in progress (never completed) or booked and not yet marked a
+    no-show stops being upcoming at its end."""
+    return Q(status__in=ACTIVE_STATUSES, ends_at__gt=now)

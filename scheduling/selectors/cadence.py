@@ -12,9 +12,10 @@ and its meaning are stable.
 - due: today, in the patient's zone, is on or after due_on.
 - overdue: today is after due_on, i.e. from the day after the due date (no other grace):
   due on the 29th means overdue on the 30th.
-- booked_for: the start of the patient's upcoming (booked or in progress) check-in, if
-  any. It does not clear `due` or `overdue` (a booking weeks away must not unblock a
-  refill); it does stop the "time to book" nudge.
+- booked_for: the start of the patient's upcoming check-in (selectors.appointments.
+  upcoming: booked or in progress and not yet over), if any; one left in progress and
+  never completed does not count once over. It does not clear `due` or `overdue` (a
+  booking weeks away must not unblock a refill); it does stop the "time to book" nudge.
 """
 
 from __future__ import annotations
@@ -31,12 +32,12 @@ from django.utils import timezone
 from patients.models import Intake, IntakeStatus, Patient
 from patients.selectors.measurement import patient_zone
 from scheduling.models import (
-    ACTIVE_STATUSES,
     Appointment,
     AppointmentKind,
     AppointmentStatus,
     CheckInCadence,
 )
+from scheduling.selectors.appointments import upcoming
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ def _completed_at() -> Coalesce:
     return Coalesce("completed_at", "ends_at")
 
 
-def _with_check_in_facts(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+def _with_check_in_facts(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patient]:
     """Annotate each patient with what their status is computed from: one query."""
     check_ins = Appointment.objects.filter(patient=OuterRef("pk"), kind=AppointmentKind.CHECK_IN)
     last_check_in = (
@@ -66,9 +67,7 @@ def _with_check_in_facts(patients: QuerySet[Patient]) -> QuerySet[Patient]:
         .order_by("-done_at")
         .values("done_at")[:1]
     )
-    booked = (
-        check_ins.filter(status__in=ACTIVE_STATUSES).order_by("starts_at").values("starts_at")[:1]
-    )
+    booked = check_ins.filter(upcoming(now)).order_by("starts_at").values("starts_at")[:1]
     approved = (
         Intake.objects.filter(patient=OuterRef("pk"), status=IntakeStatus.APPROVED)
         .annotate(approved_at=Coalesce("decided_at", "submitted_at", "created_at"))
@@ -111,7 +110,7 @@ def check_in_statuses(
     """Each patient of the queryset with their check-in status, in one query whatever
     their number (the nudge task's bulk read)."""
     now = now or timezone.now()
-    for patient in list(_with_check_in_facts(patients)):
+    for patient in list(_with_check_in_facts(patients, now)):
         yield patient, _status(patient, now)
 
 

@@ -12,12 +12,13 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from accounts.models import PhysicianProfile, Role, User
 from core.errors import NotFound
 from patients.models import Patient
-from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus, PhysicianSchedule
+from scheduling.models import Appointment, AppointmentStatus, PhysicianSchedule
+from scheduling.selectors.appointments import upcoming
 from scheduling.selectors.availability import physician_zone
 
 When = Literal["upcoming", "past"]
@@ -53,10 +54,9 @@ def appointments_when(
 ) -> QuerySet[Appointment]:
     """Upcoming: booked or in progress and not yet over, soonest first. Past: everything
     else (over, completed, no-show, canceled), newest first."""
-    upcoming = Q(status__in=ACTIVE_STATUSES, ends_at__gt=now)
     if when == "upcoming":
-        return rows.filter(upcoming).order_by("starts_at", "id")
-    return rows.exclude(upcoming).order_by("-starts_at", "-id")
+        return rows.filter(upcoming(now)).order_by("starts_at", "id")
+    return rows.exclude(upcoming(now)).order_by("-starts_at", "-id")
 
 
 def physician_title(physician: PhysicianProfile) -> str:
@@ -159,12 +159,17 @@ FEED_STATUSES = (
 
 def physician_by_ical_token_hash(token_hash: str) -> PhysicianProfile | None:
     """The physician whose current feed secret hashes to `token_hash` (a revoked or
-    replaced secret matches no one)."""
+    replaced secret matches no one, nor does the secret of a deactivated account: a
+    physician who has left stops seeing their patients' visits everywhere)."""
     if not token_hash:
         return None
     return (
         PhysicianProfile.objects.select_related("user")
-        .filter(schedule__ical_token_hash=token_hash)
+        .filter(
+            schedule__ical_token_hash=token_hash,
+            user__is_active=True,
+            user__role=Role.PHYSICIAN,
+        )
         .first()
     )
 

@@ -98,3 +98,17 @@ def prescribing_visit_state(visit: Appointment) -> PrescribingVisit:
         if physician is None or not physician_authority(physician, state, on=on).may_treat:
             reasons.append("physician_not_licensed_in_state")
     return PrescribingVisit(eligible=not reasons, confirmed_state=state, reasons=tuple(reasons))
+
+
+# Reasons the visit's own completion clears (complete it, attesting the standard of care).
+COMPLETION_REASONS = frozenset(
+    {"visit_not_completed", "not_a_video_visit", "standard_of_care_not_attested"}
+)
+
+
+def prescribing_blocked_by(visit: Appointment) -> tuple[str, ...]:
+    """What keeps `visit` from supporting a prescription even once completed: the
+    patient's confirmed state, or the physician's authority there (a license that lapsed
+    after booking). The start and completion answers carry it, so the physician knows at
+    the start of the visit; the visit itself may still be held (DOMAIN.md)."""
+    return tuple(r for r in prescribing_visit_state(visit).reasons if r not in COMPLETION_REASONS)

@@ -15,7 +15,9 @@ requests (or a request and the no-show task) never both move it.
   `VideoUnavailable`), never a 500.
 * `visit_start`: the physician starts the visit with the state the patient confirms they
   are in (any US state or territory: a visit outside FL and NJ can be held, it just
-  cannot lead to a prescription; see selectors.visits.prescribing_visit_state).
+  cannot lead to a prescription; see selectors.visits.prescribing_visit_state). The
+  answer says what already stands in the way of a prescription (`prescribing_blocked_by`:
+  e.g. a license that lapsed after booking), so the physician knows at the start.
 * `visit_complete`: the physician records the standard-of-care attestation (must be true)
   and the visit note (encrypted at rest); the visit counts as a video visit.
 * `appointments_mark_no_show`: the beat task's work, a conditional UPDATE per batch.

@@ -25,6 +25,8 @@ from accounts.services.credentials import (
     physician_create,
 )
 from accounts.services.mfa import mfa_enrollment_token_issue
+from audit.models import AuditAction
+from audit.services import audit_write
 from billing.gateways.local import LocalGateway, checkout_complete
 from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
@@ -33,7 +35,8 @@ from core.clock import practice_today
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
 from patients.services.record import patient_profile_save
-from scheduling.models import PhysicianSchedule
+from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentKind, PhysicianSchedule
+from scheduling.selectors.slots import buffer_of, open_slots
 from scheduling.services.availability import (
     ScheduleSettings,
     WeeklyWindow,
@@ -137,7 +140,9 @@ class Command(BaseCommand):
         Patient.objects.filter(user=patient_user, phone_verified_at__isnull=True).update(
             phone_verified_at=timezone.now()
         )
-        self._schedules(User.objects.with_email(OPS_EMAIL).get())
+        ops = User.objects.with_email(OPS_EMAIL).get()
+        self._schedules(ops)
+        check_in = self._check_in(ops, patient_user)
         membership = self._membership(patient_user)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
@@ -145,8 +150,8 @@ class Command(BaseCommand):
             f"  privacy:    {PRIVACY_EMAIL}  (the audit log in the admin; enrolls MFA)\n"
             f"  physician:  {PHYSICIANS[0][0]}  (FL; enrolls MFA on first login)\n"
             f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrolls MFA on first login)\n"
-            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership})\n"
-            + self._enrollment_tokens()
+            f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership};\n"
+            f"              {check_in})\n" + self._enrollment_tokens()
         )
 
     def _schedules(self, actor: User) -> None:
@@ -176,6 +181,49 @@ class Command(BaseCommand):
                     for start, end in ((dt.time(9), dt.time(12)), (dt.time(13), dt.time(17)))
                 ],
             )
+
+    def _check_in(self, actor: User, patient_user: User) -> str:
+        """One upcoming check-in with Dr. Rivera, in her first open slot two days or more
+        ahead, so `make run` shows scheduling (her agenda, the patient's appointments, the
+        join link). Stored as a row, as an ops admin would book it: the demo patient has no
+        approved intake or consents, which booking a real check-in asks."""
+        patient = patient_user.patient
+        upcoming = (
+            Appointment.objects.filter(patient=patient, status__in=ACTIVE_STATUSES)
+            .order_by("starts_at")
+            .first()
+        )
+        if upcoming is None:
+            rivera = PhysicianProfile.objects.get(
+                user__email_hash=email_lookup_hash(PHYSICIANS[0][0])
+            )
+            today = practice_today()
+            slots = open_slots(
+                patient=patient,
+                kind=AppointmentKind.CHECK_IN,
+                date_from=today + dt.timedelta(days=2),
+                date_to=today + dt.timedelta(days=16),
+                physician=rivera,
+            )
+            if not slots:
+                return "no check-in: Dr. Rivera has no open slot"
+            slot = slots[0]
+            upcoming = Appointment.objects.create(
+                patient=patient,
+                physician=rivera,
+                kind=AppointmentKind.CHECK_IN,
+                starts_at=slot.starts_at,
+                ends_at=slot.ends_at,
+                blocked_until=slot.ends_at + buffer_of(rivera),
+                booked_by=actor,
+            )
+            audit_write(
+                upcoming,
+                actor=actor,
+                action=AuditAction.CREATE,
+                detail={"kind": upcoming.kind, "event": "demo_seed"},
+            )
+        return f"a {upcoming.kind} booked at {upcoming.starts_at:%Y-%m-%d %H:%M} UTC"
 
     def _enrollment_tokens(self) -> str:
         """A fresh enrollment token for each demo staff member not yet enrolled: staff need
