@@ -7,9 +7,6 @@ of a slot, physician_authority included), and the patient must pass the gates of
 kind: the account's email confirmed (billing's rule, `email_unverified`); a consultation
 needs a submitted assessment or intake; a check-in or follow-up `patient_clearance` and
 the `membership_gate`. Every failing gate is listed in one 409 `booking_refused`.
-One exception: an open safety flag (`safety_flag_open`, e.g. thoughts of self-harm)
-refuses a patient's own check-in, but not one a physician or ops admin books: a visit
-with a physician is how the flag gets reviewed, so staff must be able to arrange it.
 
 The database has the last word: the exclusion constraints (physician time plus buffer,
 patient time) and the partial unique (one booked appointment per patient and kind). Two
@@ -48,7 +45,7 @@ from billing.services.checkout import EMAIL_UNVERIFIED, email_unverified
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import message_schedule, messages_cancel
-from patients.clearance import SAFETY_FLAG_OPEN, patient_clearance
+from patients.clearance import patient_clearance
 from patients.models import Patient
 from patients.selectors.record import patients_visible_to
 from patients.selectors.review import assessment_or_intake_submitted
@@ -83,9 +80,8 @@ REMINDERS: Final = (("24h", timedelta(hours=24)), ("1h", timedelta(hours=1)))
 PATIENT_CHANNELS: Final = (Channel.SMS, Channel.EMAIL)
 
 
-def booking_refusals(patient: Patient, kind: str, *, by_staff: bool = False) -> list[str]:
-    """Every gate of `kind` the patient fails, as reason codes (empty: may be booked).
-    `by_staff`: a physician or ops admin books, and an open safety flag does not refuse."""
+def booking_refusals(patient: Patient, kind: str) -> list[str]:
+    """Every gate of `kind` the patient fails, as reason codes (empty: may be booked)."""
     reasons: list[str] = []
     if email_unverified(patient.user):
         reasons.append(EMAIL_UNVERIFIED)
@@ -93,11 +89,7 @@ def booking_refusals(patient: Patient, kind: str, *, by_staff: bool = False) -> 
         if not assessment_or_intake_submitted(patient):
             reasons.append(NO_ASSESSMENT_OR_INTAKE)
         return reasons
-    reasons += [
-        reason
-        for reason in patient_clearance(patient).reasons
-        if not (by_staff and reason == SAFETY_FLAG_OPEN)
-    ]
+    reasons += patient_clearance(patient).reasons
     gate = membership_gate(patient)
     if not gate.allowed:
         reasons.append(gate.reason)
@@ -213,7 +205,7 @@ def _insert(
 ) -> Appointment:
     if kind not in AppointmentKind.values:
         raise ValidationFailed(fields={"kind": [f"Not one of {AppointmentKind.values}."]})
-    if reasons := booking_refusals(patient, kind, by_staff=actor.role != Role.PATIENT):
+    if reasons := booking_refusals(patient, kind):
         raise Conflict(
             "This appointment cannot be booked yet.",
             code=BOOKING_REFUSED,
