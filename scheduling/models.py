@@ -222,6 +222,11 @@ class Appointment(models.Model):
         return f"appointment {self.public_id}"
 
     @property
+    def app_path(self) -> str:
+        """Where the visit opens in the patient app (message and calendar links)."""
+        return f"/appointments/{self.public_id}"
+
+    @property
     def audit_patient_id(self) -> uuid.UUID:
         return self.patient.public_id
 

@@ -36,7 +36,6 @@ from scheduling.selectors.availability import physician_disclosure
 from scheduling.services.booking import (
     appointment_book,
     appointment_cancel,
-    appointment_link,
     appointment_reschedule,
 )
 
@@ -116,7 +115,7 @@ def appointment_out(appointment: Appointment, viewer: User) -> dict[str, Any]:
         "patient": patient.public_id,
         "physician": physician_brief(physician),
         "disclosure": asdict(physician_disclosure(physician, patient.state)),
-        "link": appointment_link(appointment),
+        "link": appointment.app_path,
         "rescheduled_from": (
             appointment.rescheduled_from.public_id if appointment.rescheduled_from else None
         ),

@@ -61,11 +61,6 @@ def feed_url(token: str) -> str:
     return settings.PUBLIC_BASE_URL.rstrip("/") + path
 
 
-def appointment_path(appointment: Appointment) -> str:
-    """Where the visit opens in the app (the feed's only link)."""
-    return f"/appointments/{appointment.public_id}"
-
-
 # --- the secret URL ----------------------------------------------------------------------
 
 
@@ -142,7 +137,7 @@ def feed_calendar(appointments: list[Appointment], *, now: datetime) -> bytes:
         event.add("dtend", row.ends_at.astimezone(UTC))
         kind = KIND_LABELS[AppointmentKind(row.kind)]
         event.add("summary", f"{kind} {calendar.initials(row.patient)}")
-        event.add("description", f"Video visit. Open it in the app: {app}{appointment_path(row)}")
+        event.add("description", f"Video visit. Open it in the app: {app}{row.app_path}")
         event.add("status", "CONFIRMED")
         feed.add_component(event)
     return feed.to_ical()

@@ -298,11 +298,6 @@ def _cancel_row(
 # --- messages ---------------------------------------------------------------------------
 
 
-def appointment_link(appointment: Appointment) -> str:
-    """The app path of the appointment (the physician disclosure is shown there)."""
-    return f"/appointments/{appointment.public_id}"
-
-
 def _key(appointment: Appointment, *parts: str) -> str:
     """Dedupe keys: appointment:<public_id>:<event>[:<detail>]:<recipient or channel>.
     `_key(appointment, "")` is the prefix of every message about the appointment."""
@@ -325,7 +320,7 @@ def _announce(appointment: Appointment, template_key: str, event: str) -> None:
                 category=Category.CARE,
                 channel=channel,
                 dedupe_key=_key(appointment, "reminder", label, channel),
-                context={"path": appointment_link(appointment)},
+                context={"path": appointment.app_path},
                 send_at=send_at,
                 expires_at=appointment.starts_at,
             )
@@ -340,7 +335,7 @@ def _tell_both(
 ) -> None:
     """The patient by text and email, the physician by email (staff contacts are their
     account email: notifications.directory)."""
-    context = {"path": appointment_link(appointment)}
+    context = {"path": appointment.app_path}
     for channel in PATIENT_CHANNELS:
         message_schedule(
             recipient=appointment.patient.user,

@@ -39,7 +39,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
-from scheduling.models import Appointment, AppointmentStatus
+from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors.visits import participant_role, room_closes_at, room_opens_at
 from scheduling.video.base import (
     JoinLink,
@@ -161,7 +161,7 @@ def visit_join(*, appointment: Appointment, actor: User) -> VisitJoin:
     visit = appointment
     if not visit.video_room_name:
         visit = _locked(appointment)  # concurrent first joins queue here
-    if visit.status not in (S.BOOKED, S.IN_PROGRESS):
+    if visit.status not in ACTIVE_STATUSES:
         raise Conflict(f"This visit is {visit.status}.", code="visit_not_active")
     _refuse_outside_room_window(visit, timezone.now())
     backend = get_video_backend()
