@@ -28,6 +28,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet
@@ -109,16 +110,132 @@ def ensure_wrk() -> str:
 
 
 def run_wrk(
-    wrk: str, url: str, headers: list[tuple[str, str]], args: argparse.Namespace, seconds: int
+    wrk: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    args: argparse.Namespace,
+    seconds: int,
+    feed: Feed | None = None,
 ) -> WrkResult:
     cmd = [wrk, "--latency", "--timeout", "10s", f"-d{seconds}s"]
     cmd += [f"-t{args.threads}", f"-c{args.connections}", url]
-    for name, value in headers:
-        cmd += ["-H", f"{name}: {value}"]
+    if feed is not None:
+        cmd += ["-s", str(feed.script(args.threads))]
+    else:
+        for name, value in headers:
+            cmd += ["-H", f"{name}: {value}"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    if feed is not None:
+        feed.consumed(done.stdout, args.threads)
     return parse_wrk(done.stdout)
+
+
+# --- feeds: one prepared request per wrk request, never reused ---------------------------
+
+# Each wrk thread has its own Lua state: thread `tid` takes the entries i with
+# i % NTHREADS == tid of the file, one per request; done() (main state) prints how many
+# each thread took, so the next wrk run starts past them. When a thread runs out it sends
+# an unauthenticated request: a 401 fails the run, and done() says why.
+_FEED_LUA = r"""
+local threads, counter = {}, 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+  table.insert(threads, thread)
+end
+function init(args)
+  entries, used, exhausted, first_error = {}, 0, 0, ""
+  local i = 0
+  for line in io.lines(FEED) do
+    if i % NTHREADS == tid then
+      local tab = line:find("\t", 1, true)
+      entries[#entries + 1] = {line:sub(1, tab - 1), line:sub(tab + 1)}
+    end
+    i = i + 1
+  end
+end
+local function headers(token)
+  local h = {}
+  for name, value in pairs(HEADERS) do h[name] = value end
+  if token then h["Authorization"] = "Bearer " .. token end
+  return h
+end
+function request()
+  used = used + 1
+  local entry = entries[used]
+  if entry == nil then
+    exhausted = 1
+    return wrk.format(METHOD, PATH, headers(nil), "{}")
+  end
+  return wrk.format(METHOD, PATH, headers(entry[1]), entry[2])
+end
+function response(status, headers, body)
+  if status >= 300 and first_error == "" then
+    first_error = status .. " " .. string.sub(body or "", 1, 400)
+  end
+end
+function done(summary, latency, requests)
+  for _, thread in ipairs(threads) do
+    io.write(string.format("feed: thread %d used %d exhausted %d\n",
+      thread:get("tid"), thread:get("used"), thread:get("exhausted")))
+    local err = thread:get("first_error")
+    if err ~= "" then io.write("feed: first error " .. err .. "\n") end
+  end
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string of ASCII text is a valid Lua string literal
+
+
+class Feed:
+    """Prepared requests (`token<TAB>body` lines) for one endpoint, handed to wrk run
+    after run from where the previous one stopped."""
+
+    def __init__(self, endpoint: Endpoint, path: Path, headers: list[tuple[str, str]]) -> None:
+        self.endpoint, self.path, self.headers = endpoint, path, headers
+        self.lines = path.read_text().splitlines()
+        self.cursor = 0
+
+    def take_one(self) -> tuple[str, str]:
+        if self.cursor >= len(self.lines):
+            raise BenchError(f"{self.endpoint.name}: no prepared request left")
+        token, _, body = self.lines[self.cursor].partition("\t")
+        self.cursor += 1
+        return token, body
+
+    def script(self, threads: int) -> Path:
+        rest = self.path.with_suffix(".rest")
+        rest.write_text("".join(line + "\n" for line in self.lines[self.cursor :]))
+        header_table = ", ".join(
+            f"[{_lua_string(name)}] = {_lua_string(value)}"
+            for name, value in [*self.headers, ("Content-Type", "application/json")]
+        )
+        script = self.path.with_suffix(".lua")
+        script.write_text(
+            f"FEED = {_lua_string(str(rest))}\nNTHREADS = {threads}\n"
+            f"METHOD = {_lua_string(self.endpoint.method)}\n"
+            f"PATH = {_lua_string(self.endpoint.path)}\nHEADERS = {{{header_table}}}\n" + _FEED_LUA
+        )
+        return script
+
+    def consumed(self, output: str, threads: int) -> None:
+        used = [int(n) for n in re.findall(r"^feed: thread \d+ used (\d+)", output, re.M)]
+        if len(used) != threads:
+            raise BenchError(f"{self.endpoint.name}: wrk did not report its feed:\n{output}")
+        self.cursor += threads * max(used)
+        if re.search(r"^feed: thread \d+ used \d+ exhausted 1", output, re.M):
+            raise BenchError(
+                f"{self.endpoint.name}: ran out of prepared requests ({len(self.lines)}); "
+                f"raise BOOKINGS_PER_SECOND in benchmarks/run.py\n{output}"
+            )
+
+    @property
+    def remaining(self) -> int:
+        return len(self.lines) - self.cursor
 
 
 # --- the system under test ------------------------------------------------------------
@@ -166,24 +283,40 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
-def prepare_database(env: dict[str, str]) -> dict[str, str]:
-    """Migrate and create the bench users; returns {token kind: access token}."""
+def prepare_database(
+    env: dict[str, str],
+    kinds: list[str] | None = None,
+    bookings: int = 0,
+    bookings_file: Path | None = None,
+) -> dict[str, str]:
+    """Migrate and create the bench users (of `kinds`, default every kind) and, with
+    `bookings`, that many booking requests in `bookings_file`; returns {token kind:
+    access token}."""
     migrate(env)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.setup_data"], cwd=ROOT, env=env,
-                          check=True, capture_output=True, text=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "benchmarks.setup_data", *(kinds or [])]
+    if bookings:
+        cmd += ["--bookings", str(bookings), "--bookings-file", str(bookings_file)]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"setup_data failed ({done.returncode}):\n{done.stderr}{done.stdout}")
     tokens: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     return tokens
 
 
-def _status(port: int, path: str, headers: list[tuple[str, str]]) -> int:
+def _response(
+    port: int, path: str, headers: list[tuple[str, str]], method: str = "GET", body: str = ""
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
-        conn.request("GET", path, headers=dict(headers))
+        conn.request(method, path, body=body.encode() or None, headers=dict(headers))
         response = conn.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
     finally:
         conn.close()
+
+
+def _status(port: int, path: str, headers: list[tuple[str, str]]) -> int:
+    return _response(port, path, headers)[0]
 
 
 @contextlib.contextmanager
@@ -229,23 +362,39 @@ def request_headers(endpoint: Endpoint, tokens: dict[str, str]) -> list[tuple[st
     return headers
 
 
+def _precheck(port: int, e: Endpoint, headers: list[tuple[str, str]], feed: Feed | None) -> None:
+    """wrk counts 3xx as success; a redirect or error here would make the numbers lie.
+    A feed endpoint spends its own first entry on this."""
+    body = ""
+    if feed is not None:
+        token, body = feed.take_one()
+        headers = [*headers, ("Authorization", f"Bearer {token}"),
+                   ("Content-Type", "application/json")]  # fmt: skip
+    status, answer = _response(port, e.path, headers, e.method, body)
+    if status != e.ok_status:
+        raise BenchError(f"{e.name}: {e.method} {e.path} answered {status}, expected "
+                         f"{e.ok_status}: {answer[:500]!r}")  # fmt: skip
+
+
 def benchmark(
-    port: int, tokens: dict[str, str], endpoints: list[Endpoint], args: argparse.Namespace
+    port: int,
+    tokens: dict[str, str],
+    endpoints: list[Endpoint],
+    args: argparse.Namespace,
+    feeds: dict[str, Feed] | None = None,
 ) -> dict[str, list[WrkResult]]:
     wrk = ensure_wrk()
+    feeds = feeds or {}
     headers = {e.name: request_headers(e, tokens) for e in endpoints}
     urls = {e.name: f"http://{HOST}:{port}{e.path}" for e in endpoints}
     for e in endpoints:
-        # wrk counts 3xx as success; a redirect or error here would make the numbers lie.
-        status = _status(port, e.path, headers[e.name])
-        if status != 200:
-            raise BenchError(f"{e.name}: GET {e.path} answered {status}, expected 200")
+        _precheck(port, e, headers[e.name], feeds.get(e.name))
         if args.warmup > 0:
-            run_wrk(wrk, urls[e.name], headers[e.name], args, args.warmup)
+            run_wrk(wrk, urls[e.name], headers[e.name], args, args.warmup, feeds.get(e.name))
     results: dict[str, list[WrkResult]] = {e.name: [] for e in endpoints}
     for round_no in range(1, args.rounds + 1):
         for e in endpoints:
-            r = run_wrk(wrk, urls[e.name], headers[e.name], args, args.duration)
+            r = run_wrk(wrk, urls[e.name], headers[e.name], args, args.duration, feeds.get(e.name))
             results[e.name].append(r)
             print(
                 f"  round {round_no}/{args.rounds}  {e.name:<12} {r.rps:>9.1f} req/s  "
@@ -275,6 +424,38 @@ def report(endpoints: list[Endpoint], results: dict[str, list[WrkResult]]) -> bo
               f"{ratio:>9.3f}  {target:<8} {verdict}")  # fmt: skip
     print("\nmedians over rounds; 'x healthz' is the median of per-round req/s ratios.")
     return all_met
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+SCHEDULING_ENDPOINTS = {"slots", "book"}
+# Booking requests prepared per second of wrk load (warm-up included), with a 1.5 margin;
+# each needs a fresh patient and a fresh open slot. Booking runs at 60-120 req/s on an
+# idle 2-core machine; running out fails the run with a message naming this.
+BOOKINGS_PER_SECOND = 150
+BOOKING_MARGIN = 1.5
+
+
+def bookings_needed(args: argparse.Namespace) -> int:
+    seconds = args.warmup + args.rounds * args.duration
+    return int(BOOKINGS_PER_SECOND * seconds * BOOKING_MARGIN) + 1  # + the pre-check
+
+
+def token_kinds(endpoints: list[Endpoint]) -> list[str]:
+    """The token kinds the endpoints need (setup_data makes only those)."""
+    kinds = {e.auth for e in endpoints if e.auth}
+    if any(e.feed for e in endpoints):
+        kinds.add("scheduling_patient")  # the scheduling data the bookings need
+    return sorted(kinds)
+
+
+def scheduling_check(env: dict[str, str], since: datetime) -> tuple[int, str]:
+    """benchmarks.scheduling_check after the load: (exit status, its output)."""
+    cmd = [sys.executable, "-m", "benchmarks.scheduling_check", "--since", since.isoformat()]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 3):
+        raise BenchError(f"scheduling_check failed ({done.returncode}):\n{done.stderr}")
+    return done.returncode, done.stdout
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -322,12 +503,25 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
             print("starting services, migrating, creating bench data ...", flush=True)
             env = app_env(stack.enter_context(embedded_services(data_dir)))
-            tokens = prepare_database(env)
+            feed_file = data_dir / "bookings.tsv"
+            bookings = bookings_needed(args) if any(e.feed for e in endpoints) else 0
+            started = time.monotonic()
+            tokens = prepare_database(env, token_kinds(endpoints), bookings, feed_file)
+            feeds = {e.name: Feed(e, feed_file, [*PROXY_HEADERS, *e.headers])
+                     for e in endpoints if e.feed}  # fmt: skip
             port = stack.enter_context(gunicorn(env, args.workers, data_dir / "gunicorn.log"))
+            print(
+                f"bench data ready in {time.monotonic() - started:.0f} s"
+                + (f" ({bookings} booking requests prepared)" if bookings else "")
+            )
             print(f"gunicorn: {args.workers} sync workers on {HOST}:{port}; wrk: {args.threads} "
                   f"threads, {args.connections} connections, {args.duration}s x {args.rounds} "
                   f"rounds; {os.cpu_count()} CPUs", flush=True)  # fmt: skip
-            results = benchmark(port, tokens, endpoints, args)
+            load_began = datetime.now(UTC)
+            results = benchmark(port, tokens, endpoints, args, feeds)
+            checked = None
+            if SCHEDULING_ENDPOINTS & {e.name for e in endpoints}:
+                checked = scheduling_check(env, load_began)
     except (BenchError, subprocess.CalledProcessError) as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         return 2
@@ -335,6 +529,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; everything started was stopped.", file=sys.stderr)
         return 130
     met = report(endpoints, results)
+    if checked is not None:
+        status, output = checked
+        print(output, end="")
+        if status != 0:
+            print("\nbenchmark failed: double bookings after the run", file=sys.stderr)
+            return 2
     return 1 if args.strict and not met else 0
 
 
