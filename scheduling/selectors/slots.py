@@ -16,13 +16,14 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.db.models import BigIntegerField, Func, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import LicenseStatus, PhysicianProfile
@@ -108,8 +109,13 @@ def _slots(
     *,
     physician: PhysicianProfile | None,
 ) -> list[Slot]:
-    """Slots starting in [range_start, range_end)."""
+    """Slots starting in [range_start, range_end).
+
+    The arithmetic runs on integer microseconds since the epoch (instants compare and
+    bisect as plain ints: aware datetimes would ask their zone at every comparison), and
+    datetimes are made only for the slots found."""
     length = appointment_minutes(kind)
+    length_us = length // _MICROSECOND
     physicians = _candidates(patient.state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
@@ -119,27 +125,80 @@ def _slots(
             status__in=ACTIVE_STATUSES,
             starts_at__lt=range_end + length,
             ends_at__gt=range_start,
-        ).values_list("starts_at", "ends_at")
+        ).values_list(_EpochMicroseconds("starts_at"), _EpochMicroseconds("ends_at"))
     )
+    low, high = _microseconds(range_start), _microseconds(range_end)
+    calendar = _PracticeCalendar(range_start, range_end)
     authority: dict[tuple[int, date], bool] = {}
-    found: list[Slot] = []
+    found: list[tuple[int, int, PhysicianProfile]] = []
+    no_one = _Busy(())
     for doctor in physicians:
-        buffer = buffer_of(doctor)
-        doctor_busy = busy.get(doctor.pk, _Busy(()))
+        blocked_us = length_us + buffer_of(doctor) // _MICROSECOND
+        doctor_busy = busy.get(doctor.pk, no_one)
         for starts_at in _starts(doctor, length, range_start, range_end):
-            ends_at = starts_at + length
-            if doctor_busy.meets(starts_at, ends_at + buffer) or patient_busy.meets(
-                starts_at, ends_at
+            if not low <= starts_at < high:
+                continue
+            if doctor_busy.meets(starts_at, starts_at + blocked_us) or patient_busy.meets(
+                starts_at, starts_at + length_us
             ):
                 continue
-            on = practice_date(starts_at)
+            on = calendar.date_of(starts_at)
             if (doctor.pk, on) not in authority:
                 verdict = physician_authority(doctor, patient.state, on=on)
                 authority[doctor.pk, on] = verdict.may_treat
             if authority[doctor.pk, on]:
-                found.append(Slot(doctor, starts_at, ends_at))
-    found.sort(key=lambda slot: (slot.starts_at, slot.physician.pk))
-    return found
+                found.append((starts_at, doctor.pk, doctor))
+    found.sort(key=lambda item: (item[0], item[1]))
+    slots = []
+    for starts_at, _, doctor in found:
+        instant = _instant(starts_at)
+        slots.append(Slot(doctor, instant, instant + length))
+    return slots
+
+
+# Instants as integer microseconds since the epoch (UTC), exactly.
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _microseconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _instant(microseconds: int) -> datetime:
+    """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+class _EpochMicroseconds(Func):
+    """A timestamptz column as integer microseconds since the epoch (exact: EXTRACT
+    answers a numeric with the microseconds), read as an int, not parsed as a datetime."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+class _PracticeCalendar:
+    """`practice_date` for instants in microseconds: the practice calendar's midnights
+    around the range (each the first instant of its date, as `practice_date` sees it),
+    looked up by bisection."""
+
+    def __init__(self, range_start: datetime, range_end: datetime) -> None:
+        zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+        day = practice_date(range_start) - timedelta(days=2)
+        last = practice_date(range_end) + timedelta(days=2)
+        self.days: list[date] = []
+        self.midnights: list[int] = []
+        while day <= last:
+            self.days.append(day)
+            self.midnights.append(_microseconds(datetime.combine(day, time.min, tzinfo=zone)))
+            day += timedelta(days=1)
+
+    def date_of(self, microseconds: int) -> date:
+        index = bisect.bisect_right(self.midnights, microseconds) - 1
+        if 0 <= index < len(self.days) - 1:
+            return self.days[index]
+        return practice_date(_instant(microseconds))  # outside the precomputed days
 
 
 def _candidates(
@@ -177,40 +236,43 @@ def _candidates(
 
 def _starts(
     doctor: PhysicianProfile, length: timedelta, range_start: datetime, range_end: datetime
-) -> Iterator[datetime]:
-    """Slot starts in [range_start, range_end) that fit inside the physician's hours,
-    stepping SCHEDULING_SLOT_STEP_MINUTES from each window's start."""
+) -> Iterator[int]:
+    """Slot starts (microseconds) that fit inside the physician's hours on the days around
+    [range_start, range_end), stepping SCHEDULING_SLOT_STEP_MINUTES from each window's
+    start; the caller keeps those inside the range."""
     zone = physician_zone(doctor)
-    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES)
+    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
+    length_us = length // _MICROSECOND
+    rules: dict[int, list[tuple[time, time]]] = {}
+    for rule in doctor.weekly_availability.all():
+        rules.setdefault(rule.weekday, []).append((rule.start_time, rule.end_time))
+    overrides: dict[date, list[AvailabilityOverride]] = {}
+    for item in doctor.overrides_in_range:  # type: ignore[attr-defined]
+        overrides.setdefault(item.date, []).append(item)
     first_day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
     day = first_day
     while day <= last_day:
-        for window_start, window_end in _windows(doctor, day, zone):
-            starts_at = window_start
-            while starts_at + length <= window_end:
-                if range_start <= starts_at < range_end:
-                    yield starts_at
+        windows = _windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
+        for window_start, window_end in windows:
+            starts_at = _microseconds(window_start)
+            end = _microseconds(window_end)
+            while starts_at + length_us <= end:
+                yield starts_at
                 starts_at += step
         day += timedelta(days=1)
 
 
 def _windows(
-    doctor: PhysicianProfile, day: date, zone: ZoneInfo
+    rules: list[tuple[time, time]], overrides: list[AvailabilityOverride], day: date, zone: ZoneInfo
 ) -> list[tuple[datetime, datetime]]:
     """The physician's open hours on one of their own calendar days, as UTC instants:
-    the weekly rules (unless the whole day is off) plus extra hours, minus time off."""
-    overrides = [item for item in doctor.overrides_in_range if item.date == day]  # type: ignore[attr-defined]
+    the weekly rules of its weekday (unless the whole day is off) plus extra hours, minus
+    time off (`overrides`: those of that day)."""
     whole_day_off = any(
         item.kind == OverrideKind.TIME_OFF and item.start_time is None for item in overrides
     )
-    wall: list[tuple[time, time]] = []
-    if not whole_day_off:
-        wall += [
-            (rule.start_time, rule.end_time)
-            for rule in doctor.weekly_availability.all()
-            if rule.weekday == day.weekday()
-        ]
+    wall: list[tuple[time, time]] = [] if whole_day_off else list(rules)
     wall += [
         (item.start_time, item.end_time)
         for item in overrides
@@ -262,22 +324,19 @@ def _subtract(
 
 
 class _Busy:
-    """Busy intervals sorted by start; `meets` answers overlap in O(log n) plus the
-    few intervals around the candidate."""
+    """Busy intervals [start, end) in microseconds, sorted by start, with the running
+    maximum of their ends: an interval meets [start, end) exactly when one of those
+    starting before `end` ends after `start`, i.e. when the largest end among them does
+    (one bisection of ints)."""
 
-    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
-        self.intervals = sorted(intervals)
-        self.starts = [start for start, _ in self.intervals]
-        # Longest interval: how far back an overlapping one can start.
-        self.longest = max((end - start for start, end in self.intervals), default=timedelta(0))
+    def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
+        ordered = sorted(intervals)
+        self.starts = [start for start, _ in ordered]
+        self.max_ends = list(itertools.accumulate((end for _, end in ordered), max))
 
-    def meets(self, start: datetime, end: datetime) -> bool:
-        low = bisect.bisect_left(self.starts, start - self.longest)
-        high = bisect.bisect_left(self.starts, end)
-        return any(
-            busy_start < end and start < busy_end
-            for busy_start, busy_end in self.intervals[low:high]
-        )
+    def meets(self, start: int, end: int) -> bool:
+        before = bisect.bisect_left(self.starts, end)
+        return before > 0 and self.max_ends[before - 1] > start
 
 
 def _busy_by_physician(
@@ -285,12 +344,14 @@ def _busy_by_physician(
 ) -> dict[int, _Busy]:
     """Each physician's active appointments as [starts_at, blocked_until): the range the
     exclusion constraint keeps apart."""
-    rows: dict[int, list[tuple[datetime, datetime]]] = {}
+    rows: dict[int, list[tuple[int, int]]] = {}
     for physician_id, starts_at, blocked_until in Appointment.objects.filter(
         Q(physician_id__in=physician_ids),
         status__in=ACTIVE_STATUSES,
         starts_at__lt=range_end,
         blocked_until__gt=range_start,
-    ).values_list("physician_id", "starts_at", "blocked_until"):
+    ).values_list(
+        "physician_id", _EpochMicroseconds("starts_at"), _EpochMicroseconds("blocked_until")
+    ):
         rows.setdefault(physician_id, []).append((starts_at, blocked_until))
     return {physician_id: _Busy(spans) for physician_id, spans in rows.items()}
