@@ -23,6 +23,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import BigIntegerField, Func, Prefetch, Q
 from django.utils import timezone
 
@@ -115,11 +116,10 @@ def _slots(
     bisect as plain ints: aware datetimes would ask their zone at every comparison), and
     datetimes are made only for the slots found."""
     length = appointment_minutes(kind)
-    length_us = length // _MICROSECOND
     physicians = _candidates(patient.state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
-    patient_busy = _Busy(
+    patient_busy = _Busy.of(
         Appointment.objects.filter(
             patient=patient,
             status__in=ACTIVE_STATUSES,
@@ -127,33 +127,76 @@ def _slots(
             ends_at__gt=range_start,
         ).values_list(_EpochMicroseconds("starts_at"), _EpochMicroseconds("ends_at"))
     )
-    low, high = _microseconds(range_start), _microseconds(range_end)
-    calendar = _PracticeCalendar(range_start, range_end)
-    authority: dict[tuple[int, date], bool] = {}
-    found: list[tuple[int, int, PhysicianProfile]] = []
-    no_one = _Busy(())
+    search = _Search(
+        state=patient.state,
+        length=length,
+        range_start=range_start,
+        range_end=range_end,
+        patient_busy=patient_busy,
+        calendar=_PracticeCalendar(range_start, range_end),
+    )
+    # The physicians come in pk order, so each start's list is in pk order: walking the
+    # starts in order gives the slots by start, then physician, without sorting them all.
+    by_start: dict[int, list[PhysicianProfile]] = {}
+    no_one = _Busy([], [])
     for doctor in physicians:
-        blocked_us = length_us + buffer_of(doctor) // _MICROSECOND
-        doctor_busy = busy.get(doctor.pk, no_one)
-        for starts_at in _starts(doctor, length, range_start, range_end):
-            if not low <= starts_at < high:
-                continue
-            if doctor_busy.meets(starts_at, starts_at + blocked_us) or patient_busy.meets(
-                starts_at, starts_at + length_us
-            ):
-                continue
-            on = calendar.date_of(starts_at)
-            if (doctor.pk, on) not in authority:
-                verdict = physician_authority(doctor, patient.state, on=on)
-                authority[doctor.pk, on] = verdict.may_treat
-            if authority[doctor.pk, on]:
-                found.append((starts_at, doctor.pk, doctor))
-    found.sort(key=lambda item: (item[0], item[1]))
+        for starts_at in search.starts_with(doctor, busy.get(doctor.pk, no_one)):
+            doctors = by_start.get(starts_at)
+            if doctors is None:
+                by_start[starts_at] = [doctor]
+            else:
+                doctors.append(doctor)
     slots = []
-    for starts_at, _, doctor in found:
+    for starts_at in sorted(by_start):
         instant = _instant(starts_at)
-        slots.append(Slot(doctor, instant, instant + length))
+        ends_at = instant + length
+        slots += [Slot(doctor, instant, ends_at) for doctor in by_start[starts_at]]
     return slots
+
+
+@dataclass
+class _Search:
+    """What one search shares across its physicians."""
+
+    state: str
+    length: timedelta
+    range_start: datetime
+    range_end: datetime
+    patient_busy: _Busy
+    calendar: _PracticeCalendar
+
+    def starts_with(self, doctor: PhysicianProfile, doctor_busy: _Busy) -> list[int]:
+        """The doctor's open starts (microseconds) in the range, in order: inside their
+        hours, meeting neither their appointments plus buffer nor the patient's, on a day
+        physician_authority lets them treat in the patient's state (asked once a day)."""
+        low, high = _microseconds(self.range_start), _microseconds(self.range_end)
+        length = self.length // _MICROSECOND
+        blocked = length + buffer_of(doctor) // _MICROSECOND
+        # _Busy's test, inlined: this loop runs for every candidate start.
+        doctor_starts, doctor_ends = doctor_busy.starts, doctor_busy.max_ends
+        patient_starts, patient_ends = self.patient_busy.starts, self.patient_busy.max_ends
+        bisect_left = bisect.bisect_left
+        may_treat: dict[date, bool] = {}
+        day_from = day_to = 0
+        allowed = False
+        found: list[int] = []
+        for starts_at in _starts(doctor, self.length, self.range_start, self.range_end):
+            if starts_at < low or starts_at >= high:
+                continue
+            before = bisect_left(doctor_starts, starts_at + blocked)
+            if before and doctor_ends[before - 1] > starts_at:
+                continue
+            before = bisect_left(patient_starts, starts_at + length)
+            if before and patient_ends[before - 1] > starts_at:
+                continue
+            if not day_from <= starts_at < day_to:
+                on, day_from, day_to = self.calendar.day_of(starts_at)
+                if on not in may_treat:
+                    may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
+                allowed = may_treat[on]
+            if allowed:
+                found.append(starts_at)
+        return found
 
 
 # Instants as integer microseconds since the epoch (UTC), exactly.
@@ -194,11 +237,13 @@ class _PracticeCalendar:
             self.midnights.append(_microseconds(datetime.combine(day, time.min, tzinfo=zone)))
             day += timedelta(days=1)
 
-    def date_of(self, microseconds: int) -> date:
+    def day_of(self, microseconds: int) -> tuple[date, int, int]:
+        """The practice date of the instant and the instants [from, to) it spans."""
         index = bisect.bisect_right(self.midnights, microseconds) - 1
         if 0 <= index < len(self.days) - 1:
-            return self.days[index]
-        return practice_date(_instant(microseconds))  # outside the precomputed days
+            return self.days[index], self.midnights[index], self.midnights[index + 1]
+        # Outside the precomputed days (never, for a search's own range): no span cached.
+        return practice_date(_instant(microseconds)), microseconds, microseconds + 1
 
 
 def _candidates(
@@ -329,29 +374,38 @@ class _Busy:
     starting before `end` ends after `start`, i.e. when the largest end among them does
     (one bisection of ints)."""
 
-    def __init__(self, intervals: Iterable[tuple[int, int]]) -> None:
-        ordered = sorted(intervals)
-        self.starts = [start for start, _ in ordered]
-        self.max_ends = list(itertools.accumulate((end for _, end in ordered), max))
+    def __init__(self, starts: list[int], ends: list[int]) -> None:
+        """`starts` sorted, `ends` in the same order."""
+        self.starts = starts
+        self.max_ends = list(itertools.accumulate(ends, max))
 
-    def meets(self, start: int, end: int) -> bool:
-        before = bisect.bisect_left(self.starts, end)
-        return before > 0 and self.max_ends[before - 1] > start
+    @classmethod
+    def of(cls, intervals: Iterable[tuple[int, int]]) -> _Busy:
+        ordered = sorted(intervals)
+        return cls([start for start, _ in ordered], [end for _, end in ordered])
 
 
 def _busy_by_physician(
     physician_ids: list[int], range_start: datetime, range_end: datetime
 ) -> dict[int, _Busy]:
     """Each physician's active appointments as [starts_at, blocked_until): the range the
-    exclusion constraint keeps apart."""
-    rows: dict[int, list[tuple[int, int]]] = {}
-    for physician_id, starts_at, blocked_until in Appointment.objects.filter(
-        Q(physician_id__in=physician_ids),
-        status__in=ACTIVE_STATUSES,
-        starts_at__lt=range_end,
-        blocked_until__gt=range_start,
-    ).values_list(
-        "physician_id", _EpochMicroseconds("starts_at"), _EpochMicroseconds("blocked_until")
-    ):
-        rows.setdefault(physician_id, []).append((starts_at, blocked_until))
-    return {physician_id: _Busy(spans) for physician_id, spans in rows.items()}
+    exclusion constraint keeps apart. One row per physician, the instants as arrays of
+    integers in start order (thousands of rows of datetimes cost more to read than the
+    search itself)."""
+    starts_at, blocked_until = _EpochMicroseconds("starts_at"), _EpochMicroseconds("blocked_until")
+    rows = (
+        Appointment.objects.filter(
+            Q(physician_id__in=physician_ids),
+            status__in=ACTIVE_STATUSES,
+            starts_at__lt=range_end,
+            blocked_until__gt=range_start,
+        )
+        .order_by()
+        .values("physician_id")
+        .annotate(
+            starts=ArrayAgg(starts_at, order_by=(starts_at, blocked_until)),
+            ends=ArrayAgg(blocked_until, order_by=(starts_at, blocked_until)),
+        )
+        .values_list("physician_id", "starts", "ends")
+    )
+    return {physician_id: _Busy(starts, ends) for physician_id, starts, ends in rows}
