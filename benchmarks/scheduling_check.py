@@ -31,7 +31,7 @@ import django
 TARGET_P95_MS = 50.0
 
 _OVERLAPS = """
-SELECT {key}, count(*) FROM scheduling_appointment a
+SELECT a.{key}, count(*) FROM scheduling_appointment a
 JOIN scheduling_appointment b
   ON a.{key} = b.{key} AND a.id < b.id
  AND tstzrange(a.starts_at, a.{end}) && tstzrange(b.starts_at, b.{end})
