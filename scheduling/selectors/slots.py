@@ -271,7 +271,9 @@ def _candidates(
             "licenses",
             "dea_registrations",
             "cds_registrations",
-            "weekly_availability",
+            # Lists (to_attr), not related managers: a manager's queryset per physician
+            # costs more than the rows.
+            Prefetch("weekly_availability", to_attr="weekly_rules"),
             Prefetch("availability_overrides", queryset=overrides, to_attr="overrides_in_range"),
         )
         .order_by("pk")
@@ -289,7 +291,7 @@ def _starts(
     step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
     length_us = length // _MICROSECOND
     rules: dict[int, list[tuple[time, time]]] = {}
-    for rule in doctor.weekly_availability.all():
+    for rule in doctor.weekly_rules:  # type: ignore[attr-defined]
         rules.setdefault(rule.weekday, []).append((rule.start_time, rule.end_time))
     overrides: dict[date, list[AvailabilityOverride]] = {}
     for item in doctor.overrides_in_range:  # type: ignore[attr-defined]
