@@ -170,9 +170,12 @@ class _Search:
         hours, meeting neither their appointments plus buffer nor the patient's, on a day
         physician_authority lets them treat in the patient's state (asked once a day)."""
         low, high = _microseconds(self.range_start), _microseconds(self.range_end)
+        step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
         length = self.length // _MICROSECOND
         blocked = length + buffer_of(doctor) // _MICROSECOND
-        # _Busy's test, inlined: this loop runs for every candidate start.
+        # _Busy's test, inlined: this loop runs for every candidate start. When a start
+        # meets a busy range, every start before the largest end found meets it too, so
+        # the next candidate is the first step at or after that end.
         doctor_starts, doctor_ends = doctor_busy.starts, doctor_busy.max_ends
         patient_starts, patient_ends = self.patient_busy.starts, self.patient_busy.max_ends
         bisect_left = bisect.bisect_left
@@ -180,22 +183,29 @@ class _Search:
         day_from = day_to = 0
         allowed = False
         found: list[int] = []
-        for starts_at in _starts(doctor, self.length, self.range_start, self.range_end):
-            if starts_at < low or starts_at >= high:
-                continue
-            before = bisect_left(doctor_starts, starts_at + blocked)
-            if before and doctor_ends[before - 1] > starts_at:
-                continue
-            before = bisect_left(patient_starts, starts_at + length)
-            if before and patient_ends[before - 1] > starts_at:
-                continue
-            if not day_from <= starts_at < day_to:
-                on, day_from, day_to = self.calendar.day_of(starts_at)
-                if on not in may_treat:
-                    may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
-                allowed = may_treat[on]
-            if allowed:
-                found.append(starts_at)
+        for window_start, window_end in _windows_of(doctor, self.range_start, self.range_end):
+            # Starts step from the window's start, end inside it, lie in [low, high).
+            starts_at = window_start
+            if starts_at < low:
+                starts_at += -(-(low - starts_at) // step) * step
+            last = min(window_end - length, high - 1)
+            while starts_at <= last:
+                before = bisect_left(doctor_starts, starts_at + blocked)
+                if before and doctor_ends[before - 1] > starts_at:
+                    starts_at += -(-(doctor_ends[before - 1] - starts_at) // step) * step
+                    continue
+                before = bisect_left(patient_starts, starts_at + length)
+                if before and patient_ends[before - 1] > starts_at:
+                    starts_at += -(-(patient_ends[before - 1] - starts_at) // step) * step
+                    continue
+                if not day_from <= starts_at < day_to:
+                    on, day_from, day_to = self.calendar.day_of(starts_at)
+                    if on not in may_treat:
+                        may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
+                    allowed = may_treat[on]
+                if allowed:
+                    found.append(starts_at)
+                starts_at += step
         return found
 
 
@@ -281,32 +291,24 @@ def _candidates(
     )
 
 
-def _starts(
-    doctor: PhysicianProfile, length: timedelta, range_start: datetime, range_end: datetime
-) -> Iterator[int]:
-    """Slot starts (microseconds) that fit inside the physician's hours on the days around
-    [range_start, range_end), stepping SCHEDULING_SLOT_STEP_MINUTES from each window's
-    start; the caller keeps those inside the range."""
+def _windows_of(
+    doctor: PhysicianProfile, range_start: datetime, range_end: datetime
+) -> Iterator[tuple[int, int]]:
+    """The physician's open hours (microseconds) on their own calendar days around
+    [range_start, range_end), in order."""
     zone = physician_zone(doctor)
-    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
-    length_us = length // _MICROSECOND
     rules: dict[int, list[tuple[time, time]]] = {}
     for rule in doctor.weekly_rules:  # type: ignore[attr-defined]
         rules.setdefault(rule.weekday, []).append((rule.start_time, rule.end_time))
     overrides: dict[date, list[AvailabilityOverride]] = {}
     for item in doctor.overrides_in_range:  # type: ignore[attr-defined]
         overrides.setdefault(item.date, []).append(item)
-    first_day = range_start.astimezone(zone).date() - timedelta(days=1)
+    day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
-    day = first_day
     while day <= last_day:
         windows = _windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
         for window_start, window_end in windows:
-            starts_at = _microseconds(window_start)
-            end = _microseconds(window_end)
-            while starts_at + length_us <= end:
-                yield starts_at
-                starts_at += step
+            yield _microseconds(window_start), _microseconds(window_end)
         day += timedelta(days=1)
 
 
