@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 BASELINE = "healthz"
+# The slot search's week: tomorrow and the six days after it, on the bench patient's
+# calendar (Eastern time), fixed when the benchmark starts.
+_TOMORROW = dt.datetime.now(ZoneInfo("America/New_York")).date() + dt.timedelta(days=1)
+SLOT_WEEK = f"date_from={_TOMORROW}&date_to={_TOMORROW + dt.timedelta(days=6)}"
 
 
 @dataclass(frozen=True)
@@ -16,6 +22,12 @@ class Endpoint:
     # Minimum req/s as a fraction of the baseline's req/s in the same round; None: report only.
     target_ratio: float | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    # "POST" needs a feed: every request its own token and body, never reused (see
+    # benchmarks.run.feed_script); the only feed is "bookings" (setup_data --bookings).
+    method: str = "GET"
+    feed: str | None = None
+    # What the pre-check expects (a feed endpoint spends its first entry on it).
+    ok_status: int = 200
 
 
 ENDPOINTS: list[Endpoint] = [
@@ -25,4 +37,21 @@ ENDPOINTS: list[Endpoint] = [
     Endpoint("record", "/api/patients/me", auth="patient", target_ratio=0.30),
     # A physician's review queue, one page of 20, each row audited (one INSERT).
     Endpoint("queue", "/api/review/intakes?page_size=20", auth="physician", target_ratio=0.15),
+    # Check-in slots for a week across the 50 physicians (20,000 booked appointments).
+    Endpoint(
+        "slots",
+        f"/api/scheduling/slots?kind=check_in&{SLOT_WEEK}",
+        auth="scheduling_patient",
+        target_ratio=0.10,
+    ),
+    # A check-in booked by a fresh cleared patient in a fresh open slot, with its
+    # confirmation and reminders scheduled; a 409 fails the run.
+    Endpoint(
+        "book",
+        "/api/scheduling/appointments",
+        method="POST",
+        feed="bookings",
+        ok_status=201,
+        target_ratio=0.05,
+    ),
 ]

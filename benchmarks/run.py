@@ -28,11 +28,13 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
 from benchmarks.endpoints import BASELINE, ENDPOINTS, Endpoint
+from benchmarks.feeds import BenchError, Feed
 from config.embedded import embedded_services, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +44,6 @@ WSGI_APP = "config.wsgi"
 # We sit behind a TLS-terminating load balancer in production; without this header the
 # production settings answer every request with a redirect to https.
 PROXY_HEADERS: tuple[tuple[str, str], ...] = (("X-Forwarded-Proto", "https"),)
-
-
-class BenchError(Exception):
-    pass
 
 
 @dataclass(frozen=True)
@@ -109,15 +107,25 @@ def ensure_wrk() -> str:
 
 
 def run_wrk(
-    wrk: str, url: str, headers: list[tuple[str, str]], args: argparse.Namespace, seconds: int
+    wrk: str,
+    url: str,
+    headers: list[tuple[str, str]],
+    args: argparse.Namespace,
+    seconds: int,
+    feed: Feed | None = None,
 ) -> WrkResult:
     cmd = [wrk, "--latency", "--timeout", "10s", f"-d{seconds}s"]
     cmd += [f"-t{args.threads}", f"-c{args.connections}", url]
-    for name, value in headers:
-        cmd += ["-H", f"{name}: {value}"]
+    if feed is not None:
+        cmd += ["-s", str(feed.script(args.threads))]
+    else:
+        for name, value in headers:
+            cmd += ["-H", f"{name}: {value}"]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"wrk failed ({done.returncode}): {done.stderr or done.stdout}")
+    if feed is not None:
+        feed.consumed(done.stdout, args.threads)
     return parse_wrk(done.stdout)
 
 
@@ -166,24 +174,40 @@ def migrate(env: dict[str, str]) -> None:
     subprocess.run([*manage, "migrate", "--no-input", "-v", "0"], cwd=ROOT, env=env, check=True)
 
 
-def prepare_database(env: dict[str, str]) -> dict[str, str]:
-    """Migrate and create the bench users; returns {token kind: access token}."""
+def prepare_database(
+    env: dict[str, str],
+    kinds: list[str] | None = None,
+    bookings: int = 0,
+    bookings_file: Path | None = None,
+) -> dict[str, str]:
+    """Migrate and create the bench users (of `kinds`, default every kind) and, with
+    `bookings`, that many booking requests in `bookings_file`; returns {token kind:
+    access token}."""
     migrate(env)
-    done = subprocess.run([sys.executable, "-m", "benchmarks.setup_data"], cwd=ROOT, env=env,
-                          check=True, capture_output=True, text=True)  # fmt: skip
+    cmd = [sys.executable, "-m", "benchmarks.setup_data", *(kinds or [])]
+    if bookings:
+        cmd += ["--bookings", str(bookings), "--bookings-file", str(bookings_file)]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"setup_data failed ({done.returncode}):\n{done.stderr}{done.stdout}")
     tokens: dict[str, str] = json.loads(done.stdout.strip().splitlines()[-1])
     return tokens
 
 
-def _status(port: int, path: str, headers: list[tuple[str, str]]) -> int:
+def _response(
+    port: int, path: str, headers: list[tuple[str, str]], method: str = "GET", body: str = ""
+) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
-        conn.request("GET", path, headers=dict(headers))
+        conn.request(method, path, body=body.encode() or None, headers=dict(headers))
         response = conn.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
     finally:
         conn.close()
+
+
+def _status(port: int, path: str, headers: list[tuple[str, str]]) -> int:
+    return _response(port, path, headers)[0]
 
 
 @contextlib.contextmanager
@@ -229,23 +253,39 @@ def request_headers(endpoint: Endpoint, tokens: dict[str, str]) -> list[tuple[st
     return headers
 
 
+def _precheck(port: int, e: Endpoint, headers: list[tuple[str, str]], feed: Feed | None) -> None:
+    """wrk counts 3xx as success; a redirect or error here would make the numbers lie.
+    A feed endpoint spends its own first entry on this."""
+    body = ""
+    if feed is not None:
+        token, body = feed.take_one()
+        headers = [*headers, ("Authorization", f"Bearer {token}"),
+                   ("Content-Type", "application/json")]  # fmt: skip
+    status, answer = _response(port, e.path, headers, e.method, body)
+    if status != e.ok_status:
+        raise BenchError(f"{e.name}: {e.method} {e.path} answered {status}, expected "
+                         f"{e.ok_status}: {answer[:500]!r}")  # fmt: skip
+
+
 def benchmark(
-    port: int, tokens: dict[str, str], endpoints: list[Endpoint], args: argparse.Namespace
+    port: int,
+    tokens: dict[str, str],
+    endpoints: list[Endpoint],
+    args: argparse.Namespace,
+    feeds: dict[str, Feed] | None = None,
 ) -> dict[str, list[WrkResult]]:
     wrk = ensure_wrk()
+    feeds = feeds or {}
     headers = {e.name: request_headers(e, tokens) for e in endpoints}
     urls = {e.name: f"http://{HOST}:{port}{e.path}" for e in endpoints}
     for e in endpoints:
-        # wrk counts 3xx as success; a redirect or error here would make the numbers lie.
-        status = _status(port, e.path, headers[e.name])
-        if status != 200:
-            raise BenchError(f"{e.name}: GET {e.path} answered {status}, expected 200")
+        _precheck(port, e, headers[e.name], feeds.get(e.name))
         if args.warmup > 0:
-            run_wrk(wrk, urls[e.name], headers[e.name], args, args.warmup)
+            run_wrk(wrk, urls[e.name], headers[e.name], args, args.warmup, feeds.get(e.name))
     results: dict[str, list[WrkResult]] = {e.name: [] for e in endpoints}
     for round_no in range(1, args.rounds + 1):
         for e in endpoints:
-            r = run_wrk(wrk, urls[e.name], headers[e.name], args, args.duration)
+            r = run_wrk(wrk, urls[e.name], headers[e.name], args, args.duration, feeds.get(e.name))
             results[e.name].append(r)
             print(
                 f"  round {round_no}/{args.rounds}  {e.name:<12} {r.rps:>9.1f} req/s  "
@@ -275,6 +315,38 @@ def report(endpoints: list[Endpoint], results: dict[str, list[WrkResult]]) -> bo
               f"{ratio:>9.3f}  {target:<8} {verdict}")  # fmt: skip
     print("\nmedians over rounds; 'x healthz' is the median of per-round req/s ratios.")
     return all_met
+
+
+# --- scheduling ---------------------------------------------------------------------------
+
+SCHEDULING_ENDPOINTS = {"slots", "book"}
+# Booking requests prepared per second of wrk load (warm-up included), with a 1.5 margin;
+# each needs a fresh patient and a fresh open slot. Booking ran at 12-29 req/s on a busy
+# 2-core machine (December 2026); running out fails the run with a message naming this.
+BOOKINGS_PER_SECOND = 80
+BOOKING_MARGIN = 1.5
+
+
+def bookings_needed(args: argparse.Namespace) -> int:
+    seconds = args.warmup + args.rounds * args.duration
+    return int(BOOKINGS_PER_SECOND * seconds * BOOKING_MARGIN) + 1  # + the pre-check
+
+
+def token_kinds(endpoints: list[Endpoint]) -> list[str]:
+    """The token kinds the endpoints need (setup_data makes only those)."""
+    kinds = {e.auth for e in endpoints if e.auth}
+    if any(e.feed for e in endpoints):
+        kinds.add("scheduling_patient")  # the scheduling data the bookings need
+    return sorted(kinds)
+
+
+def scheduling_check(env: dict[str, str], since: datetime) -> tuple[int, str]:
+    """benchmarks.scheduling_check after the load: (exit status, its output)."""
+    cmd = [sys.executable, "-m", "benchmarks.scheduling_check", "--since", since.isoformat()]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode not in (0, 3):
+        raise BenchError(f"scheduling_check failed ({done.returncode}):\n{done.stderr}")
+    return done.returncode, done.stdout
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -322,12 +394,25 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
             print("starting services, migrating, creating bench data ...", flush=True)
             env = app_env(stack.enter_context(embedded_services(data_dir)))
-            tokens = prepare_database(env)
+            feed_file = data_dir / "bookings.tsv"
+            bookings = bookings_needed(args) if any(e.feed for e in endpoints) else 0
+            started = time.monotonic()
+            tokens = prepare_database(env, token_kinds(endpoints), bookings, feed_file)
+            feeds = {e.name: Feed(e, feed_file, [*PROXY_HEADERS, *e.headers])
+                     for e in endpoints if e.feed}  # fmt: skip
             port = stack.enter_context(gunicorn(env, args.workers, data_dir / "gunicorn.log"))
+            print(
+                f"bench data ready in {time.monotonic() - started:.0f} s"
+                + (f" ({bookings} booking requests prepared)" if bookings else "")
+            )
             print(f"gunicorn: {args.workers} sync workers on {HOST}:{port}; wrk: {args.threads} "
                   f"threads, {args.connections} connections, {args.duration}s x {args.rounds} "
                   f"rounds; {os.cpu_count()} CPUs", flush=True)  # fmt: skip
-            results = benchmark(port, tokens, endpoints, args)
+            load_began = datetime.now(UTC)
+            results = benchmark(port, tokens, endpoints, args, feeds)
+            checked = None
+            if SCHEDULING_ENDPOINTS & {e.name for e in endpoints}:
+                checked = scheduling_check(env, load_began)
     except (BenchError, subprocess.CalledProcessError) as exc:
         print(f"\nbenchmark failed: {exc}", file=sys.stderr)
         return 2
@@ -335,6 +420,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted; everything started was stopped.", file=sys.stderr)
         return 130
     met = report(endpoints, results)
+    if checked is not None:
+        status, output = checked
+        print(output, end="")
+        if status != 0:
+            print("\nbenchmark failed: double bookings after the run", file=sys.stderr)
+            return 2
     return 1 if args.strict and not met else 0
 
 

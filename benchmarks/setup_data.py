@@ -1,14 +1,20 @@
 """Bench data: one user per token kind, each with a fresh live session.
 
-Run inside the bench environment (`python -m benchmarks.setup_data`); prints a JSON object
-{kind: access token} as its last line of stdout. Safe to run again on the same database.
+Run inside the bench environment (`python -m benchmarks.setup_data [KIND ...]
+[--bookings N --bookings-file PATH]`); prints a JSON object {kind: access token} (every
+kind, or only those named) as its last line of stdout. `--bookings` also writes one line
+per booking request to PATH (benchmarks.scheduling_data.booking_feed). Safe to run again
+on the same database (the scheduling data is made once; booking patients are new each
+time).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import django
@@ -158,13 +164,40 @@ def _physician() -> str:
     return _token(user, staff=True)
 
 
-TOKEN_KINDS: dict[str, Callable[[], str]] = {"patient": _patient, "physician": _physician}
+def _scheduling_patient() -> str:
+    """A Florida patient searching for slots among 50 physicians with 20,000 booked
+    appointments (benchmarks.scheduling_data)."""
+    from benchmarks.scheduling_data import search_patient_token
+
+    return search_patient_token()
 
 
-def main() -> None:
+TOKEN_KINDS: dict[str, Callable[[], str]] = {
+    "patient": _patient,
+    "physician": _physician,
+    "scheduling_patient": _scheduling_patient,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("kinds", nargs="*", help=f"token kinds (default all: {list(TOKEN_KINDS)})")
+    parser.add_argument("--bookings", type=int, default=0, help="booking requests to prepare")
+    parser.add_argument("--bookings-file", type=Path, help="where to write them")
+    args = parser.parse_args(argv)
+    if unknown := set(args.kinds) - set(TOKEN_KINDS):
+        parser.error(f"unknown token kinds {sorted(unknown)}")
+    if args.bookings and not args.bookings_file:
+        parser.error("--bookings needs --bookings-file")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    print(json.dumps({kind: make() for kind, make in TOKEN_KINDS.items()}))
+    kinds = args.kinds or list(TOKEN_KINDS)
+    tokens = {kind: TOKEN_KINDS[kind]() for kind in kinds}
+    if args.bookings:
+        from benchmarks.scheduling_data import booking_feed
+
+        booking_feed(args.bookings, args.bookings_file)
+    print(json.dumps(tokens))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,15 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Prefetch, Q
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import BigIntegerField, Func, Prefetch, Q
 from django.utils import timezone
 
 from accounts.models import LicenseStatus, PhysicianProfile
@@ -108,38 +110,150 @@ def _slots(
     *,
     physician: PhysicianProfile | None,
 ) -> list[Slot]:
-    """Slots starting in [range_start, range_end)."""
+    """Slots starting in [range_start, range_end).
+
+    The arithmetic runs on integer microseconds since the epoch (instants compare and
+    bisect as plain ints: aware datetimes would ask their zone at every comparison), and
+    datetimes are made only for the slots found."""
     length = appointment_minutes(kind)
     physicians = _candidates(patient.state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
-    patient_busy = _Busy(
+    patient_busy = _Busy.of(
         Appointment.objects.filter(
             patient=patient,
             status__in=ACTIVE_STATUSES,
             starts_at__lt=range_end + length,
             ends_at__gt=range_start,
-        ).values_list("starts_at", "ends_at")
+        ).values_list(_EpochMicroseconds("starts_at"), _EpochMicroseconds("ends_at"))
     )
-    authority: dict[tuple[int, date], bool] = {}
-    found: list[Slot] = []
+    search = _Search(
+        state=patient.state,
+        length=length,
+        range_start=range_start,
+        range_end=range_end,
+        patient_busy=patient_busy,
+        calendar=_PracticeCalendar(range_start, range_end),
+    )
+    # The physicians come in pk order, so each start's list is in pk order: walking the
+    # starts in order gives the slots by start, then physician, without sorting them all.
+    by_start: dict[int, list[PhysicianProfile]] = {}
+    no_one = _Busy([], [])
     for doctor in physicians:
-        buffer = buffer_of(doctor)
-        doctor_busy = busy.get(doctor.pk, _Busy(()))
-        for starts_at in _starts(doctor, length, range_start, range_end):
-            ends_at = starts_at + length
-            if doctor_busy.meets(starts_at, ends_at + buffer) or patient_busy.meets(
-                starts_at, ends_at
-            ):
-                continue
-            on = practice_date(starts_at)
-            if (doctor.pk, on) not in authority:
-                verdict = physician_authority(doctor, patient.state, on=on)
-                authority[doctor.pk, on] = verdict.may_treat
-            if authority[doctor.pk, on]:
-                found.append(Slot(doctor, starts_at, ends_at))
-    found.sort(key=lambda slot: (slot.starts_at, slot.physician.pk))
-    return found
+        for starts_at in search.starts_with(doctor, busy.get(doctor.pk, no_one)):
+            doctors = by_start.get(starts_at)
+            if doctors is None:
+                by_start[starts_at] = [doctor]
+            else:
+                doctors.append(doctor)
+    slots = []
+    for starts_at in sorted(by_start):
+        instant = _instant(starts_at)
+        ends_at = instant + length
+        slots += [Slot(doctor, instant, ends_at) for doctor in by_start[starts_at]]
+    return slots
+
+
+@dataclass
+class _Search:
+    """What one search shares across its physicians."""
+
+    state: str
+    length: timedelta
+    range_start: datetime
+    range_end: datetime
+    patient_busy: _Busy
+    calendar: _PracticeCalendar
+
+    def starts_with(self, doctor: PhysicianProfile, doctor_busy: _Busy) -> list[int]:
+        """The doctor's open starts (microseconds) in the range, in order: inside their
+        hours, meeting neither their appointments plus buffer nor the patient's, on a day
+        physician_authority lets them treat in the patient's state (asked once a day)."""
+        low, high = _microseconds(self.range_start), _microseconds(self.range_end)
+        step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
+        length = self.length // _MICROSECOND
+        blocked = length + buffer_of(doctor) // _MICROSECOND
+        # _Busy's test, inlined: this loop runs for every candidate start. When a start
+        # meets a busy range, every start before the largest end found meets it too, so
+        # the next candidate is the first step at or after that end.
+        doctor_starts, doctor_ends = doctor_busy.starts, doctor_busy.max_ends
+        patient_starts, patient_ends = self.patient_busy.starts, self.patient_busy.max_ends
+        bisect_left = bisect.bisect_left
+        may_treat: dict[date, bool] = {}
+        day_from = day_to = 0
+        allowed = False
+        found: list[int] = []
+        for window_start, window_end in _windows_of(doctor, self.range_start, self.range_end):
+            # Starts step from the window's start, end inside it, lie in [low, high).
+            starts_at = window_start
+            if starts_at < low:
+                starts_at += -(-(low - starts_at) // step) * step
+            last = min(window_end - length, high - 1)
+            while starts_at <= last:
+                before = bisect_left(doctor_starts, starts_at + blocked)
+                if before and doctor_ends[before - 1] > starts_at:
+                    starts_at += -(-(doctor_ends[before - 1] - starts_at) // step) * step
+                    continue
+                before = bisect_left(patient_starts, starts_at + length)
+                if before and patient_ends[before - 1] > starts_at:
+                    starts_at += -(-(patient_ends[before - 1] - starts_at) // step) * step
+                    continue
+                if not day_from <= starts_at < day_to:
+                    on, day_from, day_to = self.calendar.day_of(starts_at)
+                    if on not in may_treat:
+                        may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
+                    allowed = may_treat[on]
+                if allowed:
+                    found.append(starts_at)
+                starts_at += step
+        return found
+
+
+# Instants as integer microseconds since the epoch (UTC), exactly.
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def _microseconds(instant: datetime) -> int:
+    return (instant - _EPOCH) // _MICROSECOND
+
+
+def _instant(microseconds: int) -> datetime:
+    """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+class _EpochMicroseconds(Func):
+    """A timestamptz column as integer microseconds since the epoch (exact: EXTRACT
+    answers a numeric with the microseconds), read as an int, not parsed as a datetime."""
+
+    template = "(EXTRACT(EPOCH FROM %(expressions)s) * 1000000)::bigint"
+    output_field = BigIntegerField()
+
+
+class _PracticeCalendar:
+    """`practice_date` for instants in microseconds: the practice calendar's midnights
+    around the range (each the first instant of its date, as `practice_date` sees it),
+    looked up by bisection."""
+
+    def __init__(self, range_start: datetime, range_end: datetime) -> None:
+        zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+        day = practice_date(range_start) - timedelta(days=2)
+        last = practice_date(range_end) + timedelta(days=2)
+        self.days: list[date] = []
+        self.midnights: list[int] = []
+        while day <= last:
+            self.days.append(day)
+            self.midnights.append(_microseconds(datetime.combine(day, time.min, tzinfo=zone)))
+            day += timedelta(days=1)
+
+    def day_of(self, microseconds: int) -> tuple[date, int, int]:
+        """The practice date of the instant and the instants [from, to) it spans."""
+        index = bisect.bisect_right(self.midnights, microseconds) - 1
+        if 0 <= index < len(self.days) - 1:
+            return self.days[index], self.midnights[index], self.midnights[index + 1]
+        # Outside the precomputed days (never, for a search's own range): no span cached.
+        return practice_date(_instant(microseconds)), microseconds, microseconds + 1
 
 
 def _candidates(
@@ -167,7 +281,9 @@ def _candidates(
             "licenses",
             "dea_registrations",
             "cds_registrations",
-            "weekly_availability",
+            # Lists (to_attr), not related managers: a manager's queryset per physician
+            # costs more than the rows.
+            Prefetch("weekly_availability", to_attr="weekly_rules"),
             Prefetch("availability_overrides", queryset=overrides, to_attr="overrides_in_range"),
         )
         .order_by("pk")
@@ -175,42 +291,37 @@ def _candidates(
     )
 
 
-def _starts(
-    doctor: PhysicianProfile, length: timedelta, range_start: datetime, range_end: datetime
-) -> Iterator[datetime]:
-    """Slot starts in [range_start, range_end) that fit inside the physician's hours,
-    stepping SCHEDULING_SLOT_STEP_MINUTES from each window's start."""
+def _windows_of(
+    doctor: PhysicianProfile, range_start: datetime, range_end: datetime
+) -> Iterator[tuple[int, int]]:
+    """The physician's open hours (microseconds) on their own calendar days around
+    [range_start, range_end), in order."""
     zone = physician_zone(doctor)
-    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES)
-    first_day = range_start.astimezone(zone).date() - timedelta(days=1)
+    rules: dict[int, list[tuple[time, time]]] = {}
+    for rule in doctor.weekly_rules:  # type: ignore[attr-defined]
+        rules.setdefault(rule.weekday, []).append((rule.start_time, rule.end_time))
+    overrides: dict[date, list[AvailabilityOverride]] = {}
+    for item in doctor.overrides_in_range:  # type: ignore[attr-defined]
+        overrides.setdefault(item.date, []).append(item)
+    day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
-    day = first_day
     while day <= last_day:
-        for window_start, window_end in _windows(doctor, day, zone):
-            starts_at = window_start
-            while starts_at + length <= window_end:
-                if range_start <= starts_at < range_end:
-                    yield starts_at
-                starts_at += step
+        windows = _windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
+        for window_start, window_end in windows:
+            yield _microseconds(window_start), _microseconds(window_end)
         day += timedelta(days=1)
 
 
 def _windows(
-    doctor: PhysicianProfile, day: date, zone: ZoneInfo
+    rules: list[tuple[time, time]], overrides: list[AvailabilityOverride], day: date, zone: ZoneInfo
 ) -> list[tuple[datetime, datetime]]:
     """The physician's open hours on one of their own calendar days, as UTC instants:
-    the weekly rules (unless the whole day is off) plus extra hours, minus time off."""
-    overrides = [item for item in doctor.overrides_in_range if item.date == day]  # type: ignore[attr-defined]
+    the weekly rules of its weekday (unless the whole day is off) plus extra hours, minus
+    time off (`overrides`: those of that day)."""
     whole_day_off = any(
         item.kind == OverrideKind.TIME_OFF and item.start_time is None for item in overrides
     )
-    wall: list[tuple[time, time]] = []
-    if not whole_day_off:
-        wall += [
-            (rule.start_time, rule.end_time)
-            for rule in doctor.weekly_availability.all()
-            if rule.weekday == day.weekday()
-        ]
+    wall: list[tuple[time, time]] = [] if whole_day_off else list(rules)
     wall += [
         (item.start_time, item.end_time)
         for item in overrides
@@ -262,35 +373,43 @@ def _subtract(
 
 
 class _Busy:
-    """Busy intervals sorted by start; `meets` answers overlap in O(log n) plus the
-    few intervals around the candidate."""
+    """Busy intervals [start, end) in microseconds, sorted by start, with the running
+    maximum of their ends: an interval meets [start, end) exactly when one of those
+    starting before `end` ends after `start`, i.e. when the largest end among them does
+    (one bisection of ints)."""
 
-    def __init__(self, intervals: Iterable[tuple[datetime, datetime]]) -> None:
-        self.intervals = sorted(intervals)
-        self.starts = [start for start, _ in self.intervals]
-        # Longest interval: how far back an overlapping one can start.
-        self.longest = max((end - start for start, end in self.intervals), default=timedelta(0))
+    def __init__(self, starts: list[int], ends: list[int]) -> None:
+        """`starts` sorted, `ends` in the same order."""
+        self.starts = starts
+        self.max_ends = list(itertools.accumulate(ends, max))
 
-    def meets(self, start: datetime, end: datetime) -> bool:
-        low = bisect.bisect_left(self.starts, start - self.longest)
-        high = bisect.bisect_left(self.starts, end)
-        return any(
-            busy_start < end and start < busy_end
-            for busy_start, busy_end in self.intervals[low:high]
-        )
+    @classmethod
+    def of(cls, intervals: Iterable[tuple[int, int]]) -> _Busy:
+        ordered = sorted(intervals)
+        return cls([start for start, _ in ordered], [end for _, end in ordered])
 
 
 def _busy_by_physician(
     physician_ids: list[int], range_start: datetime, range_end: datetime
 ) -> dict[int, _Busy]:
     """Each physician's active appointments as [starts_at, blocked_until): the range the
-    exclusion constraint keeps apart."""
-    rows: dict[int, list[tuple[datetime, datetime]]] = {}
-    for physician_id, starts_at, blocked_until in Appointment.objects.filter(
-        Q(physician_id__in=physician_ids),
-        status__in=ACTIVE_STATUSES,
-        starts_at__lt=range_end,
-        blocked_until__gt=range_start,
-    ).values_list("physician_id", "starts_at", "blocked_until"):
-        rows.setdefault(physician_id, []).append((starts_at, blocked_until))
-    return {physician_id: _Busy(spans) for physician_id, spans in rows.items()}
+    exclusion constraint keeps apart. One row per physician, the instants as arrays of
+    integers in start order (thousands of rows of datetimes cost more to read than the
+    search itself)."""
+    starts_at, blocked_until = _EpochMicroseconds("starts_at"), _EpochMicroseconds("blocked_until")
+    rows = (
+        Appointment.objects.filter(
+            Q(physician_id__in=physician_ids),
+            status__in=ACTIVE_STATUSES,
+            starts_at__lt=range_end,
+            blocked_until__gt=range_start,
+        )
+        .order_by()
+        .values("physician_id")
+        .annotate(
+            starts=ArrayAgg(starts_at, order_by=(starts_at, blocked_until)),
+            ends=ArrayAgg(blocked_until, order_by=(starts_at, blocked_until)),
+        )
+        .values_list("physician_id", "starts", "ends")
+    )
+    return {physician_id: _Busy(starts, ends) for physician_id, starts, ends in rows}
