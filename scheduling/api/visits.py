@@ -22,10 +22,10 @@ from accounts.permissions import IsAuthenticatedWithMfa, IsPhysician, user_of
 from core.api import ErrorSerializer, StrictSerializer, enum_field, error_responses
 from core.text import PlainTextField
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.selectors.appointments import appointment_visible_to
 from scheduling.selectors.visits import (
     prescribing_blocked_by,
     visit_of_participant,
-    visit_of_physician,
 )
 from scheduling.services.visits import US_STATE_CODES, visit_complete, visit_join, visit_start
 
@@ -120,7 +120,7 @@ class StartVisitView(APIView):
         data.is_valid(raise_exception=True)
         physician = user_of(request)
         visit: Appointment = visit_start(
-            appointment=visit_of_physician(physician, public_id),
+            appointment=appointment_visible_to(physician, public_id),
             actor=physician,
             confirmed_state=data.validated_data["confirmed_state"],
         )
@@ -142,7 +142,7 @@ class CompleteVisitView(APIView):
         data.is_valid(raise_exception=True)
         physician = user_of(request)
         visit = visit_complete(
-            appointment=visit_of_physician(physician, public_id),
+            appointment=appointment_visible_to(physician, public_id),
             actor=physician,
             note=data.validated_data["note"],
             standard_of_care_attested=data.validated_data["standard_of_care_attested"],
