@@ -232,8 +232,8 @@ class Appointment(models.Model):
 
 
 class CheckInCadence(models.Model):
-    """How often the physician wants to see the patient (default CHECK_IN_INTERVAL_DAYS);
-    `nudged_for` remembers the due date the one "time to book" nudge was sent for."""
+    """How often the physician wants to see the patient (default CHECK_IN_INTERVAL_DAYS).
+    The one "time to book" nudge per due date is kept single by its message's dedupe key."""
 
     patient = models.OneToOneField(
         Patient, on_delete=models.CASCADE, related_name="check_in_cadence"
@@ -241,7 +241,6 @@ class CheckInCadence(models.Model):
     interval_days = models.PositiveSmallIntegerField()
     set_by = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
-    nudged_for = models.DateField(null=True, blank=True)
 
     class Meta:
         constraints = [

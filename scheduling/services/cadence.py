@@ -66,17 +66,13 @@ def check_in_nudges_schedule(*, now: datetime | None = None) -> int:
     for patient, status in check_in_statuses(patients_in_care(), now=now):
         if not status.due or status.booked_for is not None or status.due_on is None:
             continue
-        with transaction.atomic():
-            message_schedule(
-                recipient=patient.user,
-                template_key="checkin_due",
-                category="care",
-                channel="sms",
-                dedupe_key=check_in_nudge_dedupe_key(patient, status.due_on),
-                context={"path": CHECK_IN_BOOKING_PATH},
-            )
-            CheckInCadence.objects.filter(patient=patient).exclude(nudged_for=status.due_on).update(
-                nudged_for=status.due_on
-            )
+        message_schedule(
+            recipient=patient.user,
+            template_key="checkin_due",
+            category="care",
+            channel="sms",
+            dedupe_key=check_in_nudge_dedupe_key(patient, status.due_on),
+            context={"path": CHECK_IN_BOOKING_PATH},
+        )
         count += 1
     return count

@@ -211,13 +211,13 @@ def test_a_due_patient_gets_one_nudge_per_due_date(in_care, patient, physician):
     ]
 
 
-def test_the_nudge_date_is_remembered_on_the_cadence(in_care, physician):
+def test_the_nudge_follows_the_patients_own_interval(in_care, physician):
     check_in_cadence_set(patient=in_care, interval_days=14, actor=physician.user)
     due_on = date(2026, 5, 15)
 
     check_in_nudges_schedule(now=local_midnight(due_on) + timedelta(hours=9))
 
-    assert CheckInCadence.objects.get().nudged_for == due_on
+    assert [m.dedupe_key for m in nudges()] == [check_in_nudge_dedupe_key(in_care, due_on)]
 
 
 def test_no_nudge_before_the_due_date(in_care):
