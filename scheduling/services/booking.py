@@ -52,11 +52,11 @@ from patients.selectors.review import assessment_or_intake_submitted
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointments_visible_to
 from scheduling.selectors.slots import appointment_minutes, buffer_of, slot_offered
+from scheduling.services.visits import transition_refuse
 
 BOOKING_REFUSED: Final = "booking_refused"
 NO_ASSESSMENT_OR_INTAKE: Final = "no_submitted_assessment_or_intake"
 SLOT_UNAVAILABLE: Final = "slot_unavailable"
-INVALID_TRANSITION: Final = "invalid_transition"
 TOO_LATE_TO_RESCHEDULE: Final = "too_late_to_reschedule"
 
 # Constraint violated by the INSERT -> (code, message) of the 409.
@@ -264,11 +264,8 @@ def _locked_for_change(appointment: Appointment, actor: User, reason: str) -> Ap
             "Say why the appointment changes.",
             fields={"reason": ["Required when a physician or an admin changes a visit."]},
         )
-    if locked.status != AppointmentStatus.BOOKED:
-        raise Conflict(
-            f"Only a booked appointment can be changed; this one is {locked.status}.",
-            code=INVALID_TRANSITION,
-        )
+    # Rescheduling cancels the old row too: both are the booked -> canceled move.
+    transition_refuse(locked, AppointmentStatus.CANCELED)
     return locked
 
 

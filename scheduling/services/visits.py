@@ -89,7 +89,9 @@ class VisitJoin:
     closes_at: datetime
 
 
-def _refuse_transition(visit: Appointment, to: str) -> None:
+def transition_refuse(visit: Appointment, to: str) -> None:
+    """409 `invalid_transition` unless ALLOWED_TRANSITIONS lets `visit` move to `to`: the
+    one lifecycle rule, for visits and for booking's cancel and reschedule alike."""
     if to not in ALLOWED_TRANSITIONS[visit.status]:
         raise Conflict(
             f"A visit cannot go from {visit.status} to {to}.",
@@ -193,7 +195,7 @@ def visit_start(*, appointment: Appointment, actor: User, confirmed_state: str) 
     if confirmed_state not in US_STATE_CODES:
         raise ValidationFailed(fields={"confirmed_state": ["Not a US state or territory."]})
     visit = _locked(appointment)
-    _refuse_transition(visit, S.IN_PROGRESS)
+    transition_refuse(visit, S.IN_PROGRESS)
     now = timezone.now()
     _refuse_outside_room_window(visit, now)
     visit.status = S.IN_PROGRESS
@@ -220,7 +222,7 @@ def visit_complete(
             fields={"standard_of_care_attested": ["Attest the standard of care to complete."]}
         )
     visit = _locked(appointment)
-    _refuse_transition(visit, S.COMPLETED)
+    transition_refuse(visit, S.COMPLETED)
     visit.status = S.COMPLETED
     visit.completed_at = timezone.now()
     visit.video_visit = True
