@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "patients",
     "billing",
     "scheduling",
+    "prescriptions",
     "demo",
 ]
 
@@ -401,6 +402,23 @@ DAILY_API_KEY = env.str("DAILY_API_KEY", default="")
 # Tests point the Daily backend at a local server; production leaves it at Daily's.
 DAILY_API_BASE_URL = env.str("DAILY_API_BASE_URL", default="https://api.daily.co/v1")
 DAILY_TIMEOUT_SECONDS = env.float("DAILY_TIMEOUT_SECONDS", default=10.0)
+
+# Prescriptions (issue 11). A prescription needs a completed video visit this recent.
+PRESCRIBING_VISIT_MAX_AGE_DAYS = env.int("PRESCRIBING_VISIT_MAX_AGE_DAYS", default=30)
+# The DEA's temporary telemedicine rule: after this date, only with an in-person evaluation.
+TELEMEDICINE_RULE_ENDS_ON = date.fromisoformat(
+    env.str("TELEMEDICINE_RULE_ENDS_ON", default="2026-12-31")
+)
+# A refill is early before the last fill plus this fraction of its days' supply.
+REFILL_EARLIEST_FRACTION = env.float("REFILL_EARLIEST_FRACTION", default=0.75)
+PHARMACY_BACKEND = env.str("PHARMACY_BACKEND", default="prescriptions.pharmacy.local.LocalPharmacy")
+PHARMACY_TIMEOUT_SECONDS = env.float("PHARMACY_TIMEOUT_SECONDS", default=10.0)
+# Signed webhooks older (or newer) than this are refused, like Stripe's scheme.
+DELIVERY_WEBHOOK_TOLERANCE_SECONDS = env.int("DELIVERY_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# Overdue: not shipped this many business days after reaching the pharmacy, or not
+# delivered this many days after shipping.
+DELIVERY_SHIP_WITHIN_BUSINESS_DAYS = env.int("DELIVERY_SHIP_WITHIN_BUSINESS_DAYS", default=2)
+DELIVERY_DELIVER_WITHIN_DAYS = env.int("DELIVERY_DELIVER_WITHIN_DAYS", default=5)
 
 # See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)

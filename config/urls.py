@@ -15,6 +15,7 @@ urlpatterns = [
     path("api/", include("patients.urls")),
     path("api/billing/", include("billing.urls")),
     path("api/scheduling/", include("scheduling.urls")),
+    path("api/prescriptions/", include("prescriptions.urls")),
     path("billing/", include("billing.local_pages")),
 ]
 

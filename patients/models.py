@@ -143,12 +143,15 @@ class ConsentKind(models.TextChoices):
     TELEHEALTH = "telehealth"
     SMS = "sms"
     PRIVACY = "privacy"
+    # The acknowledgement that compounded ketamine is not FDA approved (the FDA's
+    # warnings), needed before the first prescription.
+    COMPOUNDED_MEDICATION = "compounded_medication"
 
 
 class ConsentDocument(models.Model):
     """One published version of a consent text. Never edited: publish a new version."""
 
-    kind = models.CharField(max_length=16, choices=ConsentKind.choices)
+    kind = models.CharField(max_length=32, choices=ConsentKind.choices)
     version = models.CharField(max_length=32)
     title = models.CharField(max_length=200)
     body = models.TextField()

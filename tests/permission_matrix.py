@@ -29,7 +29,7 @@ ROLES = (
 )
 
 # Apps whose endpoints each have a row in tests/<app>/test_permission_matrix.py.
-MATRIX_APPS = ("accounts", "patients", "billing", "notifications", "scheduling")
+MATRIX_APPS = ("accounts", "patients", "billing", "notifications", "scheduling", "prescriptions")
 
 # Open to everyone by design, and the only routes outside an app matrix: probes, the
 # OpenAPI schema and its viewer (tests/config/test_permission_matrix.py), and the Django

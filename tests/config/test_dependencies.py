@@ -15,6 +15,7 @@ APPS = [
     "patients",
     "billing",
     "scheduling",
+    "prescriptions",
     "demo",
 ]
 MAY_IMPORT = {
@@ -26,7 +27,25 @@ MAY_IMPORT = {
     "patients": {"core", "accounts", "audit", "notifications"},
     "billing": {"core", "accounts", "audit", "notifications", "patients"},
     "scheduling": {"core", "accounts", "audit", "notifications", "patients", "billing"},
-    "demo": {"core", "accounts", "audit", "notifications", "patients", "billing", "scheduling"},
+    "prescriptions": {
+        "core",
+        "accounts",
+        "audit",
+        "notifications",
+        "patients",
+        "billing",
+        "scheduling",
+    },
+    "demo": {
+        "core",
+        "accounts",
+        "audit",
+        "notifications",
+        "patients",
+        "billing",
+        "scheduling",
+        "prescriptions",
+    },
 }
 
 

@@ -190,8 +190,8 @@ def test_privacy_notice_and_sms_consent_are_never_a_condition_of_care(patient):
     approve_intake(record)
     sign(record, ConsentKind.TREATMENT)
     sign(record, ConsentKind.TELEHEALTH)
-    # Unsigned privacy notice and SMS consent (still listed for prompting): cleared.
-    assert consents_outstanding(record) == ["sms", "privacy"]
+    # Unsigned privacy notice, SMS consent and acknowledgement (listed for prompting): cleared.
+    assert consents_outstanding(record) == ["sms", "privacy", "compounded_medication"]
     assert patient_clearance(record) == Clearance(allowed=True, reasons=[])
     consent_required(record)  # no error
 

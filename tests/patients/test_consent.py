@@ -32,8 +32,12 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 VERSION = "2026-11"
-KINDS = ["treatment", "telehealth", "sms", "privacy"]
+KINDS = ["treatment", "telehealth", "sms", "privacy", "compounded_medication"]
 _migration = importlib.import_module("patients.migrations.0003_consent_documents")
+_acknowledgement = importlib.import_module(
+    "patients.migrations.0009_compounded_medication_acknowledgement"
+)
+VERSIONS = {"compounded_medication": _acknowledgement.VERSION}
 
 
 @pytest.fixture(autouse=True)
@@ -41,14 +45,16 @@ def published():
     """The documents the data migration publishes (a transactional test elsewhere may
     have flushed them; publishing is idempotent)."""
     _migration.publish(apps, None)
-    return {d.kind: d for d in ConsentDocument.objects.filter(version=VERSION)}
+    _acknowledgement.publish(apps, None)
+    return {d.kind: d for d in consent_documents_current()}
 
 
 def full_name(user) -> str:
     return f"{user.patient.legal_first_name} {user.patient.legal_last_name}"
 
 
-def sign(user, kind, *, version=VERSION, typed_name=None, **extra):
+def sign(user, kind, *, version=None, typed_name=None, **extra):
+    version = version or VERSIONS.get(kind, VERSION)
     payload = {"version": version, "typed_name": typed_name or full_name(user), **extra}
     if kind == "sms" and "sms_categories" not in extra:
         payload["sms_categories"] = ["care"]
@@ -127,7 +133,7 @@ def test_listing_shows_signed_state_and_audits_each_signature_read(patient):
     assert sign(patient, "treatment").status_code == 200
     assert sign(patient, "privacy").status_code == 200
     body = client_for(patient).get("/api/consents").json()
-    assert body["outstanding"] == ["telehealth", "sms"]
+    assert body["outstanding"] == ["telehealth", "sms", "compounded_medication"]
     treatment = body["documents"][0]
     assert treatment["signed"] is True and treatment["signed_at"]
     read = AuditEvent.objects.get(action="read", object_type="patients.consentsignature")
@@ -326,7 +332,7 @@ def test_consent_required_is_a_409_listing_the_clinical_kinds(patient):
 def test_sms_and_privacy_are_prompted_but_never_required(patient):
     sign(patient, "treatment")
     sign(patient, "telehealth")
-    assert consents_outstanding(patient.patient) == ["sms", "privacy"]
+    assert consents_outstanding(patient.patient) == ["sms", "privacy", "compounded_medication"]
     consent_required(patient.patient)  # no error: not conditions of treatment
     publish("privacy", "2027-01", body="Privacy notice, revised.")
     publish("sms", "2027-01", body="SMS consent, revised.")
@@ -416,7 +422,12 @@ def test_signing_the_same_sms_version_again_changes_no_choice(patient):
 def test_sms_signature_with_no_categories_grants_none(patient):
     assert sign(patient, "sms", sms_categories=[]).status_code == 200
     assert not Consent.objects.filter(user=patient, granted=True).exists()
-    assert consents_outstanding(patient.patient) == ["treatment", "telehealth", "privacy"]
+    assert consents_outstanding(patient.patient) == [
+        "treatment",
+        "telehealth",
+        "privacy",
+        "compounded_medication",
+    ]
 
 
 @pytest.mark.parametrize(
