@@ -1,4 +1,5 @@
-"""The outbox API other apps call, consents, and the answers to inbound texts."""
+"""The outbox API other apps call (defined in notifications.outbox), consents, and the
+answers to inbound texts."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -29,14 +30,16 @@ from notifications.models import (
     Message,
     MessageStatus,
 )
+from notifications.outbox import MessageDraft as MessageDraft
+from notifications.outbox import message_schedule as message_schedule
+from notifications.outbox import messages_cancel as messages_cancel
+from notifications.outbox import messages_schedule as messages_schedule
 from notifications.phone_status import phone_flag
 from notifications.sms.base import NumberFlag
-from notifications.tasks import dispatch_due_messages
 from notifications.templates import (
     HELP_TEXT,
     START_CONFIRMATION,
     STOP_CONFIRMATION,
-    TEMPLATES,
     render_system,
 )
 
@@ -49,92 +52,6 @@ CONSENT_WORDING = {
     Category.MARKETING: "I agree to receive occasional news and offers from the practice by "
     "text and email. Consent is not a condition of treatment. Reply STOP to opt out.",
 }
-
-
-@transaction.atomic
-def message_schedule(
-    *,
-    recipient: User,
-    template_key: str,
-    category: str,
-    channel: str,
-    dedupe_key: str,
-    context: dict[str, Any] | None = None,
-    send_at: datetime | None = None,
-    urgent: bool = False,
-    expires_at: datetime | None = None,
-) -> Message:
-    """Put a message in the outbox; scheduling the same dedupe_key again keeps the first,
-    unless that one was canceled: then it is scheduled again with the new details.
-
-    Only non-PHI context is allowed (ids for links); the template says which keys.
-    A message still unsent at `expires_at` is never sent (the dispatcher ends it as
-    suppressed/expired), whether quiet hours, the daily cap or retries held it.
-    """
-    context = context or {}
-    template = TEMPLATES[template_key]
-    if unknown := set(context) - template.context_keys:
-        raise ValueError(f"template {template_key} takes no context keys {sorted(unknown)}")
-    send_at = send_at or timezone.now()
-    fields: dict[str, Any] = {
-        "recipient": recipient,
-        "template_key": template_key,
-        "category": Category(category),
-        "channel": Channel(channel),
-        "context": context,
-        "send_at": send_at,
-        "urgent": urgent,
-        "expires_at": expires_at,
-    }
-    # get_or_create creates in a savepoint and, when a concurrent twin won the insert,
-    # reads the twin's row instead: no IntegrityError reaches us for the dedupe key.
-    message, created = Message.objects.get_or_create(dedupe_key=dedupe_key, defaults=fields)
-    revived = not created and message.status == MessageStatus.CANCELED
-    if revived:
-        # Conditional on still being canceled: of two schedulers reviving it at once,
-        # one does; the other, like any later one, keeps what that one scheduled.
-        revived = bool(
-            Message.objects.filter(pk=message.pk, status=MessageStatus.CANCELED).update(
-                **fields, **_FRESH_STATE
-            )
-        )
-        message.refresh_from_db()
-    if (created or revived) and send_at <= timezone.now():
-        _dispatch_soon()
-    return message
-
-
-# Everything a revived message forgets of its previous life.
-_FRESH_STATE: dict[str, Any] = {
-    "status": MessageStatus.SCHEDULED,
-    "status_reason": "",
-    "attempts": 0,
-    "claim_token": None,
-    "claimed_at": None,
-    "send_started_at": None,
-    "sent_at": None,
-    "delivered_at": None,
-    "failed_at": None,
-    "canceled_at": None,
-    "suppressed_at": None,
-    "provider_message_id": "",
-    "provider_error_code": "",
-}
-
-
-def _dispatch_soon() -> None:
-    transaction.on_commit(dispatch_due_messages.delay)
-
-
-def messages_cancel(*, dedupe_prefix: str) -> int:
-    """Cancel every still-scheduled message whose dedupe key starts with the prefix.
-
-    An empty (or blank) prefix is refused: it would match, and cancel, every message."""
-    if not dedupe_prefix.strip():
-        raise ValueError("messages_cancel needs a non-empty dedupe_prefix")
-    return Message.objects.filter(
-        status=MessageStatus.SCHEDULED, dedupe_key__startswith=dedupe_prefix
-    ).update(status=MessageStatus.CANCELED, canceled_at=timezone.now(), status_reason="canceled")
 
 
 # --- consent --------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from billing.selectors import membership_gate
 from billing.services.checkout import EMAIL_UNVERIFIED, email_unverified
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notifications.models import Category, Channel
-from notifications.services import message_schedule, messages_cancel
+from notifications.services import MessageDraft, messages_cancel, messages_schedule
 from patients.clearance import patient_clearance
 from patients.models import Patient
 from patients.selectors.record import patients_visible_to
@@ -302,16 +302,16 @@ def _key(appointment: Appointment, *parts: str) -> str:
 
 
 def _announce(appointment: Appointment, template_key: str, event: str) -> None:
-    """A (re)booking: both sides told, and the patient's reminders scheduled. Nothing
-    about the visit goes out once it has started."""
-    _tell_both(appointment, template_key, event, expires_at=appointment.starts_at)
+    """A (re)booking: both sides told, and the patient's reminders scheduled, in one
+    call. Nothing about the visit goes out once it has started."""
+    drafts = _both_told(appointment, template_key, event, expires_at=appointment.starts_at)
     now = timezone.now()
     for label, before in REMINDERS:
         send_at = appointment.starts_at - before
         if send_at <= now:
             continue
-        for channel in PATIENT_CHANNELS:
-            message_schedule(
+        drafts += [
+            MessageDraft(
                 recipient=appointment.patient.user,
                 template_key="appointment_reminder",
                 category=Category.CARE,
@@ -321,34 +321,39 @@ def _announce(appointment: Appointment, template_key: str, event: str) -> None:
                 send_at=send_at,
                 expires_at=appointment.starts_at,
             )
+            for channel in PATIENT_CHANNELS
+        ]
+    messages_schedule(drafts)
 
 
-def _tell_both(
+def _tell_both(appointment: Appointment, template_key: str, event: str) -> None:
+    messages_schedule(_both_told(appointment, template_key, event))
+
+
+def _both_told(
     appointment: Appointment,
     template_key: str,
     event: str,
     *,
     expires_at: datetime | None = None,
-) -> None:
+) -> list[MessageDraft]:
     """The patient by text and email, the physician by email (staff contacts are their
     account email: notifications.directory)."""
     context = {"path": appointment.app_path}
-    for channel in PATIENT_CHANNELS:
-        message_schedule(
-            recipient=appointment.patient.user,
+    told = [
+        (appointment.patient.user, channel, _key(appointment, event, channel))
+        for channel in PATIENT_CHANNELS
+    ]
+    told.append((appointment.physician.user, Channel.EMAIL, _key(appointment, event, "physician")))
+    return [
+        MessageDraft(
+            recipient=recipient,
             template_key=template_key,
             category=Category.CARE,
             channel=channel,
-            dedupe_key=_key(appointment, event, channel),
+            dedupe_key=dedupe_key,
             context=context,
             expires_at=expires_at,
         )
-    message_schedule(
-        recipient=appointment.physician.user,
-        template_key=template_key,
-        category=Category.CARE,
-        channel=Channel.EMAIL,
-        dedupe_key=_key(appointment, event, "physician"),
-        context=context,
-        expires_at=expires_at,
-    )
+        for recipient, channel, dedupe_key in told
+    ]
