@@ -16,15 +16,17 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
+import heapq
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import overload
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import BigIntegerField, Func, Prefetch, Q
+from django.db.models import BigIntegerField, Func, Q
 from django.utils import timezone
 
 from accounts.models import LicenseStatus, PhysicianProfile
@@ -37,6 +39,7 @@ from scheduling.models import (
     Appointment,
     AvailabilityOverride,
     OverrideKind,
+    WeeklyAvailability,
 )
 from scheduling.selectors.availability import physician_zone, schedule_or_blank
 
@@ -72,7 +75,7 @@ def open_slots(
     date_to: date,
     physician: PhysicianProfile | None = None,
     now: datetime | None = None,
-) -> list[Slot]:
+) -> OpenSlots:
     """Every open slot of `kind` for `patient` between two dates of the patient's own
     calendar (both included), across every physician who may treat in the patient's
     state, or only `physician`; ordered by start, then physician."""
@@ -82,7 +85,7 @@ def open_slots(
     earliest, latest = booking_window(now)
     range_start, range_end = max(range_start, earliest), min(range_end, latest + timedelta(0, 1))
     if range_start >= range_end:
-        return []
+        return OpenSlots([], step=1, length=appointment_minutes(kind))
     return _slots(patient, kind, range_start, range_end, physician=physician)
 
 
@@ -109,15 +112,20 @@ def _slots(
     range_end: datetime,
     *,
     physician: PhysicianProfile | None,
-) -> list[Slot]:
+) -> OpenSlots:
     """Slots starting in [range_start, range_end).
 
     The arithmetic runs on integer microseconds since the epoch (instants compare and
-    bisect as plain ints: aware datetimes would ask their zone at every comparison), and
-    datetimes are made only for the slots found."""
+    bisect as plain ints: aware datetimes would ask their zone at every comparison). Each
+    physician's open starts come out as runs (every step from one start to another), so
+    the work grows with windows and appointments, not with slots; slots are made only for
+    the page asked for."""
     length = appointment_minutes(kind)
     physicians = _candidates(patient.state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
+    first_day, last_day = practice_date(range_start), practice_date(range_end)
+    rules = _rules_by_physician(ids)
+    overrides = _overrides_by_physician(ids, first_day, last_day)
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
     patient_busy = _Busy.of(
         Appointment.objects.filter(
@@ -129,84 +137,141 @@ def _slots(
     )
     search = _Search(
         state=patient.state,
-        length=length,
-        range_start=range_start,
-        range_end=range_end,
+        length=length // _MICROSECOND,
+        step=timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND,
+        low=_microseconds(range_start),
+        high=_microseconds(range_end),
         patient_busy=patient_busy,
         calendar=_PracticeCalendar(range_start, range_end),
     )
-    # The physicians come in pk order, so each start's list is in pk order: walking the
-    # starts in order gives the slots by start, then physician, without sorting them all.
-    by_start: dict[int, list[PhysicianProfile]] = {}
     no_one = _Busy([], [])
+    runs: list[_Run] = []
     for doctor in physicians:
-        for starts_at in search.starts_with(doctor, busy.get(doctor.pk, no_one)):
-            doctors = by_start.get(starts_at)
-            if doctors is None:
-                by_start[starts_at] = [doctor]
-            else:
-                doctors.append(doctor)
-    slots = []
-    for starts_at in sorted(by_start):
-        instant = _instant(starts_at)
-        ends_at = instant + length
-        slots += [Slot(doctor, instant, ends_at) for doctor in by_start[starts_at]]
-    return slots
+        windows = _windows_of(
+            doctor, rules.get(doctor.pk, {}), overrides.get(doctor.pk, {}), range_start, range_end
+        )
+        runs += search.runs_of(doctor, windows, busy.get(doctor.pk, no_one))
+    return OpenSlots(runs, step=search.step, length=length)
+
+
+# One physician's open starts: first, first + step, ..., last (microseconds).
+_Run = tuple[int, int, PhysicianProfile]
+
+
+class OpenSlots(Sequence[Slot]):
+    """Every open slot of a search, ordered by start, then physician, made on demand:
+    the length is counted from the runs, and a slice makes only the slots in it (a page
+    of a week's search across every physician is a few dozen of thousands)."""
+
+    def __init__(self, runs: list[_Run], *, step: int, length: timedelta) -> None:
+        self._runs = runs
+        self._step = step
+        self._length = length
+        self._count = sum((last - first) // step + 1 for first, last, _ in runs)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Slot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Slot]: ...
+
+    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
+        if isinstance(index, int):
+            position = range(self._count)[index]  # IndexError out of range
+            return next(itertools.islice(iter(self), position, None))
+        start, stop, stride = index.indices(self._count)
+        return list(itertools.islice(iter(self), start, stop, stride))
+
+    def __iter__(self) -> Iterator[Slot]:
+        # Ties on the start are broken by the physician's pk (candidates come in pk order).
+        step, length = self._step, self._length
+        starts = heapq.merge(
+            *(
+                zip(
+                    range(first, last + 1, step),
+                    itertools.repeat(doctor.pk),
+                    itertools.repeat(doctor),
+                    strict=False,
+                )
+                for first, last, doctor in self._runs
+            )
+        )
+        for microseconds, _, doctor in starts:
+            instant = _instant(microseconds)
+            yield Slot(doctor, instant, instant + length)
 
 
 @dataclass
 class _Search:
-    """What one search shares across its physicians."""
+    """What one search shares across its physicians (instants and lengths in
+    microseconds)."""
 
     state: str
-    length: timedelta
-    range_start: datetime
-    range_end: datetime
+    length: int
+    step: int
+    low: int
+    high: int
     patient_busy: _Busy
     calendar: _PracticeCalendar
 
-    def starts_with(self, doctor: PhysicianProfile, doctor_busy: _Busy) -> list[int]:
-        """The doctor's open starts (microseconds) in the range, in order: inside their
-        hours, meeting neither their appointments plus buffer nor the patient's, on a day
-        physician_authority lets them treat in the patient's state (asked once a day)."""
-        low, high = _microseconds(self.range_start), _microseconds(self.range_end)
-        step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
-        length = self.length // _MICROSECOND
+    def runs_of(
+        self, doctor: PhysicianProfile, windows: Iterable[tuple[int, int]], doctor_busy: _Busy
+    ) -> list[_Run]:
+        """The doctor's open starts in [low, high) as runs: inside a window, on the step
+        grid from the window's start, ending inside it; meeting neither their appointments
+        plus buffer nor the patient's; on a day physician_authority lets them treat in the
+        patient's state (asked once a day)."""
+        length = self.length
         blocked = length + buffer_of(doctor) // _MICROSECOND
-        # _Busy's test, inlined: this loop runs for every candidate start. When a start
-        # meets a busy range, every start before the largest end found meets it too, so
-        # the next candidate is the first step at or after that end.
-        doctor_starts, doctor_ends = doctor_busy.starts, doctor_busy.max_ends
-        patient_starts, patient_ends = self.patient_busy.starts, self.patient_busy.max_ends
-        bisect_left = bisect.bisect_left
         may_treat: dict[date, bool] = {}
-        day_from = day_to = 0
-        allowed = False
-        found: list[int] = []
-        for window_start, window_end in _windows_of(doctor, self.range_start, self.range_end):
-            # Starts step from the window's start, end inside it, lie in [low, high).
-            starts_at = window_start
-            if starts_at < low:
-                starts_at += -(-(low - starts_at) // step) * step
-            last = min(window_end - length, high - 1)
-            while starts_at <= last:
-                before = bisect_left(doctor_starts, starts_at + blocked)
-                if before and doctor_ends[before - 1] > starts_at:
-                    starts_at += -(-(doctor_ends[before - 1] - starts_at) // step) * step
-                    continue
-                before = bisect_left(patient_starts, starts_at + length)
-                if before and patient_ends[before - 1] > starts_at:
-                    starts_at += -(-(patient_ends[before - 1] - starts_at) // step) * step
-                    continue
-                if not day_from <= starts_at < day_to:
-                    on, day_from, day_to = self.calendar.day_of(starts_at)
-                    if on not in may_treat:
-                        may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
-                    allowed = may_treat[on]
-                if allowed:
-                    found.append(starts_at)
-                starts_at += step
-        return found
+        runs: list[_Run] = []
+        for window_start, window_end in windows:
+            earliest = max(window_start, self.low)
+            latest = min(window_end - length, self.high - 1)
+            if earliest > latest:
+                continue
+            # A start s meets a busy [b, e) when b - blocked < s < e (the doctor's, with the
+            # buffer) or b - length < s < e (the patient's): open intervals of starts.
+            taken = doctor_busy.meeting(earliest, latest, reach=blocked)
+            taken += self.patient_busy.meeting(earliest, latest, reach=length)
+            taken.sort()
+            free_from = earliest
+            for taken_from, taken_to in taken:
+                if taken_from >= free_from:
+                    self._add(
+                        runs, doctor, may_treat, window_start, free_from, min(taken_from, latest)
+                    )
+                free_from = max(free_from, taken_to)
+                if free_from > latest:
+                    break
+            self._add(runs, doctor, may_treat, window_start, free_from, latest)
+        return runs
+
+    def _add(
+        self,
+        runs: list[_Run],
+        doctor: PhysicianProfile,
+        may_treat: dict[date, bool],
+        anchor: int,
+        free_from: int,
+        free_to: int,
+    ) -> None:
+        """The grid starts (from `anchor`) in [free_from, free_to], cut at the practice
+        calendar's midnights, on the days the doctor may treat."""
+        step = self.step
+        first = anchor + -(-(free_from - anchor) // step) * step
+        last = anchor + (free_to - anchor) // step * step
+        while first <= last:
+            on, _, day_to = self.calendar.day_of(first)
+            day_last = min(last, first + (day_to - 1 - first) // step * step)
+            if on not in may_treat:
+                may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
+            if may_treat[on]:
+                runs.append((first, day_last, doctor))
+            first = day_last + step
 
 
 # Instants as integer microseconds since the epoch (UTC), exactly.
@@ -260,49 +325,66 @@ def _candidates(
     state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
 ) -> list[PhysicianProfile]:
     """Physicians with a license in `state` that is active and unexpired on some day of
-    the range (physician_authority then decides day by day), with everything the slots
-    need prefetched."""
-    first_day = practice_date(range_start)
-    last_day = practice_date(range_end)
-    overrides = AvailabilityOverride.objects.filter(
-        date__gte=first_day - timedelta(days=1), date__lte=last_day + timedelta(days=1)
-    )
+    the range (physician_authority then decides day by day), with their credentials and
+    schedule."""
     doctors = PhysicianProfile.objects.filter(
         licenses__state=state,
         licenses__status=LicenseStatus.ACTIVE,
-        licenses__expires_on__gte=first_day,
+        licenses__expires_on__gte=practice_date(range_start),
         user__is_active=True,
     )
     if physician is not None:
         doctors = doctors.filter(pk=physician.pk)
     return list(
         doctors.select_related("user", "schedule")
-        .prefetch_related(
-            "licenses",
-            "dea_registrations",
-            "cds_registrations",
-            # Lists (to_attr), not related managers: a manager's queryset per physician
-            # costs more than the rows.
-            Prefetch("weekly_availability", to_attr="weekly_rules"),
-            Prefetch("availability_overrides", queryset=overrides, to_attr="overrides_in_range"),
-        )
+        .prefetch_related("licenses", "dea_registrations", "cds_registrations")
         .order_by("pk")
         .distinct()
     )
 
 
+_Hours = tuple[time, time]
+_Override = tuple[str, time | None, time | None]  # kind, start, end (None: the whole day)
+
+
+def _rules_by_physician(ids: list[int]) -> dict[int, dict[int, list[_Hours]]]:
+    """Weekly hours by physician, then weekday (rows as tuples: model instances would
+    cost more than the search)."""
+    rules: dict[int, dict[int, list[_Hours]]] = {}
+    rows = WeeklyAvailability.objects.filter(physician_id__in=ids).values_list(
+        "physician_id", "weekday", "start_time", "end_time"
+    )
+    for physician_id, weekday, start, end in rows:
+        rules.setdefault(physician_id, {}).setdefault(weekday, []).append((start, end))
+    return rules
+
+
+def _overrides_by_physician(
+    ids: list[int], first_day: date, last_day: date
+) -> dict[int, dict[date, list[_Override]]]:
+    """Date overrides by physician, then date, on the physicians' own calendar days
+    around the practice dates of the range."""
+    overrides: dict[int, dict[date, list[_Override]]] = {}
+    rows = AvailabilityOverride.objects.filter(
+        physician_id__in=ids,
+        date__gte=first_day - timedelta(days=1),
+        date__lte=last_day + timedelta(days=1),
+    ).values_list("physician_id", "date", "kind", "start_time", "end_time")
+    for physician_id, day, kind, start, end in rows:
+        overrides.setdefault(physician_id, {}).setdefault(day, []).append((kind, start, end))
+    return overrides
+
+
 def _windows_of(
-    doctor: PhysicianProfile, range_start: datetime, range_end: datetime
+    doctor: PhysicianProfile,
+    rules: dict[int, list[_Hours]],
+    overrides: dict[date, list[_Override]],
+    range_start: datetime,
+    range_end: datetime,
 ) -> Iterator[tuple[int, int]]:
     """The physician's open hours (microseconds) on their own calendar days around
     [range_start, range_end), in order."""
     zone = physician_zone(doctor)
-    rules: dict[int, list[tuple[time, time]]] = {}
-    for rule in doctor.weekly_rules:  # type: ignore[attr-defined]
-        rules.setdefault(rule.weekday, []).append((rule.start_time, rule.end_time))
-    overrides: dict[date, list[AvailabilityOverride]] = {}
-    for item in doctor.overrides_in_range:  # type: ignore[attr-defined]
-        overrides.setdefault(item.date, []).append(item)
     day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
     while day <= last_day:
@@ -313,30 +395,29 @@ def _windows_of(
 
 
 def _windows(
-    rules: list[tuple[time, time]], overrides: list[AvailabilityOverride], day: date, zone: ZoneInfo
+    rules: list[_Hours], overrides: list[_Override], day: date, zone: ZoneInfo
 ) -> list[tuple[datetime, datetime]]:
     """The physician's open hours on one of their own calendar days, as UTC instants:
     the weekly rules of its weekday (unless the whole day is off) plus extra hours, minus
     time off (`overrides`: those of that day)."""
     whole_day_off = any(
-        item.kind == OverrideKind.TIME_OFF and item.start_time is None for item in overrides
+        kind == OverrideKind.TIME_OFF and start is None for kind, start, _ in overrides
     )
-    wall: list[tuple[time, time]] = [] if whole_day_off else list(rules)
+    wall: list[_Hours] = [] if whole_day_off else list(rules)
     wall += [
-        (item.start_time, item.end_time)
-        for item in overrides
-        if item.kind == OverrideKind.EXTRA_HOURS and item.start_time and item.end_time
+        (start, end)
+        for kind, start, end in overrides
+        if kind == OverrideKind.EXTRA_HOURS and start and end
     ]
     off = [
-        (item.start_time, item.end_time)
-        for item in overrides
-        if item.kind == OverrideKind.TIME_OFF and item.start_time and item.end_time
+        (start, end)
+        for kind, start, end in overrides
+        if kind == OverrideKind.TIME_OFF and start and end
     ]
-    windows = _subtract(
+    return _subtract(
         _merge([_instants(day, span, zone) for span in wall]),
         [_instants(day, span, zone) for span in off],
     )
-    return windows
 
 
 def _instants(day: date, span: tuple[time, time], zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -374,19 +455,27 @@ def _subtract(
 
 class _Busy:
     """Busy intervals [start, end) in microseconds, sorted by start, with the running
-    maximum of their ends: an interval meets [start, end) exactly when one of those
-    starting before `end` ends after `start`, i.e. when the largest end among them does
-    (one bisection of ints)."""
+    maximum of their ends (non-decreasing, so it bisects)."""
 
     def __init__(self, starts: list[int], ends: list[int]) -> None:
         """`starts` sorted, `ends` in the same order."""
         self.starts = starts
+        self.ends = ends
         self.max_ends = list(itertools.accumulate(ends, max))
 
     @classmethod
     def of(cls, intervals: Iterable[tuple[int, int]]) -> _Busy:
         ordered = sorted(intervals)
         return cls([start for start, _ in ordered], [end for _, end in ordered])
+
+    def meeting(self, earliest: int, latest: int, *, reach: int) -> list[tuple[int, int]]:
+        """The starts in [earliest, latest] of a slot reaching `reach` past its start that
+        meet an interval: for each interval [b, e) that can meet one, the open interval
+        (b - reach, e)."""
+        first = bisect.bisect_right(self.max_ends, earliest)
+        last = bisect.bisect_left(self.starts, latest + reach)
+        starts, ends = self.starts, self.ends
+        return [(starts[i] - reach, ends[i]) for i in range(first, last) if ends[i] > earliest]
 
 
 def _busy_by_physician(

@@ -114,7 +114,7 @@ def test_a_license_that_lapses_inside_the_range_stops_the_slots_after_it(patient
 def test_a_suspended_license_offers_nothing(patient, physician):
     schedule_for(physician)
     physician.licenses.filter(state="FL").update(status=LicenseStatus.SUSPENDED)
-    assert search(patient, date(2026, 12, 7), now=utc(2026, 12, 1)) == []
+    assert list(search(patient, date(2026, 12, 7), now=utc(2026, 12, 1))) == []
 
 
 def test_minimum_notice_and_horizon(patient, physician):
@@ -125,7 +125,7 @@ def test_minimum_notice_and_horizon(patient, physician):
     last_day = (now + timedelta(days=60)).date()
     horizon = starts(search(patient, last_day, last_day + timedelta(days=1), now=now), zone=EASTERN)
     assert horizon[-1] == "10:00"  # nothing after now + 60 days
-    assert search(patient, date(2026, 12, 1), date(2026, 12, 6), now=now) == []  # the past
+    assert list(search(patient, date(2026, 12, 1), date(2026, 12, 6), now=now)) == []  # the past
 
 
 def test_bookings_and_their_buffer_are_excluded(patient, other_patient, physician):
@@ -145,6 +145,27 @@ def test_bookings_and_their_buffer_are_excluded(patient, other_patient, physicia
     assert not {"10:00", "10:15"} & set(day)
     assert "10:30" in day
     assert "13:00" in day  # a canceled visit frees its time
+
+
+def test_a_slot_that_fits_exactly_between_two_bookings(patient, other_patient, physician):
+    schedule_for(physician, time_zone=EASTERN, buffer_minutes=10)
+    ten = datetime(2026, 12, 7, 10, 0, tzinfo=ZoneInfo(EASTERN))
+    appointment_for(other_patient, physician, ten)  # blocks 10:00-10:30
+    appointment_for(other_patient, physician, ten + timedelta(hours=1), kind="follow_up")
+    day = starts(search(patient, date(2026, 12, 7), now=utc(2026, 12, 1)), zone=EASTERN)
+    # The follow-up from 11:00: 10:30 + 20 minutes + 10 of buffer ends exactly then.
+    assert "10:30" in day
+    assert not {"10:15", "10:45", "11:00", "11:15"} & set(day)
+
+
+def test_a_booking_across_the_start_of_the_hours(patient, other_patient, physician):
+    schedule_for(physician, time_zone=EASTERN, buffer_minutes=10)
+    # Booked in extra hours since removed: 8:35-8:55, its buffer until 9:05.
+    appointment_for(
+        other_patient, physician, datetime(2026, 12, 7, 8, 35, tzinfo=ZoneInfo(EASTERN))
+    )
+    day = starts(search(patient, date(2026, 12, 7), now=utc(2026, 12, 1)), zone=EASTERN)
+    assert day[0] == "09:15"
 
 
 def test_the_patients_own_bookings_are_excluded(patient, physician):
@@ -179,7 +200,7 @@ def test_time_off_and_extra_hours(patient, physician):
         end_time=time(11),
     )
     now = utc(2026, 12, 1)
-    assert search(patient, date(2026, 12, 7), now=now) == []
+    assert list(search(patient, date(2026, 12, 7), now=now)) == []
     tuesday = starts(search(patient, date(2026, 12, 8), now=now), zone=EASTERN)
     assert "11:30" in tuesday and "11:45" not in tuesday and "14:00" in tuesday
     assert not [t for t in tuesday if "12:00" <= t < "14:00"]
