@@ -3,7 +3,7 @@ status an order reaches, whatever moved it there (a pharmacy or carrier webhook,
 task): `order_transition` calls `order_texts_schedule` as its last step.
 
 - shipped: "on its way", with the carrier's tracking link (the app's order page when the
-  carrier is not known);
+  carrier is not known, or the tracking number is anything but letters and digits);
 - out_for_delivery: "out for delivery today";
 - delivered: "delivered", nothing more;
 - exception: "there is a problem with your delivery, see the app".
@@ -15,12 +15,12 @@ exception, never texts twice.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
-from urllib.parse import quote
 
 from notifications.models import Category, Channel
 from notifications.services import MessageDraft, messages_schedule
-from notifications.templates import TEMPLATES
+from notifications.templates import TEMPLATES, clinical_words_in
 from prescriptions.models import DeliveryOrder, OrderStatus
 
 ORDER_TEMPLATES: Final[dict[str, str]] = {
@@ -30,10 +30,17 @@ ORDER_TEMPLATES: Final[dict[str, str]] = {
     OrderStatus.EXCEPTION: "delivery_exception",
 }
 CHANNELS: Final = (Channel.SMS, Channel.EMAIL)
+_PLAIN: Final = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 def order_text_dedupe_key(order: DeliveryOrder, status: str, channel: str) -> str:
     return f"order:{order.public_id}:{status}:{channel}"
+
+
+def tracking_number_plain(number: str) -> bool:
+    """Whether a tracking number (from a webhook) may go in a text: letters and digits
+    only, no clinical word. Otherwise the text links to the app's order page instead."""
+    return bool(_PLAIN.fullmatch(number)) and not clinical_words_in(number)
 
 
 def order_texts_schedule(*, order: DeliveryOrder) -> None:
@@ -42,9 +49,8 @@ def order_texts_schedule(*, order: DeliveryOrder) -> None:
     if template_key is None:
         return
     context: dict[str, Any] = {"path": order.app_path}
-    if order.carrier and order.tracking_number:
-        # Quoted: the number comes from a webhook and must not add words to the text.
-        context["tracking_url"] = order.carrier.tracking_url(quote(order.tracking_number, safe=""))
+    if order.carrier and tracking_number_plain(order.tracking_number):
+        context["tracking_url"] = order.carrier.tracking_url(order.tracking_number)
     declared = TEMPLATES[template_key].context_keys
     context = {key: value for key, value in context.items() if key in declared}
     recipient = order.patient.user
