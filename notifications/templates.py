@@ -104,6 +104,32 @@ TEMPLATES: dict[str, Template] = {
         email_body="There is an update about your delivery from {practice}: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # Delivery orders (prescriptions.services.order_texts): generic, no drug or pharmacy
+    # name. `tracking_url` is the carrier's tracking page (the app's order page without it).
+    "delivery_shipped": Template(
+        sms="{practice}: your package is on its way. Track it: {tracking} Details: {link}",
+        email_subject="Your package is on its way",
+        email_body="Your package from {practice} is on its way. Track it: {tracking} "
+        "Details: {link}",
+        context_keys=frozenset({"path", "tracking_url"}),
+    ),
+    "delivery_out_for_delivery": Template(
+        sms="{practice}: your package is out for delivery today. Details: {link}",
+        email_subject="Your package is out for delivery",
+        email_body="Your package from {practice} is out for delivery today. Details: {link}",
+        context_keys=frozenset({"path"}),
+    ),
+    "delivery_delivered": Template(
+        sms="{practice}: your package was delivered.",
+        email_subject="Your package was delivered",
+        email_body="Your package from {practice} was delivered.",
+    ),
+    "delivery_exception": Template(
+        sms="{practice}: there is a problem with your delivery, see the app: {link}",
+        email_subject="A problem with your delivery",
+        email_body="There is a problem with your delivery from {practice}, see the app: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "payment_failed": Template(
         sms="{practice}: we could not process your membership payment. Update your card: {link}",
         email_subject="We could not process your payment",
@@ -160,6 +186,7 @@ def _common(context: dict[str, Any]) -> dict[str, str]:
         "support_phone": settings.PRACTICE_SUPPORT_PHONE,
         "support_email": settings.PRACTICE_SUPPORT_EMAIL,
         "link": _app_link(context),
+        "tracking": str(context.get("tracking_url") or _app_link(context)),
         # A one-time code travels encrypted in the outbox context, so the row never
         # holds it readable (patients.services.phone).
         "code": decrypt(context["code"]) if "code" in context else "",

@@ -30,6 +30,7 @@ from prescriptions.models import (
     PharmacySubmission,
     Prescription,
 )
+from prescriptions.services.order_texts import order_texts_schedule
 
 S = OrderStatus
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
@@ -126,6 +127,7 @@ def order_transition(
     audit_write(
         order, actor=actor, action="delivery_order.status", detail={"from": from_status, "to": to}
     )
+    order_texts_schedule(order=order)  # the patient's delivery texts (services.order_texts)
     return order
 
 

@@ -32,8 +32,13 @@ KEYWORD_REPLIES = {
 NEUTRAL_PRACTICE_NAME = "Evergreen Care"
 
 
+# A carrier's tracking page (delivery_shipped): a public URL with the tracking number.
+LONG_TRACKING_URL = "https://www.carrier.example.com/track?tracknum=1Z999AA10123456784"
+
+
 def context_for(key: str) -> dict[str, str]:
-    return {"path": LONG_PATH} if "path" in TEMPLATES[key].context_keys else {}
+    context = {"path": LONG_PATH, "tracking_url": LONG_TRACKING_URL}
+    return {name: value for name, value in context.items() if name in TEMPLATES[key].context_keys}
 
 
 def rendered_texts() -> Iterator[tuple[str, str]]:
@@ -111,7 +116,11 @@ def test_texts_fit_in_two_segments_with_a_long_link(settings, key):
 def test_templates_take_only_link_ids_as_context(key):
     # The one exception: the phone verification code the recipient asked for (encrypted
     # in the outbox row, see patients.services.phone).
+    # And the carrier's tracking page of a shipped order (no name, no drug: a tracking
+    # number, see prescriptions.services.order_texts).
     allowed = {"path", "code"} if key == "phone_verification" else {"path"}
+    if key == "delivery_shipped":
+        allowed = {"path", "tracking_url"}
     assert TEMPLATES[key].context_keys <= allowed
 
 

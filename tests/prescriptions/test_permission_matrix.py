@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.permission_matrix import Row, assert_row, cases, table_mismatch
+from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
 
 pytestmark = pytest.mark.django_db
 
@@ -15,6 +15,59 @@ pytestmark = pytest.mark.django_db
 MATRIX: dict[Row, dict[str, int]] = {}
 SETUPS: dict[str, Any] = {}
 BODIES: dict[Row, Any] = {}
+
+# --- refills and the patients' and physicians' orders (h11-refill) ---------------------
+# The `patient` actor's prescription (FL, by a "Matrix" physician) and its first fill. The
+# `physician` actor treats in FL and sees them; the one licensed elsewhere does not (404,
+# an empty list). Ops admins track orders through the ops endpoints: 403 here. A refill
+# is the patient's alone; theirs is refused today (409: too early, not cleared).
+MATRIX |= {
+    ("POST", "prescriptions-refill"): statuses(401, 409, 404, 403, 403, 403),
+    ("GET", "prescriptions-order-list"): statuses(401, 200, 200, 200, 200, 403),
+    ("GET", "prescriptions-order-detail"): statuses(401, 200, 404, 404, 200, 403),
+}
+
+
+def _matrix_first_fill(owner: Any) -> Any:
+    from prescriptions.models import EventSource, OrderKind
+    from prescriptions.services.orders import order_create
+    from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory
+    from tests.prescriptions.support import pharmacy, prescription_for
+
+    doctor = PhysicianFactory(last_name="Matrix")
+    LicenseFactory(physician=doctor, state="FL")
+    DeaFactory(physician=doctor, state="FL")
+    pharmacy()
+    prescription = prescription_for(owner, doctor)
+    return order_create(
+        prescription=prescription,
+        patient=owner.patient,
+        kind=OrderKind.FIRST_FILL,
+        fill_number=0,
+        source=EventSource.SYSTEM,
+        actor=None,
+    )
+
+
+def _matrix_prescription(owner: Any) -> dict[str, Any]:
+    return {"public_id": _matrix_first_fill(owner).prescription.public_id}
+
+
+def _matrix_orders(owner: Any) -> dict[str, Any]:
+    _matrix_first_fill(owner)
+    return {}
+
+
+def _matrix_order(owner: Any) -> dict[str, Any]:
+    return {"public_id": _matrix_first_fill(owner).public_id}
+
+
+SETUPS |= {
+    "prescriptions-refill": _matrix_prescription,
+    "prescriptions-order-list": _matrix_orders,
+    "prescriptions-order-detail": _matrix_order,
+}
+# --- end of refills and orders (h11-refill) ---------------------------------------------
 
 
 def test_every_prescriptions_endpoint_has_a_row():
