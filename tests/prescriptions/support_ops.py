@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
+
 from accounts.models import CdsRegistration, PhysicianProfile, User
-from prescriptions.models import DeliveryOrder, EventSource, OrderKind
+from prescriptions.models import DeliveryOrder, DosingProtocol, EventSource, OrderKind
 from prescriptions.services.orders import order_create
 from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory, far_future
 from tests.prescriptions.support import pharmacy, prescription_for
@@ -35,6 +37,10 @@ def order_for(
     """A first fill for `patient`, then moved (directly, no events) to `status` and given
     `fields` (milestones, carrier...)."""
     pharmacy()
+    # One current protocol per patient: a second prescription here starts a new one.
+    DosingProtocol.objects.filter(patient=patient.patient, ended_at__isnull=True).update(
+        ended_at=timezone.now()
+    )
     order = order_create(
         prescription=prescription_for(patient, physician or prescriber()),
         patient=patient.patient,
