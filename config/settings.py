@@ -283,6 +283,8 @@ SPECTACULAR_SETTINGS = {
         "IntakeStatusEnum": "patients.models.IntakeStatus.values",
         "AppointmentKindEnum": "scheduling.models.AppointmentKind.values",
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus.values",
+        "OrderStatusEnum": "prescriptions.models.OrderStatus.values",
+        "OrderKindEnum": "prescriptions.models.OrderKind.values",
     },
 }
 
