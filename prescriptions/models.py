@@ -395,6 +395,10 @@ class DeliveryOrder(models.Model):
             models.Index(fields=["tracking_number"]),
             # The ops search: a tracking number in any case (selectors.tracking, admin).
             models.Index(Upper("tracking_number"), name="order_tracking_number_upper"),
+            # The ops list's usual filter (statuses in a state), newest first, and its count.
+            models.Index(
+                fields=["status", "ship_to_state", "created_at"], name="order_status_state_created"
+            ),
             models.Index(fields=["patient", "created_at"]),
             models.Index(fields=["created_at"]),
         ]

@@ -9,6 +9,7 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -105,6 +106,18 @@ def test_counts_every_status_in_one_query(ops, patient, physician):
     assert counts["shipped"] == 2 and counts["delivered"] == 1 and counts["canceled"] == 0
     assert len(one.captured_queries) == len(filtered.captured_queries)
     assert ops.get(f"{URL}/counts", {"state": "NJ"}).json()["shipped"] == 0
+
+
+def test_counts_are_reused_for_a_few_seconds_per_filter(ops, patient, physician):
+    order_for(patient, physician, status="shipped")
+    assert ops.get(f"{URL}/counts").json()["shipped"] == 1
+    order_for(patient, physician, status="shipped")
+    with CaptureQueriesContext(connection) as cached:
+        assert ops.get(f"{URL}/counts").json()["shipped"] == 1  # at most 5 seconds old
+    assert not [q for q in cached.captured_queries if "deliveryorder" in q["sql"]]
+    assert ops.get(f"{URL}/counts", {"status": "shipped"}).json()["shipped"] == 2  # its own
+    cache.clear()
+    assert ops.get(f"{URL}/counts").json()["shipped"] == 2
 
 
 def test_csv_export_contents_and_one_audit_event(ops, ops_admin, patient, physician):
