@@ -28,6 +28,7 @@ from rest_framework.response import Response
 
 from accounts.models import State, User
 from accounts.permissions import IsOpsAdmin, user_of
+from audit.models import AuditAction
 from audit.services import audit_record
 from core.api import CountedPagination, enum_field, error_responses
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
@@ -345,7 +346,7 @@ def _audit_export(viewer: User, request: Request, *, rows: int) -> None:
     filters = {key: request.query_params.getlist(key) for key in sorted(request.query_params)}
     audit_record(
         actor=viewer,
-        action="read",
+        action=AuditAction.READ,
         object_type=DeliveryOrder._meta.label_lower,
         detail={"export": "csv", "filters": filters, "rows": rows},
     )
