@@ -284,8 +284,8 @@ class DeliveryListView(OpsFilteredView):
 class DeliveryCountsView(OpsFilteredView):
     def get(self, request: Request) -> Response:
         params = {key: request.query_params.getlist(key) for key in request.query_params}
-        orders = self.filtered()
-        return Response(tracking.tracking_counts_cached(user_of(request), orders, filters=params))
+        counts = tracking.tracking_counts_cached(user_of(request), self.filtered, filters=params)
+        return Response(counts)
 
 
 CSV_COLUMNS = (

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple
@@ -144,17 +144,22 @@ COUNTS_FRESH_SECONDS = 5
 
 
 def tracking_counts_cached(
-    viewer: User, queryset: QuerySet[DeliveryOrder], *, filters: Mapping[str, list[str]]
+    viewer: User,
+    orders: Callable[[], QuerySet[DeliveryOrder]],
+    *,
+    filters: Mapping[str, list[str]],
 ) -> dict[str, int]:
-    """tracking_counts(queryset), reused for COUNTS_FRESH_SECONDS per viewer and filter
-    (`filters`: the query parameters `queryset` was filtered by). Only counts are cached,
-    nothing that names an order or a patient."""
+    """tracking_counts(orders()), reused for COUNTS_FRESH_SECONDS per viewer and filter
+    (`filters`: the query parameters `orders()` filters by). `orders` is called only on a
+    miss: building and validating the filters costs more than the cache read. Only counts
+    are cached, nothing that names an order or a patient; a filter that does not validate
+    raises in `orders()` and is never cached."""
     scope = [viewer.pk, viewer.role, sorted((key, sorted(v)) for key, v in filters.items())]
     digest = hashlib.sha256(json.dumps(scope).encode()).hexdigest()
     key = f"prescriptions:delivery-counts:{digest}"
     counts = cache.get(key)
     if counts is None:
-        counts = tracking_counts(queryset)
+        counts = tracking_counts(orders())
         cache.set(key, counts, COUNTS_FRESH_SECONDS)
     return counts
 

@@ -116,6 +116,8 @@ def test_counts_are_reused_for_a_few_seconds_per_filter(ops, patient, physician)
         assert ops.get(f"{URL}/counts").json()["shipped"] == 1  # at most 5 seconds old
     assert not [q for q in cached.captured_queries if "deliveryorder" in q["sql"]]
     assert ops.get(f"{URL}/counts", {"status": "shipped"}).json()["shipped"] == 2  # its own
+    for _ in range(2):  # a bad filter is refused every time, never cached
+        assert ops.get(f"{URL}/counts", {"status": "lost"}).status_code == 400
     cache.clear()
     assert ops.get(f"{URL}/counts").json()["shipped"] == 2
 
