@@ -54,4 +54,20 @@ ENDPOINTS: list[Endpoint] = [
         ok_status=201,
         target_ratio=0.05,
     ),
+    # The ops admin's delivery list over 100,000 orders: one page of 25, filtered, each
+    # order on it audited (one INSERT).
+    Endpoint(
+        "deliveries",
+        "/api/prescriptions/deliveries?status=shipped&status=out_for_delivery&state=FL"
+        "&page_size=25",
+        auth="ops_admin",
+        target_ratio=0.15,
+    ),
+    # Counts by status over the 100,000 orders (one GROUP BY).
+    Endpoint(
+        "delivery_counts",
+        "/api/prescriptions/deliveries/counts",
+        auth="ops_admin",
+        target_ratio=0.20,
+    ),
 ]

@@ -1,8 +1,10 @@
 """Feeds: one prepared request per wrk request, never reused (POST endpoints).
 
-`setup_data` writes the requests (`token<TAB>body` lines); `Feed.script` writes the wrk
-Lua script that sends them, and `Feed.consumed` reads from wrk's output how many each
-thread took, so the next wrk run (warm-up, round after round) starts past them.
+`setup_data` writes the requests (`token<TAB>body` lines, or `token<TAB>body<TAB>path`
+when each request has its own path, such as a refill of one prescription);
+`Feed.script` writes the wrk Lua script that sends them, and `Feed.consumed` reads from
+wrk's output how many each thread took, so the next wrk run (warm-up, round after round)
+starts past them.
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ function init(args)
   for line in io.lines(FEED) do
     if i % NTHREADS == tid then
       local tab = line:find("\t", 1, true)
-      entries[#entries + 1] = {line:sub(1, tab - 1), line:sub(tab + 1)}
+      local rest = line:sub(tab + 1)
+      local tab2 = rest:find("\t", 1, true)
+      if tab2 then  -- token, body and this request's own path
+        entries[#entries + 1] = {line:sub(1, tab - 1), rest:sub(1, tab2 - 1), rest:sub(tab2 + 1)}
+      else
+        entries[#entries + 1] = {line:sub(1, tab - 1), rest, PATH}
+      end
     end
     i = i + 1
   end
@@ -53,7 +61,7 @@ function request()
     exhausted = 1
     return wrk.format(METHOD, PATH, headers(nil), "{}")
   end
-  return wrk.format(METHOD, PATH, headers(entry[1]), entry[2])
+  return wrk.format(METHOD, entry[3], headers(entry[1]), entry[2])
 end
 function response(status, headers, body)
   if status >= 300 and first_error == "" then
@@ -84,12 +92,14 @@ class Feed:
         self.lines = path.read_text().splitlines()
         self.cursor = 0
 
-    def take_one(self) -> tuple[str, str]:
+    def take_one(self) -> tuple[str, str, str]:
+        """The next request's token, body and path."""
         if self.cursor >= len(self.lines):
             raise BenchError(f"{self.endpoint.name}: no prepared request left")
-        token, _, body = self.lines[self.cursor].partition("\t")
+        token, _, rest = self.lines[self.cursor].partition("\t")
+        body, _, path = rest.partition("\t")
         self.cursor += 1
-        return token, body
+        return token, body, path or self.endpoint.path
 
     def script(self, threads: int) -> Path:
         rest = self.path.with_suffix(".rest")
@@ -114,7 +124,7 @@ class Feed:
         if re.search(r"^feed: thread \d+ used \d+ exhausted 1", output, re.M):
             raise BenchError(
                 f"{self.endpoint.name}: ran out of prepared requests ({len(self.lines)}); "
-                f"raise BOOKINGS_PER_SECOND in benchmarks/run.py\n{output}"
+                f"raise FEED_REQUESTS_PER_SECOND in benchmarks/run.py\n{output}"
             )
 
     @property

@@ -177,16 +177,15 @@ def migrate(env: dict[str, str]) -> None:
 def prepare_database(
     env: dict[str, str],
     kinds: list[str] | None = None,
-    bookings: int = 0,
-    bookings_file: Path | None = None,
+    feeds: dict[str, tuple[int, Path]] | None = None,
 ) -> dict[str, str]:
-    """Migrate and create the bench users (of `kinds`, default every kind) and, with
-    `bookings`, that many booking requests in `bookings_file`; returns {token kind:
-    access token}."""
+    """Migrate and create the bench users (of `kinds`, default every kind) and, per feed
+    name ("bookings", "refills"), that many prepared requests in its file; returns
+    {token kind: access token}."""
     migrate(env)
     cmd = [sys.executable, "-m", "benchmarks.setup_data", *(kinds or [])]
-    if bookings:
-        cmd += ["--bookings", str(bookings), "--bookings-file", str(bookings_file)]
+    for name, (count, path) in (feeds or {}).items():
+        cmd += [f"--{name}", str(count), f"--{name}-file", str(path)]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise BenchError(f"setup_data failed ({done.returncode}):\n{done.stderr}{done.stdout}")
@@ -256,14 +255,14 @@ def request_headers(endpoint: Endpoint, tokens: dict[str, str]) -> list[tuple[st
 def _precheck(port: int, e: Endpoint, headers: list[tuple[str, str]], feed: Feed | None) -> None:
     """wrk counts 3xx as success; a redirect or error here would make the numbers lie.
     A feed endpoint spends its own first entry on this."""
-    body = ""
+    body, path = "", e.path
     if feed is not None:
-        token, body = feed.take_one()
+        token, body, path = feed.take_one()
         headers = [*headers, ("Authorization", f"Bearer {token}"),
                    ("Content-Type", "application/json")]  # fmt: skip
-    status, answer = _response(port, e.path, headers, e.method, body)
+    status, answer = _response(port, path, headers, e.method, body)
     if status != e.ok_status:
-        raise BenchError(f"{e.name}: {e.method} {e.path} answered {status}, expected "
+        raise BenchError(f"{e.name}: {e.method} {path} answered {status}, expected "
                          f"{e.ok_status}: {answer[:500]!r}")  # fmt: skip
 
 
@@ -320,22 +319,23 @@ def report(endpoints: list[Endpoint], results: dict[str, list[WrkResult]]) -> bo
 # --- scheduling ---------------------------------------------------------------------------
 
 SCHEDULING_ENDPOINTS = {"slots", "book"}
-# Booking requests prepared per second of wrk load (warm-up included), with a 1.5 margin;
-# each needs a fresh patient and a fresh open slot. Booking ran at 12-29 req/s on a busy
-# 2-core machine (December 2026); running out fails the run with a message naming this.
-BOOKINGS_PER_SECOND = 80
-BOOKING_MARGIN = 1.5
+# Requests prepared per second of wrk load (warm-up included), per feed, with a 1.5
+# margin; each needs a fresh patient (and, for bookings, a fresh open slot). Booking ran at
+# 12-29 req/s on a busy 2-core machine (December 2026); running out fails the run with a
+# message naming this.
+FEED_REQUESTS_PER_SECOND = {"bookings": 80, "refills": 80}
+FEED_MARGIN = 1.5
 
 
-def bookings_needed(args: argparse.Namespace) -> int:
+def feed_requests_needed(args: argparse.Namespace, feed: str) -> int:
     seconds = args.warmup + args.rounds * args.duration
-    return int(BOOKINGS_PER_SECOND * seconds * BOOKING_MARGIN) + 1  # + the pre-check
+    return int(FEED_REQUESTS_PER_SECOND[feed] * seconds * FEED_MARGIN) + 1  # + the pre-check
 
 
 def token_kinds(endpoints: list[Endpoint]) -> list[str]:
     """The token kinds the endpoints need (setup_data makes only those)."""
     kinds = {e.auth for e in endpoints if e.auth}
-    if any(e.feed for e in endpoints):
+    if any(e.feed == "bookings" for e in endpoints):
         kinds.add("scheduling_patient")  # the scheduling data the bookings need
     return sorted(kinds)
 
@@ -394,16 +394,17 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(shutil.rmtree, data_dir, ignore_errors=True)
             print("starting services, migrating, creating bench data ...", flush=True)
             env = app_env(stack.enter_context(embedded_services(data_dir)))
-            feed_file = data_dir / "bookings.tsv"
-            bookings = bookings_needed(args) if any(e.feed for e in endpoints) else 0
+            feed_files = {e.feed: (feed_requests_needed(args, e.feed), data_dir / f"{e.feed}.tsv")
+                          for e in endpoints if e.feed}  # fmt: skip
             started = time.monotonic()
-            tokens = prepare_database(env, token_kinds(endpoints), bookings, feed_file)
-            feeds = {e.name: Feed(e, feed_file, [*PROXY_HEADERS, *e.headers])
+            tokens = prepare_database(env, token_kinds(endpoints), feed_files)
+            feeds = {e.name: Feed(e, feed_files[e.feed][1], [*PROXY_HEADERS, *e.headers])
                      for e in endpoints if e.feed}  # fmt: skip
             port = stack.enter_context(gunicorn(env, args.workers, data_dir / "gunicorn.log"))
+            prepared = ", ".join(f"{n} {name} requests" for name, (n, _) in feed_files.items())
             print(
                 f"bench data ready in {time.monotonic() - started:.0f} s"
-                + (f" ({bookings} booking requests prepared)" if bookings else "")
+                + (f" ({prepared} prepared)" if prepared else "")
             )
             print(f"gunicorn: {args.workers} sync workers on {HOST}:{port}; wrk: {args.threads} "
                   f"threads, {args.connections} connections, {args.duration}s x {args.rounds} "

@@ -172,10 +172,18 @@ def _scheduling_patient() -> str:
     return search_patient_token()
 
 
+def _ops_admin() -> str:
+    """An ops admin over 100,000 delivery orders (benchmarks.prescriptions_data)."""
+    from benchmarks.prescriptions_data import ops_admin_token
+
+    return ops_admin_token()
+
+
 TOKEN_KINDS: dict[str, Callable[[], str]] = {
     "patient": _patient,
     "physician": _physician,
     "scheduling_patient": _scheduling_patient,
+    "ops_admin": _ops_admin,
 }
 
 
@@ -184,11 +192,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("kinds", nargs="*", help=f"token kinds (default all: {list(TOKEN_KINDS)})")
     parser.add_argument("--bookings", type=int, default=0, help="booking requests to prepare")
     parser.add_argument("--bookings-file", type=Path, help="where to write them")
+    parser.add_argument("--refills", type=int, default=0, help="refill requests to prepare")
+    parser.add_argument("--refills-file", type=Path, help="where to write them")
     args = parser.parse_args(argv)
     if unknown := set(args.kinds) - set(TOKEN_KINDS):
         parser.error(f"unknown token kinds {sorted(unknown)}")
     if args.bookings and not args.bookings_file:
         parser.error("--bookings needs --bookings-file")
+    if args.refills and not args.refills_file:
+        parser.error("--refills needs --refills-file")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
     kinds = args.kinds or list(TOKEN_KINDS)
@@ -197,6 +209,10 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks.scheduling_data import booking_feed
 
         booking_feed(args.bookings, args.bookings_file)
+    if args.refills:
+        from benchmarks.prescriptions_data import refill_feed
+
+        refill_feed(args.refills, args.refills_file)
     print(json.dumps(tokens))
 
 

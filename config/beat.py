@@ -47,6 +47,10 @@ def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) ->
         "scheduling-check-in-nudges": every(
             "scheduling.tasks.check_in_nudges_schedule", "CHECK_IN_NUDGE_INTERVAL_SECONDS", 3600.0
         ),
+        # Delivery orders not shipped or not delivered in time: flagged, ops admins alerted.
+        "prescriptions-flag-overdue-orders": every(
+            "prescriptions.tasks.flag_overdue_orders", "DELIVERY_OVERDUE_INTERVAL_SECONDS", 900.0
+        ),
     }
     if local_gateway:
         # The local gateway's webhook deliveries (also enqueued on commit; this retries them).

@@ -49,6 +49,13 @@ TEMPLATES: dict[str, Template] = {
         email_body="Your appointment with {practice} has a new time. See the details: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # Ops admins: a delivery order is overdue (prescriptions.services.overdue).
+    "delivery_overdue": Template(
+        sms="{practice}: a delivery needs attention. Details: {link}",
+        email_subject="A delivery needs attention",
+        email_body="A delivery order is overdue and needs attention. See the order: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "appointment_canceled": Template(
         sms="{practice}: your appointment was canceled. Details: {link}",
         email_subject="Your appointment was canceled",

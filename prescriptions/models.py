@@ -14,6 +14,7 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.models import PhysicianProfile, State, User
@@ -392,6 +393,12 @@ class DeliveryOrder(models.Model):
             models.Index(fields=["ship_to_state", "ship_to_county"]),
             models.Index(fields=["pharmacy", "created_at"]),
             models.Index(fields=["tracking_number"]),
+            # The ops search: a tracking number in any case (selectors.tracking, admin).
+            models.Index(Upper("tracking_number"), name="order_tracking_number_upper"),
+            # The ops list's usual filter (statuses in a state), newest first, and its count.
+            models.Index(
+                fields=["status", "ship_to_state", "created_at"], name="order_status_state_created"
+            ),
             models.Index(fields=["patient", "created_at"]),
             models.Index(fields=["created_at"]),
         ]

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
+from tests.prescriptions.support_ops import order_for
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +69,48 @@ SETUPS |= {
     "prescriptions-order-detail": _matrix_order,
 }
 # --- end of refills and orders (h11-refill) ---------------------------------------------
+
+# --- ops delivery tracking (h11-ops): ops admins only --------------------------------------
+OPS_ONLY = statuses(401, 403, 403, 403, 403, 200)
+MATRIX |= {
+    ("GET", "ops-deliveries"): OPS_ONLY,
+    ("GET", "ops-delivery-counts"): OPS_ONLY,
+    ("GET", "ops-delivery-export"): OPS_ONLY,
+    ("GET", "ops-delivery-detail"): OPS_ONLY,
+    ("POST", "ops-delivery-exception"): OPS_ONLY,
+    ("POST", "ops-delivery-replacement"): statuses(401, 403, 403, 403, 403, 201),
+    ("POST", "ops-delivery-notes"): statuses(401, 403, 403, 403, 403, 201),
+}
+
+
+def _an_order(owner: Any) -> dict[str, Any]:
+    order_for(owner)
+    return {}
+
+
+def _order(owner: Any) -> dict[str, Any]:
+    return {"public_id": order_for(owner).public_id}
+
+
+def _lost_order(owner: Any) -> dict[str, Any]:
+    return {"public_id": order_for(owner, status="exception").public_id}
+
+
+SETUPS |= {
+    "ops-deliveries": _an_order,
+    "ops-delivery-counts": _an_order,
+    "ops-delivery-export": _an_order,
+    "ops-delivery-detail": _order,
+    "ops-delivery-exception": _order,
+    "ops-delivery-replacement": _lost_order,
+    "ops-delivery-notes": _order,
+}
+BODIES |= {
+    ("POST", "ops-delivery-exception"): {"reason": "Carrier reports the parcel lost."},
+    ("POST", "ops-delivery-replacement"): {"reason": "Lost in transit."},
+    ("POST", "ops-delivery-notes"): {"note": "Called the pharmacy.\nThey will ship today."},
+}
+# --- end ops delivery tracking -------------------------------------------------------------
 
 
 def test_every_prescriptions_endpoint_has_a_row():
