@@ -1,3 +1,7 @@
 from django.urls import URLPattern, URLResolver
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from prescriptions.api import webhooks
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    *webhooks.urlpatterns,
+]
