@@ -93,7 +93,7 @@ def submission_send(*, submission_id: int) -> str:
     audit_write(
         order,
         actor=None,
-        action="delivery_order.disclosed_to_pharmacy",
+        action="delivery_order.disclose",
         detail={"pharmacy": str(order.pharmacy.public_id), "attempt": submission.attempts},
     )
     try:

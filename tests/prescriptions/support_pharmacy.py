@@ -117,3 +117,22 @@ def race(calls: list[Any]) -> list[Any]:
     for thread in threads:
         thread.join(timeout=120)
     return results
+
+
+class RecordingPharmacy:
+    """A PHARMACY_BACKEND for tests: records each send (the order number and key) in
+    `sends`, and answers from `script` (exceptions to raise, in turn; then receipts)."""
+
+    sends: list[tuple[str, str]] = []
+    script: list[Exception] = []
+
+    def send(self, *, payload: dict[str, Any], pharmacy: Pharmacy, idempotency_key: str) -> Any:
+        from prescriptions.pharmacy.base import PharmacyReceipt
+
+        RecordingPharmacy.sends.append((payload["order"]["number"], idempotency_key))
+        if RecordingPharmacy.script:
+            raise RecordingPharmacy.script.pop(0)
+        return PharmacyReceipt(reference=f"REF-{payload['order']['number']}")
+
+
+RECORDING = "tests.prescriptions.support_pharmacy.RecordingPharmacy"
