@@ -3,6 +3,7 @@ one send leaves."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from unittest import mock
 
 import pytest
@@ -20,7 +21,7 @@ def test_concurrent_claims_send_once(patient, physician, settings):
     with mock.patch("prescriptions.tasks.send_pharmacy_submission.delay"):  # it commits
         order = new_order(patient, physician)
     submission_id = order.submission.pk
-    calls = [lambda: submission_send(submission_id=submission_id)] * 5
+    calls: list[Callable[[], object]] = [lambda: submission_send(submission_id=submission_id)] * 5
     calls += [submissions_dispatch] * 3
     results = race(calls)
     assert not [r for r in results if isinstance(r, Exception)], results
