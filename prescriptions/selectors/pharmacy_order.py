@@ -71,7 +71,8 @@ def pharmacy_order_payload(submission: PharmacySubmission) -> dict[str, Any]:
             "strength": rx.strength,
             "dosage_form": rx.dosage_form,
             "route": rx.route,
-            "formulation": str(rx.medication),
+            # Not str(medication): Decimal.normalize() writes 100 as "1E+2".
+            "formulation": f"{rx.drug_name} {rx.strength} {rx.get_dosage_form_display()}",
             "schedule": rx.medication.schedule,
             "quantity": rx.quantity,
             "quantity_unit": rx.medication.unit,
