@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.api import StrictSerializer, enum_field, error_responses
+from core.api import StrictSerializer, error_responses
 from core.errors import ValidationFailed
 from core.parsers import json_body_problem
 from core.text import PlainTextField
@@ -25,8 +25,6 @@ from prescriptions.services.webhooks import (
     status_report_receive,
     webhook_sender_verified,
 )
-
-OUTCOMES = ("applied", "waiting", "stale", "not_allowed", "duplicate")
 
 
 class StatusReportIn(StrictSerializer):
@@ -40,11 +38,11 @@ class StatusReportIn(StrictSerializer):
 
 
 class StatusReportOut(serializers.Serializer):
-    outcome = enum_field(
-        OUTCOMES,
-        help_text="What became of the report: applied now, waiting for the order to get "
-        "there, kept but behind the order (stale) or refused by its place (not_allowed), or "
-        "a repeat of an event id already received.",
+    # A plain string: an enum named "outcome" would collide with the intake's.
+    outcome = serializers.CharField(
+        help_text="What became of the report: `applied` now, `waiting` for the order to get "
+        "there, kept but behind the order (`stale`) or refused by its place "
+        "(`not_allowed`), or a repeat of an event id already received (`duplicate`)."
     )
 
 
