@@ -17,7 +17,8 @@ only). `submission_send`:
 
 `submissions_dispatch` (the beat task) hands back to `pending` the rows stuck in
 `sending` (a worker that died after sending: the retry carries the same key, so the
-pharmacy drops the duplicate) and sends every due row.
+pharmacy drops the duplicate; after MAX_ATTEMPTS such claims the row fails, with the
+alert) and sends every due row.
 """
 
 from __future__ import annotations
@@ -122,9 +123,13 @@ def submissions_dispatch(*, limit: int = 200) -> int:
     """Reclaim rows stuck in `sending`, then send every due row (oldest first); returns
     how many were sent."""
     now = timezone.now()
-    PharmacySubmission.objects.filter(
+    stuck = PharmacySubmission.objects.filter(
         status=SubmissionStatus.SENDING, claimed_at__lt=now - stuck_after()
-    ).update(status=SubmissionStatus.PENDING, next_attempt_at=now)
+    )
+    # A row that keeps dying mid-send (a crash, not an answer) stops after MAX_ATTEMPTS too.
+    for submission in stuck.filter(attempts__gte=MAX_ATTEMPTS).select_related("order"):
+        _fail(submission, "stuck")
+    stuck.update(status=SubmissionStatus.PENDING, next_attempt_at=now)
     due = PharmacySubmission.objects.filter(
         status=SubmissionStatus.PENDING, next_attempt_at__lte=now
     ).order_by("next_attempt_at", "pk")

@@ -18,7 +18,12 @@ from prescriptions.models import (
     SubmissionStatus,
 )
 from prescriptions.pharmacy.base import PermanentPharmacyError, TransientPharmacyError
-from prescriptions.services.submission import retry_delay, submission_send, submissions_dispatch
+from prescriptions.services.submission import (
+    MAX_ATTEMPTS,
+    retry_delay,
+    submission_send,
+    submissions_dispatch,
+)
 from tests.prescriptions.support_pharmacy import (
     RECORDING,
     RecordingPharmacy,
@@ -151,3 +156,19 @@ def test_a_pharmacy_report_faster_than_the_hand_off_waits_for_it(patient, physic
     submission_send(submission_id=order.submission.pk)
     order.refresh_from_db()
     assert order.status == S.COMPOUNDING
+
+
+def test_a_row_that_keeps_dying_mid_send_fails_with_an_alert(
+    patient, physician, ops_admin, recording
+):
+    order = new_order(patient, physician)
+    PharmacySubmission.objects.filter(pk=order.submission.pk).update(
+        status=SubmissionStatus.SENDING,
+        claimed_at=timezone.now() - timedelta(hours=1),
+        attempts=MAX_ATTEMPTS,
+    )
+    assert submissions_dispatch() == 0
+    submission = PharmacySubmission.objects.get(pk=order.submission.pk)
+    assert (submission.status, submission.last_error) == (SubmissionStatus.FAILED, "stuck")
+    assert recording.sends == []
+    assert Message.objects.filter(template_key="order_handoff_failed").count() == 1
