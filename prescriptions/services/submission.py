@@ -104,17 +104,14 @@ def submission_send(*, submission_id: int) -> str:
             idempotency_key=str(submission.idempotency_key),
         )
     except TransientSendError as error:
-        del payload
         if submission.attempts < MAX_ATTEMPTS:
             _retry(submission, error.code or "transient")
             return "retry"
         _fail(submission, error.code or "transient")
         return "failed"
     except PermanentSendError as error:
-        del payload
         _fail(submission, error.code or "permanent")
         return "failed"
-    del payload
     _sent(submission, receipt)
     return "sent"
 
