@@ -51,6 +51,16 @@ def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) ->
         "prescriptions-flag-overdue-orders": every(
             "prescriptions.tasks.flag_overdue_orders", "DELIVERY_OVERDUE_INTERVAL_SECONDS", 900.0
         ),
+        # The pharmacy hand-off outbox (also sent on commit; this retries and reclaims), and
+        # the local pharmacy playing pharmacy and carrier (a no-op with any other backend).
+        "prescriptions-pharmacy-submissions": every(
+            "prescriptions.tasks.dispatch_pharmacy_submissions",
+            "PHARMACY_DISPATCH_INTERVAL_SECONDS",
+            60.0,
+        ),
+        "prescriptions-local-pharmacy": every(
+            "prescriptions.tasks.play_local_pharmacy", "LOCAL_PHARMACY_PLAY_INTERVAL_SECONDS", 15.0
+        ),
     }
     if local_gateway:
         # The local gateway's webhook deliveries (also enqueued on commit; this retries them).

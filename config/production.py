@@ -63,6 +63,7 @@ REFUSALS: list[tuple[Check, str]] = [
     (lambda s, e: bool(s["TWILIO_API_BASE_URL"]), "TWILIO_API_BASE_URL must be empty (tests and local stand-ins only)."),  # noqa: E501
     (lambda s, e: ".console." in s["SMS_BACKEND"], "SMS_BACKEND: the console backend prints messages to the log."),  # noqa: E501
     (lambda s, e: ".console." in s["EMAIL_BACKEND"], "EMAIL_BACKEND: the console backend prints messages to the log."),  # noqa: E501
+    (lambda s, e: s["PHARMACY_BACKEND"].endswith(".local.LocalPharmacy"), "PHARMACY_BACKEND: the local pharmacy fills no order."),  # noqa: E501
     (lambda s, e: s["VIDEO_BACKEND"].endswith(".embedded.EmbeddedVideoBackend"), "VIDEO_BACKEND: the embedded backend makes room links no video service hosts."),  # noqa: E501
     (lambda s, e: s["DAILY_API_BASE_URL"].rstrip("/") != "https://api.daily.co/v1", "DAILY_API_BASE_URL must be Daily's own (tests and local stand-ins only)."),  # noqa: E501
     (lambda s, e: s["VIDEO_BACKEND"].endswith(".daily.DailyVideoBackend") and not s["DAILY_API_KEY"], "DAILY_API_KEY is required by the Daily video backend."),  # noqa: E501

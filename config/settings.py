@@ -415,6 +415,7 @@ TELEMEDICINE_RULE_ENDS_ON = date.fromisoformat(
 REFILL_EARLIEST_FRACTION = env.float("REFILL_EARLIEST_FRACTION", default=0.75)
 PHARMACY_BACKEND = env.str("PHARMACY_BACKEND", default="prescriptions.pharmacy.local.LocalPharmacy")
 PHARMACY_TIMEOUT_SECONDS = env.float("PHARMACY_TIMEOUT_SECONDS", default=10.0)
+LOCAL_PHARMACY_STEP_SECONDS = env.int("LOCAL_PHARMACY_STEP_SECONDS", default=60)  # demo pace
 # Signed webhooks older (or newer) than this are refused, like Stripe's scheme.
 DELIVERY_WEBHOOK_TOLERANCE_SECONDS = env.int("DELIVERY_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # Overdue: not shipped this many business days after reaching the pharmacy, or not

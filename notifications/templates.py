@@ -137,6 +137,13 @@ TEMPLATES: dict[str, Template] = {
         email_body="There is a problem with your delivery from {practice}, see the app: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # To ops admins: an order the partner could not take (prescriptions.services.submission).
+    "order_handoff_failed": Template(
+        sms="{practice}: a delivery order needs attention: {link}",
+        email_subject="A delivery order needs attention",
+        email_body="A delivery order could not be handed off and needs attention: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "payment_failed": Template(
         sms="{practice}: we could not process your membership payment. Update your card: {link}",
         email_subject="We could not process your payment",

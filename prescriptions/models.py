@@ -519,3 +519,19 @@ class PharmacySubmission(models.Model):
 
     def __str__(self) -> str:
         return f"submission of order {self.order_id}"
+
+
+class LocalPharmacyReceipt(models.Model):
+    """What the local pharmacy backend (the embedded default, prescriptions.pharmacy.local)
+    received: no copy of the order, only its digest. One row per idempotency key, so a
+    retried hand-off is dropped as a real pharmacy would drop it; in `make run` it plays
+    the pharmacy and the carrier for these orders until they are delivered."""
+
+    order = models.ForeignKey(DeliveryOrder, on_delete=models.PROTECT, related_name="+")
+    idempotency_key = models.UUIDField(unique=True)
+    payload_sha256 = models.CharField(max_length=64)
+    reference = models.CharField(max_length=32)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"local pharmacy receipt {self.reference}"

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver
 
-from prescriptions.api import ops_actions, orders, refills, tracking
+from prescriptions.api import ops_actions, orders, refills, tracking, webhooks
 
 # Each resource's module (prescriptions/api/*.py) adds its routes here.
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -8,4 +8,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *refills.urlpatterns,
     *tracking.urlpatterns,
     *ops_actions.urlpatterns,
+    *webhooks.urlpatterns,
 ]

@@ -184,7 +184,9 @@ def order_create(
     }
     order = _insert(fields)
     DeliveryEvent.objects.create(order=order, to_status=S.CREATED, source=source, actor=actor)
-    PharmacySubmission.objects.create(order=order)
+    from prescriptions.services.submission import submission_enqueue  # imports this module
+
+    submission_enqueue(PharmacySubmission.objects.create(order=order))
     audit_write(order, actor=actor, action="delivery_order.create", detail={"kind": kind})
     return order
 

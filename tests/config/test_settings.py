@@ -36,6 +36,7 @@ OURS = {
     "DAILY_API_BASE_URL",
     "DAILY_API_KEY",
     "VIDEO_BACKEND",
+    "PHARMACY_BACKEND",
     "SMS_BACKEND",
     "EMAIL_BACKEND",
     "PRACTICE_NAME",
@@ -72,6 +73,7 @@ def production_env(**changes: str | None) -> dict[str, str]:
         "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
         "VIDEO_BACKEND": "scheduling.video.daily.DailyVideoBackend",
         "DAILY_API_KEY": "daily-key",
+        "PHARMACY_BACKEND": "prescriptions.pharmacy.http.HttpPharmacy",
     }
     for name, value in changes.items():
         if value is None:
@@ -126,6 +128,7 @@ def test_production_refuses_to_start_without_each_required_setting(missing):
         ("TWILIO_API_BASE_URL", "http://127.0.0.1:8421"),
         ("DAILY_API_BASE_URL", "http://127.0.0.1:8422/v1"),
         ("VIDEO_BACKEND", "scheduling.video.embedded.EmbeddedVideoBackend"),
+        ("PHARMACY_BACKEND", "prescriptions.pharmacy.local.LocalPharmacy"),
         ("PUBLIC_APP_URL", "http://app.practice.example"),
         ("ALLOWED_HOSTS", "api.practice.example,*"),
     ],
@@ -187,6 +190,7 @@ def test_debug_is_off_unless_set(debug, expected):
 
 # --- the refusals as a function (config/production.py), without starting a process --------
 
+LOCAL_PHARMACY = "prescriptions.pharmacy.local.LocalPharmacy"
 SAFE_SETTINGS = {
     "DEBUG": False,
     "SECRET_KEY": "k" + secrets.token_urlsafe(60),
@@ -203,6 +207,7 @@ SAFE_SETTINGS = {
     "VIDEO_BACKEND": "scheduling.video.daily.DailyVideoBackend",
     "DAILY_API_KEY": "daily-key",
     "DAILY_API_BASE_URL": "https://api.daily.co/v1",
+    "PHARMACY_BACKEND": "prescriptions.pharmacy.http.HttpPharmacy",
 }
 SAFE_ENVIRON = {
     "FIELD_ENCRYPTION_KEYS": "a-fernet-key",
@@ -244,6 +249,11 @@ def test_safe_production_values_have_no_problem():
         ("VIDEO_BACKEND", {"VIDEO_BACKEND": "scheduling.video.embedded.EmbeddedVideoBackend"}, {}),
         ("DAILY_API_BASE_URL", {"DAILY_API_BASE_URL": "http://127.0.0.1:8422/v1"}, {}),
         ("DAILY_API_KEY", {"DAILY_API_KEY": ""}, {}),
+        (
+            "PHARMACY_BACKEND",
+            {"PHARMACY_BACKEND": "prescriptions.pharmacy.local.LocalPharmacy"},
+            {},
+        ),
     ],
 )
 def test_each_unsafe_value_is_one_problem_naming_its_setting(name, settings_change, environ_change):

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from tests.permission_matrix import Row, assert_row, cases, statuses, table_mismatch
+from tests.prescriptions.support import carrier, pharmacy
 from tests.prescriptions.support_ops import order_for
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +112,23 @@ BODIES |= {
     ("POST", "ops-delivery-notes"): {"note": "Called the pharmacy.\nThey will ship today."},
 }
 # --- end ops delivery tracking -------------------------------------------------------------
+
+# --- status webhooks (pharmacies, carriers): signed by the sender only, so an unsigned
+# report is 403 for every role, signed in or not (and nothing is stored: test_webhooks).
+_REPORT = {"event_id": "evt-1", "status": "compounding", "occurred_at": "2026-12-01T12:00:00Z"}
+MATRIX |= {
+    ("POST", "prescriptions-webhook-pharmacy"): statuses(403, 403, 403, 403, 403, 403),
+    ("POST", "prescriptions-webhook-carrier"): statuses(403, 403, 403, 403, 403, 403),
+}
+SETUPS |= {
+    "prescriptions-webhook-pharmacy": lambda owner: {"pharmacy_id": pharmacy().public_id},
+    "prescriptions-webhook-carrier": lambda owner: {"code": carrier("ups").code},
+}
+BODIES |= {
+    ("POST", "prescriptions-webhook-pharmacy"): {**_REPORT, "order_number": "KD-23456789"},
+    ("POST", "prescriptions-webhook-carrier"): {**_REPORT, "tracking_number": "1Z999"},
+}
+# --- end of status webhooks
 
 
 def test_every_prescriptions_endpoint_has_a_row():

@@ -32,6 +32,7 @@ from billing.gateways.registry import gateway
 from billing.selectors import current_subscription
 from billing.services.checkout import checkout_start
 from core.clock import practice_today
+from demo.prescriptions import catalog_seed, demo_order_seed
 from notifications.services import ConsentChange, consents_set
 from patients.models import Patient
 from patients.services.record import patient_profile_save
@@ -144,6 +145,9 @@ class Command(BaseCommand):
         self._schedules(ops)
         check_in = self._check_in(ops, patient_user)
         membership = self._membership(patient_user)
+        catalog_seed()
+        rivera = PhysicianProfile.objects.get(user__email_hash=email_lookup_hash(PHYSICIANS[0][0]))
+        order = demo_order_seed(patient_user=patient_user, physician=rivera)
         self.stdout.write(
             f"Demo logins (password for all: {DEMO_PASSWORD})\n"
             f"  ops admin:  {OPS_EMAIL}  (enrolls MFA on first login)\n"
@@ -151,7 +155,8 @@ class Command(BaseCommand):
             f"  physician:  {PHYSICIANS[0][0]}  (FL; enrolls MFA on first login)\n"
             f"  physician:  {PHYSICIANS[1][0]}  (FL, NJ; enrolls MFA on first login)\n"
             f"  patient:    {PATIENT_EMAIL}  (Escambia County, FL, Central time; {membership};\n"
-            f"              {check_in})\n" + self._enrollment_tokens()
+            f"              {check_in};\n"
+            f"              {order})\n" + self._enrollment_tokens()
         )
 
     def _schedules(self, actor: User) -> None:
