@@ -435,6 +435,19 @@ class DeliveryOrder(models.Model):
     def app_path(self) -> str:
         return f"/app/orders/{self.public_id}"
 
+    @property
+    def ship_to(self) -> dict[str, str]:
+        """The ship-to snapshot, decrypted (every reader shows the same address)."""
+        return {
+            "name": self.ship_to_name,
+            "line1": self.ship_to_line1,
+            "line2": self.ship_to_line2 or "",
+            "city": self.ship_to_city,
+            "state": self.ship_to_state,
+            "zip_code": self.ship_to_zip,
+            "county": self.ship_to_county,
+        }
+
 
 class EventSource(models.TextChoices):
     PATIENT = "patient"

@@ -107,15 +107,7 @@ def order_row(order: DeliveryOrder) -> dict[str, Any]:
 def order_detail(order: DeliveryOrder) -> dict[str, Any]:
     return {
         **order_row(order),
-        "ship_to": {
-            "name": str(order.ship_to_name),
-            "line1": str(order.ship_to_line1),
-            "line2": str(order.ship_to_line2 or ""),
-            "city": str(order.ship_to_city),
-            "state": order.ship_to_state,
-            "zip_code": str(order.ship_to_zip),
-            "county": order.ship_to_county,
-        },
+        "ship_to": order.ship_to,
         "timeline": [
             {
                 "status": event.to_status,

@@ -31,6 +31,7 @@ from accounts.permissions import IsOpsAdmin, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.api import CountedPagination, enum_field, error_responses
+from prescriptions.api.orders import ShipToOut
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
 from prescriptions.selectors import tracking
 from prescriptions.selectors.scoping import orders_visible_to
@@ -165,16 +166,6 @@ def _row(row: tracking.TrackingRow) -> dict[str, Any]:
     }
 
 
-class ShipToOut(serializers.Serializer):
-    name = serializers.CharField()
-    line1 = serializers.CharField()
-    line2 = serializers.CharField()
-    city = serializers.CharField()
-    state = serializers.CharField()
-    zip_code = serializers.CharField()
-    county = serializers.CharField()
-
-
 class EventOut(serializers.Serializer):
     at = serializers.DateTimeField()
     from_status = enum_field(OrderStatus.values, allow_null=True)
@@ -220,15 +211,7 @@ def detail_body(detail: tracking.TrackingDetail) -> dict[str, Any]:
     return {
         **_row(row),
         "patient_id": str(order.patient.public_id),
-        "ship_to": {
-            "name": order.ship_to_name,
-            "line1": order.ship_to_line1,
-            "line2": order.ship_to_line2,
-            "city": order.ship_to_city,
-            "state": order.ship_to_state,
-            "zip_code": order.ship_to_zip,
-            "county": order.ship_to_county,
-        },
+        "ship_to": order.ship_to,
         "delivered_signed_by": order.delivered_signed_by,
         "replaces": _link(replaces),
         "replacement": _link(detail.replacement),

@@ -94,16 +94,7 @@ def pharmacy_order_payload(submission: PharmacySubmission) -> dict[str, Any]:
             "allergies": allergies,
             "allergies_recorded": allergies is not None,
         },
-        "ship_to": {
-            "name": order.ship_to_name,
-            "line1": order.ship_to_line1,
-            "line2": order.ship_to_line2,
-            "city": order.ship_to_city,
-            "state": order.ship_to_state,
-            "zip": order.ship_to_zip,
-            "county": order.ship_to_county,
-            "adult_signature_required": True,
-        },
+        "ship_to": {**order.ship_to, "adult_signature_required": True},
         "prescriber": {
             "name": rx.prescriber_name,
             "address": rx.prescriber_address,

@@ -55,7 +55,7 @@ def test_the_payload_carries_every_503a_field(patient, physician):
     assert payload["patient"]["date_of_birth"] == record.date_of_birth.isoformat()
     assert payload["patient"]["phone"] == record.phone
     ship_to = payload["ship_to"]
-    assert (ship_to["line1"], ship_to["city"], ship_to["state"], ship_to["zip"]) == (
+    assert (ship_to["line1"], ship_to["city"], ship_to["state"], ship_to["zip_code"]) == (
         order.ship_to_line1,
         order.ship_to_city,
         "FL",

@@ -62,4 +62,5 @@ def test_ten_concurrent_requests_make_one_order(patient, physician):
     assert len({r.json()["id"] for r in responses}) == 1
     refills = DeliveryOrder.objects.filter(prescription=prescription, kind="refill")
     assert refills.count() == 1
-    assert refills.get().events.count() == 1
+    # Made once (the hand-off to the pharmacy may have followed on commit).
+    assert refills.get().events.filter(to_status="created").count() == 1
