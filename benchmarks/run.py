@@ -161,6 +161,7 @@ def app_env(service_env: dict[str, str]) -> dict[str, str]:
         "TWILIO_API_BASE_URL": "",
         "VIDEO_BACKEND": "scheduling.video.daily.DailyVideoBackend",
         "DAILY_API_KEY": "bench-never-called",
+        "PHARMACY_BACKEND": "prescriptions.pharmacy.http.HttpPharmacy",
         # One bench user sends thousands of requests a second: lift the per-user limit.
         "THROTTLE_USER": "100000000/min",
         "ACCESS_TOKEN_TTL_SECONDS": "86400",

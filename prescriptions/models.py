@@ -60,7 +60,8 @@ class Medication(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} {self.strength_mg.normalize()} mg {self.get_dosage_form_display()}"
+        strength = format(self.strength_mg.normalize(), "f")  # 100.00 -> "100", not "1E+2"
+        return f"{self.name} {strength} mg {self.get_dosage_form_display()}"
 
 
 class Pharmacy(models.Model):
