@@ -40,6 +40,9 @@ class Command(BaseCommand):
         last_id, done = 0, 0
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
+                # Tables that refuse edits (prescriptions_prescription: migration 0002)
+                # let this transaction rewrite their encrypted columns, and only those.
+                cursor.execute("SELECT set_config('core.phi_key_rotation', 'on', true)")
                 cursor.execute(
                     f'SELECT id, {select} FROM "{table}" WHERE id > %s ORDER BY id LIMIT %s '  # noqa: S608
                     "FOR UPDATE",
