@@ -54,6 +54,8 @@ class Command(BaseCommand):
                         f'UPDATE "{table}" SET {assignments} WHERE id = %s',  # noqa: S608
                         [*(rotate(t) if t else t for t in tokens), row_id],
                     )
+                # Closed again at once, also when this runs inside an outer transaction.
+                cursor.execute("SELECT set_config('core.phi_key_rotation', 'off', true)")
             if not rows:
                 return done
             last_id, done = rows[-1][0], done + len(rows)
