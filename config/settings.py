@@ -283,6 +283,7 @@ SPECTACULAR_SETTINGS = {
         "IntakeStatusEnum": "patients.models.IntakeStatus.values",
         "AppointmentKindEnum": "scheduling.models.AppointmentKind.values",
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus.values",
+        "PrescriptionStatusEnum": "prescriptions.models.PrescriptionStatus.values",
     },
 }
 

@@ -58,7 +58,7 @@ REFUSED = OpenApiResponse(
 )
 
 
-class SignIn(StrictSerializer):
+class PrescriptionSignIn(StrictSerializer):
     patient = serializers.UUIDField(help_text="The patient's id.")
     visit = serializers.UUIDField(help_text="The prescribing visit (completed, by video).")
     medication = serializers.SlugRelatedField(
@@ -157,7 +157,6 @@ def _detail(viewer: Any, public_id: Any) -> Prescription:
 
 class PrescriptionFilter(django_filters.FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient__public_id", label="A patient's id.")
-    status = django_filters.ChoiceFilter(choices=PrescriptionStatus.choices)
 
     class Meta:
         model = Prescription
@@ -185,7 +184,7 @@ class PrescriptionListView(generics.ListAPIView):
         return self.get_paginated_response(PrescriptionRowOut(page, many=True).data)
 
     @extend_schema(
-        request=SignIn,
+        request=PrescriptionSignIn,
         responses={
             201: PrescriptionOut,
             200: OpenApiResponse(PrescriptionOut, description="A repeat of a signing just made."),
@@ -202,7 +201,7 @@ class PrescriptionListView(generics.ListAPIView):
         viewer = user_of(request)
         if not IsPhysician().has_permission(request, self):
             self.permission_denied(request)
-        data = SignIn(data=request.data)
+        data = PrescriptionSignIn(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         totp_code = values.pop("totp_code")
