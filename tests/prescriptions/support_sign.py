@@ -3,10 +3,12 @@ precondition met, the signing body, and a fresh TOTP code."""
 
 from __future__ import annotations
 
+import importlib
 from datetime import timedelta
 from typing import Any
 
 import pyotp
+from django.apps import apps
 from django.utils import timezone
 
 from accounts.models import PhysicianProfile, TotpDevice, User
@@ -44,7 +46,21 @@ def totp_code(physician: PhysicianProfile, steps_ahead: int = 0) -> str:
     return totp.generate_otp(totp.timecode(timezone.now()) + steps_ahead)
 
 
+_CONSENTS = importlib.import_module("patients.migrations.0003_consent_documents")
+_ACKNOWLEDGEMENT = importlib.import_module(
+    "patients.migrations.0009_compounded_medication_acknowledgement"
+)
+
+
+def consent_documents_published() -> None:
+    """What the data migrations publish (a transactional test elsewhere may have flushed
+    them; publishing is idempotent)."""
+    _CONSENTS.publish(apps, None)
+    _ACKNOWLEDGEMENT.publish(apps, None)
+
+
 def sign_consent(user: User, kind: str) -> None:
+    consent_documents_published()
     document = consent_document_current(kind)
     assert document is not None, kind
     record = user.patient
