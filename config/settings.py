@@ -285,6 +285,7 @@ SPECTACULAR_SETTINGS = {
         "AppointmentStatusEnum": "scheduling.models.AppointmentStatus.values",
         "OrderStatusEnum": "prescriptions.models.OrderStatus.values",
         "OrderKindEnum": "prescriptions.models.OrderKind.values",
+        "PrescriptionStatusEnum": "prescriptions.models.PrescriptionStatus.values",
     },
 }
 

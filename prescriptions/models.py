@@ -212,6 +212,7 @@ class InPersonEvaluation(models.Model):
     """A documented in-person medical evaluation: after the telemedicine rule's end date a
     prescription needs one."""
 
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     patient = models.ForeignKey(
         Patient, on_delete=models.PROTECT, related_name="in_person_evaluations"
     )
@@ -222,7 +223,11 @@ class InPersonEvaluation(models.Model):
     notes = EncryptedTextField(blank=True)
 
     def __str__(self) -> str:
-        return f"in-person evaluation {self.pk}"
+        return f"in-person evaluation {self.public_id}"
+
+    @property
+    def audit_patient_id(self) -> uuid.UUID:
+        return self.patient.public_id
 
 
 class PrescriptionStatus(models.TextChoices):

@@ -3,6 +3,7 @@ resource keeps its rows, setups and bodies in its own block."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -129,6 +130,148 @@ BODIES |= {
     ("POST", "prescriptions-webhook-carrier"): {**_REPORT, "tracking_number": "1Z999"},
 }
 # --- end of status webhooks
+
+
+# --- protocols, PDMP checks, in-person evaluations, prescriptions, catalog (h11-sign) ----
+# The `patient` actor (FL) is in the URLs; the `physician` actor may see them (FL), the
+# physician licensed elsewhere (NJ only) gets 404, ops admins 403 (never clinical fields).
+# Signing as the `physician` actor meets the shape and protocol checks but has no TOTP
+# device: 409 prescription_refused. Ids in static bodies are fixed by the setups.
+SIGN_MEDICATION_ID = uuid.UUID("6a1c0f52-3b8e-4d0a-9a53-2f8f1b7c0001")
+SIGN_VISIT_ID = uuid.UUID("6a1c0f52-3b8e-4d0a-9a53-2f8f1b7c0002")
+MATRIX |= {
+    ("GET", "prescriptions-patient-protocol"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "prescriptions-patient-protocol"): statuses(401, 403, 403, 404, 201, 403),
+    ("POST", "prescriptions-dose-changes"): statuses(401, 403, 403, 404, 400, 403),
+    ("GET", "prescriptions-pdmp-checks"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "prescriptions-pdmp-checks"): statuses(401, 403, 403, 404, 201, 403),
+    ("GET", "prescriptions-in-person-evaluations"): statuses(401, 403, 403, 404, 200, 403),
+    ("POST", "prescriptions-in-person-evaluations"): statuses(401, 403, 403, 404, 201, 403),
+    ("GET", "prescription-list"): statuses(401, 200, 200, 200, 200, 403),
+    ("POST", "prescription-list"): statuses(401, 403, 403, 404, 409, 403),
+    ("GET", "prescription-detail"): statuses(401, 200, 404, 404, 200, 403),
+    ("POST", "prescription-cancel"): statuses(401, 403, 403, 404, 200, 403),
+    ("GET", "prescriptions-medications"): statuses(401, 403, 403, 200, 200, 200),
+}
+
+
+def _sign_medication() -> Any:
+    from prescriptions.models import Medication
+    from tests.prescriptions.support import medication
+
+    item = medication()
+    Medication.objects.filter(pk=item.pk).update(public_id=SIGN_MEDICATION_ID)
+    return item
+
+
+def _sign_prescriber() -> Any:
+    from tests.factories import DeaFactory, LicenseFactory, PhysicianFactory
+
+    doctor = PhysicianFactory(last_name="Matrix")
+    LicenseFactory(physician=doctor, state="FL")
+    DeaFactory(physician=doctor, state="FL")
+    return doctor
+
+
+def _sign_patient_kwargs(owner: Any) -> dict[str, Any]:
+    return {"public_id": owner.patient.public_id}
+
+
+def _sign_protocol(owner: Any) -> dict[str, Any]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from prescriptions.models import DosingProtocol
+    from tests.prescriptions.support import protocol_for
+
+    _sign_medication()
+    doctor = _sign_prescriber()
+    protocol = protocol_for(owner, doctor)
+    earlier = timezone.now() - timedelta(days=30)
+    DosingProtocol.objects.filter(pk=protocol.pk).update(created_at=earlier)
+    return _sign_patient_kwargs(owner)
+
+
+def _sign_dose_change(owner: Any) -> dict[str, Any]:
+    """The visit is held by another physician (setups run before the `physician` actor
+    exists): the `physician` actor's dose change names a visit not theirs, 400."""
+    from accounts.models import PhysicianProfile
+    from scheduling.models import Appointment
+    from tests.prescriptions.support import completed_visit
+
+    kwargs = _sign_protocol(owner)
+    holder = PhysicianProfile.objects.get(last_name="Matrix")
+    visit = completed_visit(owner, holder, days_ago=0)
+    Appointment.objects.filter(pk=visit.pk).update(public_id=SIGN_VISIT_ID)
+    return kwargs
+
+
+def _sign_pdmp(owner: Any) -> dict[str, Any]:
+    from tests.prescriptions.support import pdmp_check_for
+
+    pdmp_check_for(owner, _sign_prescriber())
+    return _sign_patient_kwargs(owner)
+
+
+def _sign_prescription(owner: Any) -> dict[str, Any]:
+    from tests.prescriptions.support import prescription_for
+
+    _sign_medication()
+    prescription = prescription_for(owner, _sign_prescriber())
+    BODIES[("POST", "prescription-list")]["patient"] = str(owner.patient.public_id)
+    return {"public_id": prescription.public_id}
+
+
+def _sign_list(owner: Any) -> dict[str, Any]:
+    _sign_prescription(owner)
+    return {}
+
+
+SETUPS |= {
+    "prescriptions-patient-protocol": _sign_protocol,
+    "prescriptions-dose-changes": _sign_dose_change,
+    "prescriptions-pdmp-checks": _sign_pdmp,
+    "prescriptions-in-person-evaluations": _sign_patient_kwargs,
+    "prescription-list": _sign_list,
+    "prescription-detail": _sign_prescription,
+    "prescription-cancel": _sign_prescription,
+}
+BODIES |= {
+    ("POST", "prescriptions-patient-protocol"): {
+        "kind": "standard",
+        "medication": str(SIGN_MEDICATION_ID),
+        "starting_dose_mg": "100",
+        "titration_step_mg": "50",
+        "min_days_between_steps": 14,
+        "ceiling_dose_mg": "300",
+        "max_per_session_mg": "200",
+        "min_hours_between_sessions": 72,
+    },
+    ("POST", "prescriptions-dose-changes"): {
+        "visit": str(SIGN_VISIT_ID),
+        "to_dose_mg": "150",
+        "reason": "Tolerating well.",
+    },
+    ("POST", "prescriptions-pdmp-checks"): {"reference": "EF-1"},
+    ("POST", "prescriptions-in-person-evaluations"): {"evaluated_on": "2026-01-05"},
+    ("POST", "prescription-list"): {
+        "patient": "",  # the `patient` actor's, set by the setup
+        "visit": str(SIGN_VISIT_ID),
+        "medication": str(SIGN_MEDICATION_ID),
+        "quantity": 10,
+        "directions": "One tablet per session.",
+        "dose_per_session_mg": "100",
+        "max_per_session_mg": "100",
+        "min_hours_between_sessions": 72,
+        "planned_sessions": 10,
+        "days_supply": 30,
+        "refills": 0,
+        "totp_code": "000000",
+    },
+    ("POST", "prescription-cancel"): {"reason": "Entered in error."},
+}
+# --- end of h11-sign ---------------------------------------------------------------------
 
 
 def test_every_prescriptions_endpoint_has_a_row():

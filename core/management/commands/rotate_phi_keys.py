@@ -40,6 +40,9 @@ class Command(BaseCommand):
         last_id, done = 0, 0
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
+                # Tables that refuse edits (prescriptions_prescription: migration 0002)
+                # let this transaction rewrite their encrypted columns, and only those.
+                cursor.execute("SELECT set_config('core.phi_key_rotation', 'on', true)")
                 cursor.execute(
                     f'SELECT id, {select} FROM "{table}" WHERE id > %s ORDER BY id LIMIT %s '  # noqa: S608
                     "FOR UPDATE",
@@ -51,6 +54,8 @@ class Command(BaseCommand):
                         f'UPDATE "{table}" SET {assignments} WHERE id = %s',  # noqa: S608
                         [*(rotate(t) if t else t for t in tokens), row_id],
                     )
+                # Closed again at once, also when this runs inside an outer transaction.
+                cursor.execute("SELECT set_config('core.phi_key_rotation', 'off', true)")
             if not rows:
                 return done
             last_id, done = rows[-1][0], done + len(rows)
