@@ -383,6 +383,8 @@ APPOINTMENT_MINUTES = {
 SCHEDULING_SLOT_STEP_MINUTES = env.int("SCHEDULING_SLOT_STEP_MINUTES", default=15)
 SCHEDULING_MIN_NOTICE = timedelta(hours=env.int("SCHEDULING_MIN_NOTICE_HOURS", default=2))
 SCHEDULING_HORIZON_DAYS = env.int("SCHEDULING_HORIZON_DAYS", default=60)
+# A slot search's physician side is kept this long (scheduling.selectors.slot_cache).
+SLOT_SEARCH_CACHE_SECONDS = env.int("SLOT_SEARCH_CACHE_SECONDS", default=10)
 # Patients change or cancel up to this long before; later is a late cancellation.
 SCHEDULING_PATIENT_CHANGE_CUTOFF = timedelta(
     hours=env.int("SCHEDULING_PATIENT_CHANGE_CUTOFF_HOURS", default=12)

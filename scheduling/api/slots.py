@@ -21,7 +21,8 @@ from patients.selectors.own_record import patient_of
 from patients.selectors.record import patient_visible_to
 from scheduling.models import Appointment, AppointmentKind
 from scheduling.selectors.availability import schedule_or_blank
-from scheduling.selectors.slots import Slot, open_slots
+from scheduling.selectors.slot_runs import Slot
+from scheduling.selectors.slots import open_slots
 
 MAX_SEARCH_DAYS = 31
 
@@ -123,6 +124,7 @@ class SlotSearchView(generics.ListAPIView):
             date_from=params["date_from"],
             date_to=params["date_to"],
             physician=physician,
+            kept=True,
         )
         page = self.paginate_queryset(slots) or []
         zone = patient_zone(patient)

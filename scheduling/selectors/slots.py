@@ -16,12 +16,10 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import overload
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -42,13 +40,14 @@ from scheduling.models import (
     WeeklyAvailability,
 )
 from scheduling.selectors.availability import physician_zone, schedule_or_blank
-
-
-@dataclass(frozen=True)
-class Slot:
-    physician: PhysicianProfile
-    starts_at: datetime  # UTC
-    ends_at: datetime
+from scheduling.selectors.slot_cache import physician_runs_kept
+from scheduling.selectors.slot_runs import (
+    OpenSlots,
+    Run,
+    instant_of,
+    runs_within,
+    runs_without,
+)
 
 
 def appointment_minutes(kind: str) -> timedelta:
@@ -75,18 +74,34 @@ def open_slots(
     date_to: date,
     physician: PhysicianProfile | None = None,
     now: datetime | None = None,
+    kept: bool = False,
 ) -> OpenSlots:
     """Every open slot of `kind` for `patient` between two dates of the patient's own
     calendar (both included), across every physician who may treat in the patient's
-    state, or only `physician`; ordered by start, then physician."""
+    state, or only `physician`; ordered by start, then physician. `kept`: the physician
+    side may come from a search of the last few seconds (scheduling.selectors.slot_cache;
+    for showing slots, never for deciding a booking)."""
     zone = patient_zone(patient)
-    range_start = datetime.combine(date_from, time.min, tzinfo=zone)
-    range_end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
+    days_start = datetime.combine(date_from, time.min, tzinfo=zone)
+    days_end = datetime.combine(date_to + timedelta(days=1), time.min, tzinfo=zone)
     earliest, latest = booking_window(now)
-    range_start, range_end = max(range_start, earliest), min(range_end, latest + timedelta(0, 1))
-    if range_start >= range_end:
+    low, high = max(days_start, earliest), min(days_end, latest + timedelta(0, 1))
+    if low >= high:
         return OpenSlots([], step=1, length=appointment_minutes(kind))
-    return _slots(patient, kind, range_start, range_end, physician=physician)
+    physicians: dict[int, PhysicianProfile] = {}
+
+    def compute() -> list[Run]:
+        found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
+        physicians.update((doctor.pk, doctor) for doctor in found)
+        return runs
+
+    if kept:
+        shape = f"{patient.state}:{kind}:{physician.pk if physician else '*'}:"
+        shape += f"{_microseconds(days_start)}:{_microseconds(days_end)}"
+        runs = physician_runs_kept(shape, compute)
+    else:
+        runs = compute()
+    return _for_patient(runs, patient, kind, low, high, physicians)
 
 
 def slot_offered(
@@ -97,111 +112,81 @@ def slot_offered(
     starts_at: datetime,
     now: datetime | None = None,
 ) -> bool:
-    """Whether `starts_at` is an open slot of `kind` with `physician` for `patient` now."""
+    """Whether `starts_at` is an open slot of `kind` with `physician` for `patient` now
+    (always from the database: booking decides on it)."""
     earliest, latest = booking_window(now)
     if not earliest <= starts_at <= latest:
         return False
-    slots = _slots(patient, kind, starts_at, starts_at + timedelta(0, 1), physician=physician)
+    end = starts_at + timedelta(0, 1)
+    found, runs = _physician_runs(patient.state, kind, starts_at, end, physician)
+    slots = _for_patient(runs, patient, kind, starts_at, end, {d.pk: d for d in found})
     return any(slot.starts_at == starts_at for slot in slots)
 
 
-def _slots(
+def _for_patient(
+    runs: list[Run],
     patient: Patient,
+    kind: str,
+    low: datetime,
+    high: datetime,
+    physicians: dict[int, PhysicianProfile],
+) -> OpenSlots:
+    """The physicians' runs in [low, high) (the notice, the horizon) whose visits meet
+    none of the patient's own active appointments."""
+    length = appointment_minutes(kind)
+    reach = length // _MICROSECOND
+    step = _step()
+    runs = runs_within(runs, _microseconds(low), _microseconds(high), step)
+    theirs = Appointment.objects.filter(
+        patient=patient,
+        status__in=ACTIVE_STATUSES,
+        starts_at__lt=high + length,
+        ends_at__gt=low,
+    ).values_list(_EpochMicroseconds("starts_at"), _EpochMicroseconds("ends_at"))
+    # A start s meets one of them, [b, e), when b - length < s < e.
+    runs = runs_without(runs, [(b - reach, e) for b, e in theirs], step)
+    return OpenSlots(runs, step=step, length=length, physicians=physicians)
+
+
+def _step() -> int:
+    return timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
+
+
+def _physician_runs(
+    state: str,
     kind: str,
     range_start: datetime,
     range_end: datetime,
-    *,
     physician: PhysicianProfile | None,
-) -> OpenSlots:
-    """Slots starting in [range_start, range_end).
+) -> tuple[list[PhysicianProfile], list[Run]]:
+    """The candidates, and their open starts in [range_start, range_end) as runs.
 
     The arithmetic runs on integer microseconds since the epoch (instants compare and
-    bisect as plain ints: aware datetimes would ask their zone at every comparison). Each
-    physician's open starts come out as runs (every step from one start to another), so
-    the work grows with windows and appointments, not with slots; slots are made only for
-    the page asked for."""
+    bisect as plain ints: aware datetimes would ask their zone at every comparison). The
+    work grows with windows and appointments, not with slots."""
     length = appointment_minutes(kind)
-    physicians = _candidates(patient.state, range_start, range_end, physician)
+    physicians = _candidates(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     first_day, last_day = practice_date(range_start), practice_date(range_end)
     rules = _rules_by_physician(ids)
     overrides = _overrides_by_physician(ids, first_day, last_day)
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
-    patient_busy = _Busy.of(
-        Appointment.objects.filter(
-            patient=patient,
-            status__in=ACTIVE_STATUSES,
-            starts_at__lt=range_end + length,
-            ends_at__gt=range_start,
-        ).values_list(_EpochMicroseconds("starts_at"), _EpochMicroseconds("ends_at"))
-    )
     search = _Search(
-        state=patient.state,
+        state=state,
         length=length // _MICROSECOND,
-        step=timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND,
+        step=_step(),
         low=_microseconds(range_start),
         high=_microseconds(range_end),
-        patient_busy=patient_busy,
         calendar=_PracticeCalendar(range_start, range_end),
     )
     no_one = _Busy([], [])
-    runs: list[_Run] = []
+    runs: list[Run] = []
     for doctor in physicians:
         windows = _windows_of(
             doctor, rules.get(doctor.pk, {}), overrides.get(doctor.pk, {}), range_start, range_end
         )
         runs += search.runs_of(doctor, windows, busy.get(doctor.pk, no_one))
-    return OpenSlots(runs, step=search.step, length=length)
-
-
-# One physician's open starts: first, first + step, ..., last (microseconds).
-_Run = tuple[int, int, PhysicianProfile]
-
-
-class OpenSlots(Sequence[Slot]):
-    """Every open slot of a search, ordered by start, then physician, made on demand:
-    the length is counted from the runs, and a slice makes only the slots in it (a page
-    of a week's search across every physician is a few dozen of thousands)."""
-
-    def __init__(self, runs: list[_Run], *, step: int, length: timedelta) -> None:
-        self._runs = runs
-        self._step = step
-        self._length = length
-        self._count = sum((last - first) // step + 1 for first, last, _ in runs)
-
-    def __len__(self) -> int:
-        return self._count
-
-    @overload
-    def __getitem__(self, index: int) -> Slot: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Slot]: ...
-
-    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
-        if isinstance(index, int):
-            position = range(self._count)[index]  # IndexError out of range
-            return next(itertools.islice(iter(self), position, None))
-        start, stop, stride = index.indices(self._count)
-        return list(itertools.islice(iter(self), start, stop, stride))
-
-    def __iter__(self) -> Iterator[Slot]:
-        # Ties on the start are broken by the physician's pk (candidates come in pk order).
-        step, length = self._step, self._length
-        starts = heapq.merge(
-            *(
-                zip(
-                    range(first, last + 1, step),
-                    itertools.repeat(doctor.pk),
-                    itertools.repeat(doctor),
-                    strict=False,
-                )
-                for first, last, doctor in self._runs
-            )
-        )
-        for microseconds, _, doctor in starts:
-            instant = _instant(microseconds)
-            yield Slot(doctor, instant, instant + length)
+    return physicians, runs
 
 
 @dataclass
@@ -214,36 +199,30 @@ class _Search:
     step: int
     low: int
     high: int
-    patient_busy: _Busy
     calendar: _PracticeCalendar
 
     def runs_of(
         self, doctor: PhysicianProfile, windows: Iterable[tuple[int, int]], doctor_busy: _Busy
-    ) -> list[_Run]:
+    ) -> list[Run]:
         """The doctor's open starts in [low, high) as runs: inside a window, on the step
-        grid from the window's start, ending inside it; meeting neither their appointments
-        plus buffer nor the patient's; on a day physician_authority lets them treat in the
-        patient's state (asked once a day)."""
-        length = self.length
-        blocked = length + buffer_of(doctor) // _MICROSECOND
+        grid from the window's start, ending inside it; meeting none of their appointments
+        plus buffer; on a day physician_authority lets them treat in the patient's state
+        (asked once a day)."""
+        blocked = self.length + buffer_of(doctor) // _MICROSECOND
         may_treat: dict[date, bool] = {}
-        runs: list[_Run] = []
+        runs: list[Run] = []
         for window_start, window_end in windows:
             earliest = max(window_start, self.low)
-            latest = min(window_end - length, self.high - 1)
+            latest = min(window_end - self.length, self.high - 1)
             if earliest > latest:
                 continue
-            # A start s meets a busy [b, e) when b - blocked < s < e (the doctor's, with the
-            # buffer) or b - length < s < e (the patient's): open intervals of starts.
-            taken = doctor_busy.meeting(earliest, latest, reach=blocked)
-            taken += self.patient_busy.meeting(earliest, latest, reach=length)
-            taken.sort()
+            # A start s meets an appointment [b, e) (with its buffer) when
+            # b - blocked < s < e: an open interval of starts.
             free_from = earliest
-            for taken_from, taken_to in taken:
+            for taken_from, taken_to in doctor_busy.meeting(earliest, latest, reach=blocked):
                 if taken_from >= free_from:
-                    self._add(
-                        runs, doctor, may_treat, window_start, free_from, min(taken_from, latest)
-                    )
+                    piece_to = min(taken_from, latest)
+                    self._add(runs, doctor, may_treat, window_start, free_from, piece_to)
                 free_from = max(free_from, taken_to)
                 if free_from > latest:
                     break
@@ -252,7 +231,7 @@ class _Search:
 
     def _add(
         self,
-        runs: list[_Run],
+        runs: list[Run],
         doctor: PhysicianProfile,
         may_treat: dict[date, bool],
         anchor: int,
@@ -270,7 +249,7 @@ class _Search:
             if on not in may_treat:
                 may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
             if may_treat[on]:
-                runs.append((first, day_last, doctor))
+                runs.append((first, day_last, doctor.pk))
             first = day_last + step
 
 
@@ -283,9 +262,7 @@ def _microseconds(instant: datetime) -> int:
     return (instant - _EPOCH) // _MICROSECOND
 
 
-def _instant(microseconds: int) -> datetime:
-    """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
-    return _EPOCH + timedelta(microseconds=microseconds)
+_instant = instant_of
 
 
 class _EpochMicroseconds(Func):

@@ -30,6 +30,7 @@ from scheduling.models import (
     WeeklyAvailability,
 )
 from scheduling.selectors.availability import physician_today
+from scheduling.selectors.slot_cache import slots_changed
 
 MAX_BUFFER_MINUTES = 120
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -211,6 +212,7 @@ def physician_schedule_replace(
             for d, s, e in wanted
         )
         changed.append("weekly")
+    slots_changed()
     audit_write(
         schedule,
         actor=actor,
@@ -243,6 +245,7 @@ def availability_override_add(
         start_time=request.start_time,
         end_time=request.end_time,
     )
+    slots_changed()
     audit_write(
         override,
         actor=actor,
@@ -273,3 +276,4 @@ def availability_override_delete(
         detail={"physician": str(physician.user.public_id), "kind": override.kind},
     )
     override.delete()
+    slots_changed()

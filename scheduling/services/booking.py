@@ -51,6 +51,7 @@ from patients.selectors.record import patients_visible_to
 from patients.selectors.review import assessment_or_intake_submitted
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointments_visible_to
+from scheduling.selectors.slot_cache import slots_changed
 from scheduling.selectors.slots import appointment_minutes, buffer_of, slot_offered
 from scheduling.services.visits import transition_refuse
 
@@ -235,6 +236,7 @@ def _insert(
         if conflict is None:
             raise
         raise conflict from None
+    slots_changed()
     return appointment
 
 
@@ -290,6 +292,7 @@ def _cancel_row(
             "late_cancellation",
         ]
     )
+    slots_changed()
 
 
 # --- messages ---------------------------------------------------------------------------

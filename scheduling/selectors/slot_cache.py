@@ -1,0 +1,57 @@
+"""The physician side of recent slot searches, kept in the cache for a few seconds.
+
+A search's physician side (every candidate's open starts, before the patient's own
+appointments and the minimum notice are taken out: scheduling.selectors.slot_runs) is the
+same for every patient of a state searching the same days. It is kept under the search's
+shape for SLOT_SEARCH_CACHE_SECONDS, stamped with a generation that every write which can
+change it bumps once committed (`slots_changed`: bookings, cancellations, visit endings,
+availability). A kept entry of another generation is not used.
+
+What no bump covers is bounded by the few seconds: a credential changed in accounts (a
+license suspended) or a row written past the services. Showing a slot a little too long
+is the only cost: booking asks `slot_offered`, which never reads the cache, and the
+exclusion constraints hold whatever a search showed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+
+from scheduling.selectors.slot_runs import Run
+
+GENERATION_KEY = "scheduling:slots:generation"
+
+
+def slots_changed() -> None:
+    """Retire every kept search once the current transaction commits (at once outside
+    one): bumped after the commit, a search can never keep what it read before it under
+    the new generation."""
+    transaction.on_commit(_bump)
+
+
+def _bump() -> None:
+    try:
+        cache.incr(GENERATION_KEY)
+    except ValueError:  # never bumped, or evicted: any new value retires what was kept
+        cache.set(GENERATION_KEY, 1, timeout=None)
+
+
+def physician_runs_kept(shape: str, compute: Callable[[], list[Run]]) -> list[Run]:
+    """The runs of the search `shape` names, kept or computed (and then kept)."""
+    seconds = settings.SLOT_SEARCH_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    key = f"scheduling:slots:{shape}"
+    found = cache.get_many([GENERATION_KEY, key])
+    generation = found.get(GENERATION_KEY, 0)
+    kept = found.get(key)
+    if kept is not None and kept[0] == generation:
+        runs: list[Run] = kept[1]
+        return runs
+    runs = compute()
+    cache.set(key, (generation, runs), timeout=seconds)
+    return runs

@@ -1,0 +1,141 @@
+"""Open starts as runs, and the slots made from them on demand.
+
+A run is one physician's open starts first, first + step, ..., last: instants in integer
+microseconds since the epoch (UTC) and the physician's pk. The slot search
+(scheduling.selectors.slots) finds each physician's runs; what depends on the patient and
+on the moment (their own appointments, the minimum notice) is taken out of the runs
+afterwards, so that a search's physician side can be kept (scheduling.selectors.slot_cache).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import overload
+from zoneinfo import ZoneInfo
+
+from accounts.models import PhysicianProfile
+
+Run = tuple[int, int, int]  # first, last, physician pk
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def instant_of(microseconds: int) -> datetime:
+    """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
+    return _EPOCH + timedelta(microseconds=microseconds)
+
+
+@dataclass(frozen=True)
+class Slot:
+    physician: PhysicianProfile
+    starts_at: datetime  # UTC
+    ends_at: datetime
+
+
+def runs_within(runs: list[Run], low: int, high: int, step: int) -> list[Run]:
+    """The starts in [low, high) of each run."""
+    kept = []
+    for first, last, pk in runs:
+        if first < low:
+            first += -(-(low - first) // step) * step
+        if last >= high:
+            last -= ((last - high) // step + 1) * step
+        if first <= last:
+            kept.append((first, last, pk))
+    return kept
+
+
+def runs_without(runs: list[Run], taken: list[tuple[int, int]], step: int) -> list[Run]:
+    """The starts of each run outside every open interval (a, b) of `taken`: a start s
+    with a < s < b meets something (see slots._Search.runs_of for what)."""
+    if not taken:
+        return runs
+    taken = sorted(taken)
+    kept = []
+    for first, last, pk in runs:
+        for a, b in taken:
+            if b <= first or a >= last:
+                continue  # s = a and s = b are free: only starts strictly inside go
+            if a >= first:
+                # The run's starts up to a stay.
+                kept.append((first, first + (a - first) // step * step, pk))
+            first += -(-(b - first) // step) * step  # the first start at or after b
+            if first > last:
+                break
+        if first <= last:
+            kept.append((first, last, pk))
+    return [run for run in kept if run[0] <= run[1]]
+
+
+class OpenSlots(Sequence[Slot]):
+    """Every open slot of a search, ordered by start, then physician, made on demand:
+    the length is counted from the runs, and a slice makes only the slots in it (a page
+    of a week's search across every physician is a few dozen of thousands). Physicians
+    not already known are read when a slice first needs them (one query per slice)."""
+
+    def __init__(
+        self,
+        runs: list[Run],
+        *,
+        step: int,
+        length: timedelta,
+        physicians: dict[int, PhysicianProfile] | None = None,
+    ) -> None:
+        # Ordered as the merge wants them: first start, then physician.
+        self._runs = sorted((first, pk, last) for first, last, pk in runs)
+        self._step = step
+        self._length = length
+        self._physicians = dict(physicians or {})
+        self._count = sum((last - first) // step + 1 for first, last, _ in runs)
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Slot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Slot]: ...
+
+    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
+        if isinstance(index, int):
+            position = range(self._count)[index]  # IndexError out of range
+            return self._slots(itertools.islice(self._starts(), position, position + 1))[0]
+        start, stop, stride = index.indices(self._count)
+        return self._slots(itertools.islice(self._starts(), start, stop, stride))
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self._slots(self._starts()))
+
+    def _starts(self) -> Iterator[tuple[int, int]]:
+        """(start, physician pk) in order. Runs join the merge as the walk reaches their
+        first start, so a first page touches only the runs it needs."""
+        runs, step = self._runs, self._step
+        waiting = 0
+        heap: list[tuple[int, int, int]] = []  # next start, pk, last
+        while heap or waiting < len(runs):
+            while waiting < len(runs) and (not heap or runs[waiting][:2] < heap[0][:2]):
+                heapq.heappush(heap, runs[waiting])
+                waiting += 1
+            start, pk, last = heap[0]
+            if start + step <= last:
+                heapq.heapreplace(heap, (start + step, pk, last))
+            else:
+                heapq.heappop(heap)
+            yield start, pk
+
+    def _slots(self, starts: Iterator[tuple[int, int]]) -> list[Slot]:
+        found = list(starts)
+        if missing := {pk for _, pk in found} - self._physicians.keys():
+            self._physicians |= PhysicianProfile.objects.select_related("user", "schedule").in_bulk(
+                missing
+            )
+        slots = []
+        for start, pk in found:
+            instant = instant_of(start)
+            slots.append(Slot(self._physicians[pk], instant, instant + self._length))
+        return slots
