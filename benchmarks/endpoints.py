@@ -70,4 +70,14 @@ ENDPOINTS: list[Endpoint] = [
         auth="ops_admin",
         target_ratio=0.20,
     ),
+    # A refill asked by a fresh patient whose prescription is due one: every check (the
+    # prescription's, clearance, check-in cadence, membership) and the order made.
+    Endpoint(
+        "refill",
+        "/api/prescriptions/prescriptions/{id}/refills",
+        method="POST",
+        feed="refills",
+        ok_status=201,
+        target_ratio=0.05,
+    ),
 ]

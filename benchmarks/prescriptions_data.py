@@ -265,6 +265,7 @@ def refill_feed(count: int, path: Path) -> None:
     from patients.selectors.consent import consent_document_current
     from prescriptions.models import DeliveryOrder, EventSource, OrderKind
     from prescriptions.services.orders import order_create
+    from scheduling.models import CheckInCadence
 
     doctor = _physician()
     medication, _, _ = _catalog()
@@ -281,6 +282,11 @@ def refill_feed(count: int, path: Path) -> None:
             )  # fmt: skip
         issued = timezone.localdate() - dt.timedelta(days=25)
         prescriptions = _prescriptions(patients, doctor, medication, issued=issued)
+        # Their check-ins are an hour apart on one physician's calendar, so the earliest
+        # of a long feed is weeks old: a 90-day cadence keeps every one of them current.
+        CheckInCadence.objects.bulk_create(
+            CheckInCadence(patient=p, interval_days=90, set_by=doctor.user) for p in patients
+        )
         delivered = timezone.now() - dt.timedelta(days=25)
         for patient, prescription in zip(patients, prescriptions, strict=True):
             order = order_create(prescription=prescription, patient=patient,

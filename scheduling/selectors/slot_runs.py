@@ -131,8 +131,11 @@ class OpenSlots(Sequence[Slot]):
     def _slots(self, starts: Iterator[tuple[int, int]]) -> list[Slot]:
         found = list(starts)
         if missing := {pk for _, pk in found} - self._physicians.keys():
-            self._physicians |= PhysicianProfile.objects.select_related("user", "schedule").in_bulk(
-                missing
+            # What a slot shows of its physician; not the account's (encrypted) email.
+            self._physicians |= (
+                PhysicianProfile.objects.select_related("user", "schedule")
+                .defer("user__email", "user__password")
+                .in_bulk(missing)
             )
         slots = []
         for start, pk in found:
