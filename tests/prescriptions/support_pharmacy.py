@@ -92,33 +92,6 @@ def from_carrier(tracking_number: str, event_id: str, status: str, at: str, **ex
     )
 
 
-def race(calls: list[Any]) -> list[Any]:
-    """Run the calls at once, one thread (and database connection) each; their results
-    (or exceptions), in order."""
-    import threading
-
-    from django.db import connection
-
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Any) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # kept: a thread's crash must fail the test, not vanish
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
-
-
 class RecordingPharmacy:
     """A PHARMACY_BACKEND for tests: records each send (the order number and key) in
     `sends`, and answers from `script` (exceptions to raise, in turn; then receipts)."""

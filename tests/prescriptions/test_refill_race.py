@@ -4,16 +4,12 @@ makes the order, every later one finds it and answers it (200), none makes anoth
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 import time_machine
-from django.db import connection
 
 from prescriptions.models import DeliveryOrder
 from tests.actors import client_for
+from tests.concurrency import race
 from tests.prescriptions.support_refill import (
     EARLIEST,
     NOW,
@@ -23,28 +19,6 @@ from tests.prescriptions.support_refill import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at once, one thread each; their results, in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # kept: a thread's crash must fail the test, not vanish
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_ten_concurrent_requests_make_one_order(patient, physician):

@@ -4,39 +4,14 @@ turns: one replacement, every other request a 409 `replacement_exists`."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from django.db import connection
 
 from prescriptions.models import DeliveryOrder, OrderKind
 from tests.actors import client_for
+from tests.concurrency import race
 from tests.prescriptions.support_ops import order_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # kept: a thread's crash must fail the test, not vanish
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def test_eight_concurrent_requests_make_one_replacement(patient, physician, ops_admin):

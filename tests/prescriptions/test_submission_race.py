@@ -10,7 +10,8 @@ import pytest
 
 from prescriptions.models import OrderStatus, PharmacySubmission
 from prescriptions.services.submission import submission_send, submissions_dispatch
-from tests.prescriptions.support_pharmacy import RECORDING, RecordingPharmacy, new_order, race
+from tests.concurrency import race
+from tests.prescriptions.support_pharmacy import RECORDING, RecordingPharmacy, new_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

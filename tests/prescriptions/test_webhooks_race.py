@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from prescriptions.models import DeliveryEvent, OrderStatus, StatusReport
-from tests.prescriptions.support_pharmacy import from_carrier, new_order, race, shipped_fields
+from tests.concurrency import race
+from tests.prescriptions.support_pharmacy import from_carrier, new_order, shipped_fields
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,16 +4,14 @@ the exclusion constraints and the partial unique decide."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 import time_machine
-from django.db import connection
 
 from scheduling.models import Appointment
 from tests.actors import client_for
+from tests.concurrency import race
 from tests.factories import PatientFactory
 from tests.scheduling.support_book import (
     NOW,
@@ -30,28 +28,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def clock():
     with time_machine.travel(NOW, tick=False) as traveller:
         yield traveller
-
-
-def race(calls: list[Callable[[], Any]]) -> list[Any]:
-    """Run the calls at once, one thread each; their responses, in order."""
-    barrier = threading.Barrier(len(calls))
-    results: list[Any] = [None] * len(calls)
-
-    def run(index: int, call: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = call()
-        except Exception as exc:  # kept: a thread's crash must fail the test, not vanish
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def outcome(responses: list[Any], loser: str) -> list[int]:
