@@ -442,6 +442,11 @@ class DeliveryOrder(models.Model):
         return f"/app/orders/{self.public_id}"
 
     @property
+    def ops_path(self) -> str:
+        """Where an ops admin opens the order (the link in their alerts: an id only)."""
+        return f"/ops/deliveries/{self.public_id}"
+
+    @property
     def ship_to(self) -> dict[str, str]:
         """The ship-to snapshot, decrypted (every reader shows the same address)."""
         return {

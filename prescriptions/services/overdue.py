@@ -129,14 +129,9 @@ def order_overdue_flag(*, order_id: int, reason: str, now: datetime) -> bool:
                 category=Category.CARE,
                 channel=Channel.EMAIL,
                 dedupe_key=f"delivery-overdue:{order.public_id}:{admin.pk}",
-                context={"path": ops_path(order)},
+                context={"path": order.ops_path},
             )
             for admin in User.objects.filter(role=Role.OPS_ADMIN, is_active=True).order_by("pk")
         ]
     )
     return True
-
-
-def ops_path(order: DeliveryOrder) -> str:
-    """Where an ops admin opens the order (the link in the alert: an id, nothing else)."""
-    return f"/ops/deliveries/{order.public_id}"

@@ -188,6 +188,6 @@ def _fail(submission: PharmacySubmission, code: str) -> None:
             category=Category.CARE,
             channel=Channel.EMAIL,
             dedupe_key=f"pharmacy-handoff-failed:{submission.pk}:{admin.pk}",
-            context={"path": f"/ops/orders/{submission.order.public_id}"},
+            context={"path": submission.order.ops_path},
             urgent=True,
         )
