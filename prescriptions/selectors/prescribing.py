@@ -12,6 +12,9 @@ TOTP re-authentication is the signing service's), each a stable code:
 - `prescribing_visit_missing`: the named visit is not a completed video visit of this
   physician with this patient, within PRESCRIBING_VISIT_MAX_AGE_DAYS, at which the patient
   confirmed FL or NJ (scheduling.selectors.visits.prescribing_visit_state);
+- `visit_state_not_home_state`: the patient confirmed a state at the visit other than the
+  one on their record: the license, DEA and CDS checks, the PDMP and the shipment are all
+  for the record's state, so the record must be brought up to date first;
 - patient_clearance(patient).reasons, as patients gives them;
 - membership_gate(patient).reason (billing's codes: membership_required, ...);
 - `compounded_acknowledgement_missing`: the current `compounded_medication` consent is
@@ -44,6 +47,7 @@ from scheduling.selectors.visits import prescribing_visit_state
 
 PDMP_CHECK_MISSING = "pdmp_check_missing"
 PRESCRIBING_VISIT_MISSING = "prescribing_visit_missing"
+VISIT_STATE_NOT_HOME_STATE = "visit_state_not_home_state"
 COMPOUNDED_ACKNOWLEDGEMENT_MISSING = "compounded_acknowledgement_missing"
 TELEMEDICINE_RULE_ENDED = "telemedicine_rule_ended"
 NO_CURRENT_PROTOCOL = "no_current_protocol"
@@ -125,6 +129,8 @@ def signing_refusals(
     visit = prescribing_visit(physician, patient, visit_id)
     if visit is None:
         reasons.append(PRESCRIBING_VISIT_MISSING)
+    elif visit.confirmed_state != patient.state:
+        reasons.append(VISIT_STATE_NOT_HOME_STATE)
     reasons += patient_clearance(patient).reasons
     gate = membership_gate(patient)
     if not gate.allowed:

@@ -55,8 +55,8 @@ def order_exception_mark(*, order: DeliveryOrder, actor: User, reason: str) -> D
 def order_replacement_create(*, order: DeliveryOrder, actor: User, reason: str) -> DeliveryOrder:
     """A replacement order for `order`, which must be in `exception` or `returned` (409
     `not_replaceable` otherwise), not replaced already (409 `replacement_exists`), of a
-    prescription not canceled (409 `prescription_canceled`). The original's timeline
-    gets a note naming the replacement and why."""
+    prescription not canceled (409 `prescription_canceled`). An original in exception is
+    canceled (a late scan of it is then stale); its timeline names the replacement and why."""
     reason = _text(reason, "reason")
     # The lock makes concurrent requests for one order take turns: the second sees the first's.
     original = (
@@ -64,14 +64,15 @@ def order_replacement_create(*, order: DeliveryOrder, actor: User, reason: str) 
         .select_related("prescription", "patient")
         .get(pk=order.pk)
     )
+    # Asked first: replacing an order in exception cancels it.
+    if DeliveryOrder.objects.filter(replaces=original).exists():
+        raise Conflict("This order has a replacement already.", code="replacement_exists")
     if original.status not in REPLACEABLE_STATUSES:
         raise Conflict(
             "Only an order in exception or returned can be replaced.",
             code="not_replaceable",
             fields={"status": [f"The order is {original.status}."]},
         )
-    if DeliveryOrder.objects.filter(replaces=original).exists():
-        raise Conflict("This order has a replacement already.", code="replacement_exists")
     if original.prescription.status == PrescriptionStatus.CANCELED:
         raise Conflict("The prescription was canceled.", code="prescription_canceled")
     replacement = order_create(
@@ -82,12 +83,21 @@ def order_replacement_create(*, order: DeliveryOrder, actor: User, reason: str) 
         source=EventSource.OPS_ADMIN,
         actor=actor,
     )
-    DeliveryEvent.objects.create(
-        order=original,
-        source=EventSource.OPS_ADMIN,
-        actor=actor,
-        note=f"Replaced by {replacement.number}: {reason}",
-    )
+    note = f"Replaced by {replacement.number}: {reason}"
+    if original.status == OrderStatus.EXCEPTION:
+        # The original ends here, so a late scan of it cannot deliver it too: one package
+        # of a Schedule III drug per fill.
+        order_transition(
+            order=original,
+            to=OrderStatus.CANCELED,
+            source=EventSource.OPS_ADMIN,
+            actor=actor,
+            note=note,
+        )
+    else:
+        DeliveryEvent.objects.create(
+            order=original, source=EventSource.OPS_ADMIN, actor=actor, note=note
+        )
     audit_write(
         original,
         actor=actor,

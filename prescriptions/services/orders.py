@@ -154,6 +154,15 @@ def order_create(
     or NJ one, or no pharmacy may ship there. A fill that exists already is a 409
     `fill_exists` (callers that expect a repeat look for it first)."""
     problems = _ship_to_problems(patient)
+    if not problems and patient.state != prescription.patient_state:
+        # Written under the license and registrations of the state the patient was in; a
+        # patient who has moved needs a prescription for their new state.
+        raise Conflict(
+            f"This prescription was written for {prescription.patient_state}; the delivery "
+            f"address is now in {patient.state}.",
+            code="ship_to_state_changed",
+            fields={"address": [f"state must be {prescription.patient_state}."]},
+        )
     if problems:
         raise Conflict(
             "The delivery address must be a complete Florida or New Jersey address.",

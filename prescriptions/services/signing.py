@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -108,6 +109,14 @@ def shape_problems(
         problems["quantity"] = [
             f"Must be planned_sessions x {int(units)} {medication.unit}(s) per session "
             f"= {request.planned_sessions * int(units)}."
+        ]
+    # The planned sessions, at most one per interval, last at least this long: a shorter
+    # days' supply would make the early-refill rule (a share of it) let refills come early.
+    shortest = math.ceil((request.planned_sessions - 1) * request.min_hours_between_sessions / 24)
+    if request.days_supply < shortest:
+        problems["days_supply"] = [
+            f"{request.planned_sessions} sessions at least "
+            f"{request.min_hours_between_sessions} hours apart last at least {shortest} days."
         ]
     if protocol is None:
         return problems  # a refusal reason (no_current_protocol), not a shape error

@@ -183,6 +183,10 @@ def _decision(order: DeliveryOrder, report: StatusReport) -> str:
         return "stale"
     if order.status == S.EXCEPTION and report.occurred_at < order.status_changed_at:
         return "stale"
+    # Off the way forward (exception, returned, canceled), a report older than the order's
+    # last change would take it back: a late "exception" after "out for delivery".
+    if report.status not in PROGRESS and report.occurred_at < order.status_changed_at:
+        return "stale"
     if report.status in ALLOWED_TRANSITIONS[order.status]:
         return "applied"
     behind = (

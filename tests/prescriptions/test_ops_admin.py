@@ -42,8 +42,10 @@ def test_actions_call_the_services(patient, physician):
     assert DeliveryOrder.objects.get(replaces=order).kind == OrderKind.REPLACEMENT
     browser.post(LIST, {**post, "action": "create_replacement"})  # one replacement only
     assert DeliveryOrder.objects.filter(kind=OrderKind.REPLACEMENT).count() == 1
+    order.refresh_from_db()
+    assert order.status == "canceled"  # replaced: a late scan of it cannot deliver it too
     browser.post(LIST, {**post, "action": "add_note", "text": ""})  # a note needs text
-    assert order.events.filter(to_status="", source="ops_admin").count() == 1  # replaced-by
+    assert order.events.filter(to_status="", source="ops_admin").count() == 0
 
 
 def test_read_only_and_clinical_models_not_registered(patient, physician):

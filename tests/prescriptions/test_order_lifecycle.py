@@ -167,3 +167,23 @@ def test_one_order_per_fill(patient, physician):
         )
     assert refused.value.code == "fill_exists"
     assert DeliveryOrder.objects.count() == 1
+
+
+def test_a_refill_never_ships_to_another_state_than_the_prescriptions(patient, physician):
+    """Written under Florida's license and registrations: after a move to New Jersey the
+    patient needs a New Jersey prescription."""
+    order = order_at(S.DELIVERED, patient, physician)
+    record = patient.patient
+    record.state, record.county = "NJ", "Bergen"
+    record.save()
+    with pytest.raises(Conflict) as refused:
+        order_create(
+            prescription=order.prescription,
+            patient=record,
+            kind=OrderKind.REFILL,
+            fill_number=1,
+            source=EventSource.PATIENT,
+            actor=patient,
+        )
+    assert refused.value.code == "ship_to_state_changed"
+    assert DeliveryOrder.objects.count() == 1

@@ -125,6 +125,11 @@ def _expire(queryset):
             lambda p, d, v: type(d).objects.filter(pk=d.pk).update(practice_address=""),
             "prescriber_address_missing",
         ),
+        (
+            # A Florida patient who said at the visit they were in New Jersey.
+            lambda p, d, v: type(v).objects.filter(pk=v.pk).update(confirmed_state="NJ"),
+            "visit_state_not_home_state",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -264,6 +269,8 @@ def test_every_failure_is_listed_at_once(patient, physician):
         ({"dose_per_session_mg": "50"}, "dose_per_session_mg"),
         ({"dose_per_session_mg": "100", "max_per_session_mg": "50"}, "dose_per_session_mg"),
         ({"refills": 6}, "refills"),
+        # 10 sessions at least 72 hours apart last 27 days: a shorter supply is refused.
+        ({"days_supply": 26}, "days_supply"),
         ({"directions": "bad\x00text"}, "directions"),
     ],
 )

@@ -285,6 +285,15 @@ def test_a_report_older_than_the_exception_does_not_resolve_it(patient, physicia
     }
 
 
+def test_a_late_exception_does_not_take_the_order_back(patient, physician):
+    order = new_order(patient, physician, status=S.SENT_TO_PHARMACY)
+    assert from_pharmacy(order, "p1", "compounding", at(5)).json() == {"outcome": "applied"}
+    # The pharmacy's exception of half an hour ago, delivered late: already resolved.
+    assert from_pharmacy(order, "p0", "exception", at(30)).json() == {"outcome": "stale"}
+    order.refresh_from_db()
+    assert order.status == S.COMPOUNDING
+
+
 def test_reports_for_a_final_order_are_stale(patient, physician):
     order = new_order(patient, physician, status=S.CANCELED)
     assert from_pharmacy(order, "p1", "compounding", at(1)).json() == {"outcome": "stale"}
