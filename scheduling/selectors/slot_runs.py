@@ -24,6 +24,11 @@ Run = tuple[int, int, int]  # first, last, physician pk
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
 
+def microseconds_of(instant: datetime) -> int:
+    """An instant as integer microseconds since the epoch (UTC), exactly."""
+    return (instant - _EPOCH) // timedelta(microseconds=1)
+
+
 def instant_of(microseconds: int) -> datetime:
     """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
     return _EPOCH + timedelta(microseconds=microseconds)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -35,16 +35,15 @@ from patients.selectors.measurement import patient_zone
 from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
-    AvailabilityOverride,
-    OverrideKind,
-    WeeklyAvailability,
 )
-from scheduling.selectors.availability import physician_zone, schedule_or_blank
+from scheduling.selectors.availability import schedule_or_blank
+from scheduling.selectors.office_hours import overrides_by_physician, rules_by_physician, windows_of
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
     instant_of,
+    microseconds_of,
     runs_within,
     runs_without,
 )
@@ -97,7 +96,7 @@ def open_slots(
 
     if kept:
         shape = f"{patient.state}:{kind}:{physician.pk if physician else '*'}:"
-        shape += f"{_microseconds(days_start)}:{_microseconds(days_end)}"
+        shape += f"{microseconds_of(days_start)}:{microseconds_of(days_end)}"
         runs = physician_runs_kept(shape, compute)
     else:
         runs = compute()
@@ -136,7 +135,7 @@ def _for_patient(
     length = appointment_minutes(kind)
     reach = length // _MICROSECOND
     step = _step()
-    runs = runs_within(runs, _microseconds(low), _microseconds(high), step)
+    runs = runs_within(runs, microseconds_of(low), microseconds_of(high), step)
     theirs = Appointment.objects.filter(
         patient=patient,
         status__in=ACTIVE_STATUSES,
@@ -168,21 +167,21 @@ def _physician_runs(
     physicians = _candidates(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     first_day, last_day = practice_date(range_start), practice_date(range_end)
-    rules = _rules_by_physician(ids)
-    overrides = _overrides_by_physician(ids, first_day, last_day)
+    rules = rules_by_physician(ids)
+    overrides = overrides_by_physician(ids, first_day, last_day)
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
     search = _Search(
         state=state,
         length=length // _MICROSECOND,
         step=_step(),
-        low=_microseconds(range_start),
-        high=_microseconds(range_end),
+        low=microseconds_of(range_start),
+        high=microseconds_of(range_end),
         calendar=_PracticeCalendar(range_start, range_end),
     )
     no_one = _Busy([], [])
     runs: list[Run] = []
     for doctor in physicians:
-        windows = _windows_of(
+        windows = windows_of(
             doctor, rules.get(doctor.pk, {}), overrides.get(doctor.pk, {}), range_start, range_end
         )
         runs += search.runs_of(doctor, windows, busy.get(doctor.pk, no_one))
@@ -253,16 +252,7 @@ class _Search:
             first = day_last + step
 
 
-# Instants as integer microseconds since the epoch (UTC), exactly.
-_EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 _MICROSECOND = timedelta(microseconds=1)
-
-
-def _microseconds(instant: datetime) -> int:
-    return (instant - _EPOCH) // _MICROSECOND
-
-
-_instant = instant_of
 
 
 class _EpochMicroseconds(Func):
@@ -286,7 +276,7 @@ class _PracticeCalendar:
         self.midnights: list[int] = []
         while day <= last:
             self.days.append(day)
-            self.midnights.append(_microseconds(datetime.combine(day, time.min, tzinfo=zone)))
+            self.midnights.append(microseconds_of(datetime.combine(day, time.min, tzinfo=zone)))
             day += timedelta(days=1)
 
     def day_of(self, microseconds: int) -> tuple[date, int, int]:
@@ -295,7 +285,7 @@ class _PracticeCalendar:
         if 0 <= index < len(self.days) - 1:
             return self.days[index], self.midnights[index], self.midnights[index + 1]
         # Outside the precomputed days (never, for a search's own range): no span cached.
-        return practice_date(_instant(microseconds)), microseconds, microseconds + 1
+        return practice_date(instant_of(microseconds)), microseconds, microseconds + 1
 
 
 def _candidates(
@@ -318,116 +308,6 @@ def _candidates(
         .order_by("pk")
         .distinct()
     )
-
-
-_Hours = tuple[time, time]
-_Override = tuple[str, time | None, time | None]  # kind, start, end (None: the whole day)
-
-
-def _rules_by_physician(ids: list[int]) -> dict[int, dict[int, list[_Hours]]]:
-    """Weekly hours by physician, then weekday (rows as tuples: model instances would
-    cost more than the search)."""
-    rules: dict[int, dict[int, list[_Hours]]] = {}
-    rows = WeeklyAvailability.objects.filter(physician_id__in=ids).values_list(
-        "physician_id", "weekday", "start_time", "end_time"
-    )
-    for physician_id, weekday, start, end in rows:
-        rules.setdefault(physician_id, {}).setdefault(weekday, []).append((start, end))
-    return rules
-
-
-def _overrides_by_physician(
-    ids: list[int], first_day: date, last_day: date
-) -> dict[int, dict[date, list[_Override]]]:
-    """Date overrides by physician, then date, on the physicians' own calendar days
-    around the practice dates of the range."""
-    overrides: dict[int, dict[date, list[_Override]]] = {}
-    rows = AvailabilityOverride.objects.filter(
-        physician_id__in=ids,
-        date__gte=first_day - timedelta(days=1),
-        date__lte=last_day + timedelta(days=1),
-    ).values_list("physician_id", "date", "kind", "start_time", "end_time")
-    for physician_id, day, kind, start, end in rows:
-        overrides.setdefault(physician_id, {}).setdefault(day, []).append((kind, start, end))
-    return overrides
-
-
-def _windows_of(
-    doctor: PhysicianProfile,
-    rules: dict[int, list[_Hours]],
-    overrides: dict[date, list[_Override]],
-    range_start: datetime,
-    range_end: datetime,
-) -> Iterator[tuple[int, int]]:
-    """The physician's open hours (microseconds) on their own calendar days around
-    [range_start, range_end), in order."""
-    zone = physician_zone(doctor)
-    day = range_start.astimezone(zone).date() - timedelta(days=1)
-    last_day = range_end.astimezone(zone).date()
-    while day <= last_day:
-        windows = _windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
-        for window_start, window_end in windows:
-            yield _microseconds(window_start), _microseconds(window_end)
-        day += timedelta(days=1)
-
-
-def _windows(
-    rules: list[_Hours], overrides: list[_Override], day: date, zone: ZoneInfo
-) -> list[tuple[datetime, datetime]]:
-    """The physician's open hours on one of their own calendar days, as UTC instants:
-    the weekly rules of its weekday (unless the whole day is off) plus extra hours, minus
-    time off (`overrides`: those of that day)."""
-    whole_day_off = any(
-        kind == OverrideKind.TIME_OFF and start is None for kind, start, _ in overrides
-    )
-    wall: list[_Hours] = [] if whole_day_off else list(rules)
-    wall += [
-        (start, end)
-        for kind, start, end in overrides
-        if kind == OverrideKind.EXTRA_HOURS and start and end
-    ]
-    off = [
-        (start, end)
-        for kind, start, end in overrides
-        if kind == OverrideKind.TIME_OFF and start and end
-    ]
-    return _subtract(
-        _merge([_instants(day, span, zone) for span in wall]),
-        [_instants(day, span, zone) for span in off],
-    )
-
-
-def _instants(day: date, span: tuple[time, time], zone: ZoneInfo) -> tuple[datetime, datetime]:
-    """Wall-clock times of one day as UTC instants. Stepping happens in UTC afterwards, so
-    a window that spans a DST change has its true length."""
-    start, end = span
-    return (
-        datetime.combine(day, start, tzinfo=zone).astimezone(ZoneInfo("UTC")),
-        datetime.combine(day, end, tzinfo=zone).astimezone(ZoneInfo("UTC")),
-    )
-
-
-def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
-    merged: list[tuple[datetime, datetime]] = []
-    for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _subtract(
-    spans: list[tuple[datetime, datetime]], holes: list[tuple[datetime, datetime]]
-) -> list[tuple[datetime, datetime]]:
-    for hole_start, hole_end in holes:
-        spans = [
-            piece
-            for start, end in spans
-            for piece in ((start, min(end, hole_start)), (max(start, hole_end), end))
-            if piece[0] < piece[1]
-        ]
-    return spans
 
 
 class _Busy:

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.clock import practice_date
-from scheduling.selectors.slots import _instant, _microseconds, _PracticeCalendar
+from scheduling.selectors.slot_runs import instant_of as _instant
+from scheduling.selectors.slot_runs import microseconds_of as _microseconds
+from scheduling.selectors.slots import _PracticeCalendar
 
 
 @pytest.mark.parametrize(

@@ -24,7 +24,8 @@ from scheduling.models import (
     OverrideKind,
     WeeklyAvailability,
 )
-from scheduling.selectors.slots import _windows, open_slots
+from scheduling.selectors.office_hours import windows
+from scheduling.selectors.slots import open_slots
 from tests.factories import DeaFactory, LicenseFactory, PatientFactory, PhysicianFactory
 from tests.scheduling.support import MINUTES, appointment_for, schedule_for
 
@@ -59,7 +60,7 @@ def expected(patient, kind: str) -> list[tuple[datetime, int]]:
                 (o.kind, o.start_time, o.end_time)
                 for o in AvailabilityOverride.objects.filter(physician=doctor, date=day)
             ]
-            for window_start, window_end in _windows(rules, overrides, day, doctor_zone):
+            for window_start, window_end in windows(rules, overrides, day, doctor_zone):
                 start = window_start
                 while start + length <= window_end:
                     if (

@@ -1,0 +1,125 @@
+"""A physician's office hours on their own calendar days: the weekly rules of the
+weekday, unless the whole day is off, plus extra hours, minus time off, as UTC instants.
+Wall-clock times become instants day by day in the physician's zone, so a window keeps
+its wall-clock hours across DST changes and one spanning a change has its true length.
+The slot search (scheduling.selectors.slots) reads them for every candidate at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from accounts.models import PhysicianProfile
+from scheduling.models import AvailabilityOverride, OverrideKind, WeeklyAvailability
+from scheduling.selectors.availability import physician_zone
+from scheduling.selectors.slot_runs import microseconds_of
+
+_Hours = tuple[time, time]
+_Override = tuple[str, time | None, time | None]  # kind, start, end (None: the whole day)
+
+
+def rules_by_physician(ids: list[int]) -> dict[int, dict[int, list[_Hours]]]:
+    """Weekly hours by physician, then weekday (rows as tuples: model instances would
+    cost more than the search)."""
+    rules: dict[int, dict[int, list[_Hours]]] = {}
+    rows = WeeklyAvailability.objects.filter(physician_id__in=ids).values_list(
+        "physician_id", "weekday", "start_time", "end_time"
+    )
+    for physician_id, weekday, start, end in rows:
+        rules.setdefault(physician_id, {}).setdefault(weekday, []).append((start, end))
+    return rules
+
+
+def overrides_by_physician(
+    ids: list[int], first_day: date, last_day: date
+) -> dict[int, dict[date, list[_Override]]]:
+    """Date overrides by physician, then date, on the physicians' own calendar days
+    around the practice dates of the range."""
+    overrides: dict[int, dict[date, list[_Override]]] = {}
+    rows = AvailabilityOverride.objects.filter(
+        physician_id__in=ids,
+        date__gte=first_day - timedelta(days=1),
+        date__lte=last_day + timedelta(days=1),
+    ).values_list("physician_id", "date", "kind", "start_time", "end_time")
+    for physician_id, day, kind, start, end in rows:
+        overrides.setdefault(physician_id, {}).setdefault(day, []).append((kind, start, end))
+    return overrides
+
+
+def windows_of(
+    doctor: PhysicianProfile,
+    rules: dict[int, list[_Hours]],
+    overrides: dict[date, list[_Override]],
+    range_start: datetime,
+    range_end: datetime,
+) -> Iterator[tuple[int, int]]:
+    """The physician's open hours (microseconds) on their own calendar days around
+    [range_start, range_end), in order."""
+    zone = physician_zone(doctor)
+    day = range_start.astimezone(zone).date() - timedelta(days=1)
+    last_day = range_end.astimezone(zone).date()
+    while day <= last_day:
+        day_windows = windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
+        for window_start, window_end in day_windows:
+            yield microseconds_of(window_start), microseconds_of(window_end)
+        day += timedelta(days=1)
+
+
+def windows(
+    rules: list[_Hours], overrides: list[_Override], day: date, zone: ZoneInfo
+) -> list[tuple[datetime, datetime]]:
+    """The physician's open hours on one of their own calendar days, as UTC instants:
+    the weekly rules of its weekday (unless the whole day is off) plus extra hours, minus
+    time off (`overrides`: those of that day)."""
+    whole_day_off = any(
+        kind == OverrideKind.TIME_OFF and start is None for kind, start, _ in overrides
+    )
+    wall: list[_Hours] = [] if whole_day_off else list(rules)
+    wall += [
+        (start, end)
+        for kind, start, end in overrides
+        if kind == OverrideKind.EXTRA_HOURS and start and end
+    ]
+    off = [
+        (start, end)
+        for kind, start, end in overrides
+        if kind == OverrideKind.TIME_OFF and start and end
+    ]
+    return _subtract(
+        _merge([_instants(day, span, zone) for span in wall]),
+        [_instants(day, span, zone) for span in off],
+    )
+
+
+def _instants(day: date, span: tuple[time, time], zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """Wall-clock times of one day as UTC instants. Stepping happens in UTC afterwards, so
+    a window that spans a DST change has its true length."""
+    start, end = span
+    return (
+        datetime.combine(day, start, tzinfo=zone).astimezone(ZoneInfo("UTC")),
+        datetime.combine(day, end, tzinfo=zone).astimezone(ZoneInfo("UTC")),
+    )
+
+
+def _merge(spans: list[tuple[datetime, datetime]]) -> list[tuple[datetime, datetime]]:
+    merged: list[tuple[datetime, datetime]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _subtract(
+    spans: list[tuple[datetime, datetime]], holes: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    for hole_start, hole_end in holes:
+        spans = [
+            piece
+            for start, end in spans
+            for piece in ((start, min(end, hole_start)), (max(start, hole_end), end))
+            if piece[0] < piece[1]
+        ]
+    return spans
