@@ -198,12 +198,17 @@ class SecretForm(forms.ModelForm):
 
 
 class PharmacyForm(SecretForm):
+    # Typed without a scheme, a URL is https (validate_order_url refuses plain http).
+    order_url = forms.URLField(required=False, assume_scheme="https")
+
     class Meta:
         model = Pharmacy
         fields = ["name", "npi", "dea_number", "ships_to", "active", "order_url"]
 
 
 class CarrierForm(SecretForm):
+    tracking_url_template = forms.URLField(max_length=300, assume_scheme="https")
+
     class Meta:
         model = Carrier
         fields = ["code", "name", "tracking_url_template", "active"]

@@ -21,6 +21,7 @@ from accounts.models import PhysicianProfile, State, User
 from accounts.validators import validate_npi
 from core.crypto import EncryptedTextField
 from patients.models import Patient
+from prescriptions.validators import validate_order_url
 from scheduling.models import Appointment
 
 # --- catalog ---------------------------------------------------------------------------
@@ -75,7 +76,7 @@ class Pharmacy(models.Model):
     ships_to = ArrayField(models.CharField(max_length=2, choices=State.choices), default=list)
     active = models.BooleanField(default=True)
     # Where the HTTP backend posts orders; the local backend ignores it.
-    order_url = models.URLField(blank=True)
+    order_url = models.URLField(blank=True, validators=[validate_order_url])
     webhook_secret = EncryptedTextField()
 
     class Meta:

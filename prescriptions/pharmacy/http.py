@@ -4,7 +4,9 @@ signed with its `webhook_secret` (prescriptions.pharmacy.signing), with an
 
 A 2xx is a receipt (`{"reference": ...}` in the answer when the pharmacy gives one; a
 pharmacy that already has the key answers as it did the first time). Timeouts, refused
-connections, 5xx and 429 are transient; any other answer is permanent. Neither the body
+connections, 5xx and 429 are transient; any other answer is permanent, a redirect
+included (never followed). An order URL that is not https (loopback aside) is refused
+before anything is sent. Neither the body
 nor the pharmacy's answer text is logged or chained onto our errors.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import requests  # noqa: TID251
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from prescriptions.models import Pharmacy
 from prescriptions.pharmacy.base import (
@@ -25,6 +28,7 @@ from prescriptions.pharmacy.base import (
     TransientPharmacyError,
 )
 from prescriptions.pharmacy.signing import ORDER_SIGNATURE_HEADER, signature_header
+from prescriptions.validators import validate_order_url
 
 MAX_REFERENCE_LENGTH = 128  # PharmacySubmission.pharmacy_reference
 
@@ -43,6 +47,12 @@ class HttpPharmacy(PharmacyBackend):
     ) -> PharmacyReceipt:
         if not pharmacy.order_url:
             raise PermanentPharmacyError("The pharmacy has no order URL", code="no_order_url")
+        try:  # checked again here: the admin's form is not the only way a URL gets stored
+            validate_order_url(pharmacy.order_url)
+        except ValidationError:
+            raise PermanentPharmacyError(
+                "The pharmacy's order URL is not https", code="insecure_order_url"
+            ) from None
         body = order_body(payload)
         headers = {
             "Content-Type": "application/json",
@@ -52,8 +62,13 @@ class HttpPharmacy(PharmacyBackend):
             ),
         }
         try:
+            # A redirect is an answer, never followed: it could lead the body elsewhere.
             response = requests.post(
-                pharmacy.order_url, data=body, headers=headers, timeout=self.timeout
+                pharmacy.order_url,
+                data=body,
+                headers=headers,
+                timeout=self.timeout,
+                allow_redirects=False,
             )
         except requests.Timeout:
             raise TransientPharmacyError(

@@ -58,6 +58,29 @@ def test_read_only_and_clinical_models_not_registered(patient, physician):
         assert not admin.site.is_registered(model)
 
 
+def test_an_order_url_in_clear_text_is_refused_and_a_bare_host_is_https():
+    item = pharmacy()
+    _, browser = enrolled_staff("ops_admin")
+    data = {
+        "name": item.name,
+        "npi": item.npi,
+        "dea_number": item.dea_number,
+        "ships_to": list(item.ships_to),
+        "active": "on",
+        "order_url": "http://pharmacy.example/orders",
+    }
+    page = browser.post(f"/admin/prescriptions/pharmacy/{item.pk}/change/", data)
+    assert page.status_code == 200 and "must start with https://" in page.content.decode()
+    item.refresh_from_db()
+    assert item.order_url != "http://pharmacy.example/orders"
+    browser.post(
+        f"/admin/prescriptions/pharmacy/{item.pk}/change/",
+        {**data, "order_url": "pharmacy.example/orders"},
+    )
+    item.refresh_from_db()
+    assert item.order_url == "https://pharmacy.example/orders"
+
+
 def test_webhook_secrets_are_write_only():
     item = carrier("fedex")
     pharmacy()

@@ -12,12 +12,14 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from prescriptions.models import OrderStatus, PharmacySubmission, SubmissionStatus
 from prescriptions.pharmacy.base import PermanentPharmacyError, TransientPharmacyError
 from prescriptions.pharmacy.http import HttpPharmacy
 from prescriptions.pharmacy.signing import signature_check
 from prescriptions.services.submission import submission_send
+from prescriptions.validators import validate_order_url
 from tests.local_http import serve_locally
 from tests.prescriptions.support_pharmacy import new_order
 
@@ -40,6 +42,8 @@ class FakePharmacy(BaseHTTPRequestHandler):
         status, answer = FakePharmacy.answers.pop(0) if FakePharmacy.answers else (200, {})
         data = json.dumps(answer).encode()
         self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", "/elsewhere")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -145,6 +149,44 @@ def test_no_server_is_transient(order):
     with pytest.raises(TransientPharmacyError) as raised:
         HttpPharmacy().send(payload={"order": {}}, pharmacy=order.pharmacy, idempotency_key="k")
     assert raised.value.code == "network"
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_permanent_and_never_followed(order, status):
+    FakePharmacy.answers = [(status, {})]
+    with pytest.raises(PermanentPharmacyError) as raised:
+        HttpPharmacy().send(payload={"order": {}}, pharmacy=order.pharmacy, idempotency_key="k")
+    assert raised.value.code == f"http_{status}"
+    assert len(FakePharmacy.received) == 1  # the body went nowhere else
+
+
+def test_an_order_url_in_clear_text_is_refused_before_sending(order):
+    order.pharmacy.order_url = "http://pharmacy.example/orders"
+    with pytest.raises(PermanentPharmacyError) as raised:
+        HttpPharmacy().send(payload={"order": {}}, pharmacy=order.pharmacy, idempotency_key="k")
+    assert raised.value.code == "insecure_order_url"
+    assert FakePharmacy.received == []
+
+
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://pharmacy.example/orders", True),
+        ("http://127.0.0.1:8123/orders", True),
+        ("http://localhost:8123/orders", True),
+        ("http://[::1]:8123/orders", True),
+        ("http://pharmacy.example/orders", False),
+        ("http://127.0.0.1.pharmacy.example/orders", False),
+        ("http://10.0.0.5/orders", False),
+        ("ftp://pharmacy.example/orders", False),
+    ],
+)
+def test_only_https_or_this_machine_may_receive_orders(url, allowed):
+    if allowed:
+        validate_order_url(url)
+    else:
+        with pytest.raises(ValidationError):
+            validate_order_url(url)
 
 
 def test_a_pharmacy_without_an_order_url_is_permanent(order):
