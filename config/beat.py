@@ -41,6 +41,12 @@ def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) ->
         "scheduling-mark-no-shows": every(
             "scheduling.tasks.mark_no_shows", "SCHEDULING_NO_SHOW_INTERVAL_SECONDS", 300.0
         ),
+        # Visits started but never completed: their physician is asked to complete them.
+        "scheduling-unfinished-visits": every(
+            "scheduling.tasks.unfinished_visits_reminders",
+            "UNFINISHED_VISIT_INTERVAL_SECONDS",
+            900.0,
+        ),
         "scheduling-follow-ups": every(
             "scheduling.tasks.follow_ups_schedule", "FOLLOW_UP_SCHEDULE_INTERVAL_SECONDS", 300.0
         ),

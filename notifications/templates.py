@@ -75,6 +75,14 @@ TEMPLATES: dict[str, Template] = {
         email_subject="How are you feeling?",
         email_body="{practice}: please reply with a number from 1 to 10.",
     ),
+    # Physicians (scheduling.services.visits): a visit they started is still not completed.
+    "visit_unfinished": Template(
+        sms="{practice}: a visit you started is not completed yet. Complete it: {link}",
+        email_subject="A visit is waiting to be completed",
+        email_body="A visit you started has ended but is not completed yet; until it is, it "
+        "does not count as the patient's check-in. Complete it: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "checkin_due": Template(
         sms="{practice}: it is time to book your next check-in: {link}",
         email_subject="Time to book your next check-in",

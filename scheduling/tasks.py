@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from scheduling.services import cadence, follow_up
-from scheduling.services.visits import appointments_mark_no_show
+from scheduling.services.visits import appointments_mark_no_show, unfinished_visits_remind
 
 
 @shared_task(ignore_result=True)
@@ -27,3 +27,10 @@ def check_in_nudges_schedule() -> int:
     """Beat runs this hourly: one "time to book your check-in" text per patient and due
     date; running it twice schedules each nudge once."""
     return cadence.check_in_nudges_schedule()
+
+
+@shared_task(ignore_result=True)
+def unfinished_visits_reminders() -> int:
+    """Beat runs this every 15 minutes: one "complete this visit" email per visit left in
+    progress; running it twice reminds once."""
+    return unfinished_visits_remind()

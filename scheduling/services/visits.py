@@ -21,6 +21,9 @@ requests (or a request and the no-show task) never both move it.
 * `visit_complete`: the physician records the standard-of-care attestation (must be true)
   and the visit note (encrypted at rest); the visit counts as a video visit.
 * `appointments_mark_no_show`: the beat task's work, a conditional UPDATE per batch.
+* `unfinished_visits_remind`: a visit started and never completed counts as no check-in
+  (the cadence, and the refills waiting on it, see it as missing), so its physician gets
+  one email UNFINISHED_VISIT_REMINDER_AFTER its end asking to complete it.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -39,6 +42,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
+from notifications.services import message_schedule
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors.visits import participant_role, room_closes_at, room_opens_at
 from scheduling.video.base import (
@@ -272,3 +276,33 @@ def _mark_no_show_batch(*, now: datetime, cutoff: datetime) -> int:
     for visit in due:  # locked above: every one of them moved
         audit_write(visit, actor=None, action=AuditAction.UPDATE, detail={"event": "no_show"})
     return moved
+
+
+# Past a visit's end, how long before its physician is asked to complete it, and how far
+# back the reminder looks (one reminder per visit: older ones were asked already).
+UNFINISHED_VISIT_REMINDER_AFTER = timedelta(hours=2)
+UNFINISHED_VISIT_LOOKBACK = timedelta(days=14)
+
+
+def unfinished_visits_remind(*, now: datetime | None = None) -> int:
+    """One email to the physician of each visit still in progress
+    UNFINISHED_VISIT_REMINDER_AFTER after its end; deduped per visit, so running twice
+    reminds once. Returns how many visits were due a reminder."""
+    now = now or timezone.now()
+    due = Appointment.objects.filter(
+        status=S.IN_PROGRESS,
+        ends_at__lte=now - UNFINISHED_VISIT_REMINDER_AFTER,
+        ends_at__gt=now - UNFINISHED_VISIT_LOOKBACK,
+    ).select_related("physician__user")
+    count = 0
+    for visit in due:
+        message_schedule(
+            recipient=visit.physician.user,
+            template_key="visit_unfinished",
+            category="care",
+            channel="email",
+            dedupe_key=f"appointment:{visit.public_id}:unfinished",
+            context={"path": visit.app_path},
+        )
+        count += 1
+    return count
