@@ -21,14 +21,16 @@ from rest_framework import throttling
 
 
 @functools.cache
-def _redis() -> redis.Redis:
+def redis_client() -> redis.Redis:
+    """The Redis behind Django's default cache (CACHES uses REDIS_URL), for what the cache
+    API cannot do in one round trip."""
     return redis.Redis.from_url(settings.REDIS_URL)
 
 
 @receiver(setting_changed)
 def _redis_changed(*, setting: str, **kwargs: Any) -> None:
     if setting == "REDIS_URL":
-        _redis.cache_clear()
+        redis_client.cache_clear()
 
 
 class UserRateThrottle(throttling.UserRateThrottle):
@@ -47,7 +49,7 @@ class UserRateThrottle(throttling.UserRateThrottle):
         window = int(now // duration)
         self.window_ends = (window + 1) * duration
         counter = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:{key}:{window}"
-        pipe = _redis().pipeline(transaction=False)
+        pipe = redis_client().pipeline(transaction=False)
         pipe.incr(counter)
         pipe.expire(counter, duration)
         count, _ = pipe.execute()

@@ -7,11 +7,14 @@ from __future__ import annotations
 import threading
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 
+from accounts.services import throttling
 from accounts.services.mfa import mfa_code_check
 from audit.models import AuditEvent
 from core.errors import TooManyRequests, ValidationFailed
+from core.throttling import redis_client
 from tests.accounts.support import enroll, enrolled_admin, login, next_step_code, sign_in
 from tests.factories import PhysicianFactory, UserFactory
 
@@ -144,3 +147,29 @@ def test_registration_throttle_ignores_spoofed_forwarded_for(api, settings):
     ]
     assert codes[:10] == [202] * 10
     assert codes[10:] == [429, 429]
+
+
+def test_counting_never_fails_while_a_success_deletes_the_counter():
+    """A success deletes the MFA counter while parallel attempts count on it: counting
+    must neither fail (the key vanishing between creating and incrementing it was a 500)
+    nor lose its expiry."""
+    key, errors, stop = "mfa-attempts:race", [], threading.Event()
+
+    def delete_repeatedly() -> None:
+        while not stop.is_set():
+            cache.delete(key)
+
+    deleter = threading.Thread(target=delete_repeatedly)
+    deleter.start()
+    try:
+        for _ in range(3000):
+            try:
+                assert throttling._count(key) >= 1
+            except Exception as exc:  # kept: the assertion below reports it
+                errors.append(exc)
+    finally:
+        stop.set()
+        deleter.join()
+    assert errors == []
+    throttling._count(key)
+    assert 0 < redis_client().ttl(cache.make_key(key)) <= throttling._window()
