@@ -106,6 +106,14 @@ def test_only_an_ops_admin_takes_the_fast_page(orders, patient, physician):
         assert page is None
 
 
+@pytest.mark.parametrize(
+    ("statuses", "state"), [(["shipped", "lost'"], None), (None, "NY"), (["shipped"], "")]
+)
+def test_the_fast_page_writes_only_known_choices_into_its_text(ops_admin, statuses, state):
+    with pytest.raises(ValueError):
+        tracking_page_fast_audited(ops_admin, statuses=statuses, state=state, offset=0, limit=5)
+
+
 def _body(client, params):
     response = client.get(URL, params)
     assert response.status_code == 200, response.content
