@@ -166,7 +166,7 @@ def tracking_page_fast_audited(
         raise ValueError("Unknown status or state: DeliveryFilter validates them.")
     params, commit_async = audit_reads_params(actor=viewer, object_type=ORDER_TYPE)
     statement = _page_sql(
-        statuses=None if statuses is None else tuple(sorted(set(statuses))),
+        statuses=tuple(sorted(set(statuses))) if statuses else None,  # none: no filter
         state=state,
         limit=int(limit),
         offset=int(offset),
@@ -175,7 +175,7 @@ def tracking_page_fast_audited(
     with connection.cursor() as cursor:
         # psycopg's own timestamptz loader (C), not Django's Python subclass of it, which
         # only relabels the same instant with the connection's zone (UTC): about 100
-        # timestamps a page, where that subclass cost more than decrypting the cities.
+        # timestamps a page, each parsed in Python otherwise.
         cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(statement, params)
         records = cursor.fetchall()
