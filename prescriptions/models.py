@@ -406,6 +406,10 @@ class DeliveryOrder(models.Model):
             models.Index(
                 fields=["status", "ship_to_state", "created_at"], name="order_status_state_created"
             ),
+            # The list's total for statuses in a state (selectors.tracking_page): a few dozen
+            # distinct keys, so deduplication makes its index-only count read a fifth of
+            # the pages of the one above.
+            models.Index(fields=["ship_to_state", "status"], name="order_state_status"),
             models.Index(fields=["patient", "created_at"]),
             models.Index(fields=["created_at"]),
         ]

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import django_filters
 from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.http import StreamingHttpResponse
+from django.http import QueryDict, StreamingHttpResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -33,7 +33,7 @@ from audit.services import audit_record
 from core.api import CountedPagination, enum_field, error_responses
 from prescriptions.api.orders import ShipToOut
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
-from prescriptions.selectors import tracking
+from prescriptions.selectors import tracking, tracking_page
 from prescriptions.selectors.scoping import orders_visible_to
 
 # --- filters ---------------------------------------------------------------------------
@@ -248,14 +248,47 @@ class DeliveryListView(OpsFilteredView):
     serializer_class = DeliveryRowOut
 
     def get(self, request: Request) -> Response:
-        """One statement reads the page and its total, one audits every order on it."""
-        viewer, orders = user_of(request), self.filtered()
+        """The usual filters (statuses, a state) take the one-statement fast path
+        (tracking_page); any other filter, or an invalid value, the FilterSet (and its 400)."""
+        viewer, usual = user_of(request), _usual_filters(request.query_params)
+        orders = None if usual is not None else self.filtered()
 
         def read(offset: int, limit: int) -> tuple[list[Any], int | None]:
-            page = tracking.tracking_page_audited(viewer, orders, offset=offset, limit=limit)
+            page = None
+            if usual is not None:
+                statuses, state = usual
+                page = tracking_page.tracking_page_fast_audited(
+                    viewer, statuses=statuses, state=state, offset=offset, limit=limit
+                )
+            if page is None:
+                filtered = orders if orders is not None else self.filtered()
+                page = tracking.tracking_page_audited(viewer, filtered, offset=offset, limit=limit)
             return [_row(row) for row in page.rows], page.total
 
-        return CountedPagination().respond(request, read=read, count=orders.count)
+        def count() -> int:  # ?page=last
+            return (orders if orders is not None else self.filtered()).count()
+
+        return CountedPagination().respond(request, read=read, count=count)
+
+
+# The list's parameters the fast path answers: the usual filters and the pagination's.
+_USUAL_PARAMS = frozenset({"status", "state", "page", "page_size"})
+_STATUSES = frozenset(OrderStatus.values)
+_STATES = frozenset(State.values)
+
+
+def _usual_filters(params: QueryDict) -> tuple[list[str] | None, str | None] | None:
+    """(statuses, state) when the query filters by nothing but valid statuses and one
+    valid state (each optional), else None: DeliveryFilter then validates and filters."""
+    if not _USUAL_PARAMS.issuperset(params):
+        return None
+    statuses = params.getlist("status") or None
+    if statuses is not None and not _STATUSES.issuperset(statuses):
+        return None
+    states = params.getlist("state")
+    if states and (len(states) > 1 or states[0] not in _STATES):
+        return None
+    return statuses, states[0] if states else None
 
 
 @extend_schema(

@@ -1,0 +1,12 @@
+from django.db import migrations, models
+
+
+class Migration(migrations.Migration):
+    dependencies = [("prescriptions", "0005_inpersonevaluation_public_id")]
+
+    operations = [
+        migrations.AddIndex(
+            model_name="deliveryorder",
+            index=models.Index(fields=["ship_to_state", "status"], name="order_state_status"),
+        ),
+    ]
