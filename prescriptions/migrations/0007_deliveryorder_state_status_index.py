@@ -2,7 +2,7 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    dependencies = [("prescriptions", "0005_inpersonevaluation_public_id")]
+    dependencies = [("prescriptions", "0006_pharmacy_order_url_https")]
 
     operations = [
         migrations.AddIndex(
