@@ -7,6 +7,7 @@ over prefetched credentials so a page of profiles costs the same queries at any 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -109,6 +110,16 @@ def only_speaking(
     physicians: QuerySet[PhysicianProfile], language: str
 ) -> QuerySet[PhysicianProfile]:
     return physicians.filter(schedule__languages__contains=[language.strip().lower()])
+
+
+def physicians_shown_with_slots(ids: Iterable[int]) -> dict[int, PhysicianProfile]:
+    """Physicians by pk with only what a slot shows of them (scheduling.api.slots
+    physician_brief: name, public id, title); any other field read is a query."""
+    return (
+        PhysicianProfile.objects.select_related("user", "schedule")
+        .only("first_name", "last_name", "user__public_id", "schedule__title")
+        .in_bulk(ids)
+    )
 
 
 def public_physician(physician_id: Any) -> PhysicianProfile:
