@@ -21,7 +21,7 @@ from patients.selectors.own_record import patient_of
 from patients.selectors.record import patient_visible_to
 from scheduling.api.calendar import iso_utc
 from scheduling.models import Appointment, AppointmentKind
-from scheduling.selectors.availability import physicians_shown_with_slots, schedule_or_blank
+from scheduling.selectors.availability import physician_shown
 from scheduling.selectors.slot_runs import instant_of
 from scheduling.selectors.slots import appointment_minutes, open_slots
 
@@ -93,11 +93,8 @@ def physician_by_public_id(public_id: Any) -> PhysicianProfile:
 
 
 def physician_brief(physician: PhysicianProfile) -> dict[str, Any]:
-    return {
-        "id": physician.user.public_id,
-        "name": str(physician),
-        "title": schedule_or_blank(physician).title,
-    }
+    shown = physician_shown(physician)
+    return {"id": shown.public_id, "name": shown.name, "title": shown.title}
 
 
 @extend_schema(
@@ -133,10 +130,9 @@ class SlotSearchView(generics.ListAPIView):
         page = self.paginate_queryset(slots.starts) or []
         zone = patient_zone(patient)
         length = appointment_minutes(params["kind"])
-        physicians = physicians_shown_with_slots({pk for _, pk in page})
         briefs = {
-            pk: {**brief, "id": str(brief["id"])}
-            for pk, brief in ((pk, physician_brief(doctor)) for pk, doctor in physicians.items())
+            pk: {"id": str(shown.public_id), "name": shown.name, "title": shown.title}
+            for pk, shown in slots.shown.items()
         }
         rows = []
         for start, pk in page:

@@ -7,7 +7,6 @@ over prefetched credentials so a page of profiles costs the same queries at any 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +21,7 @@ from accounts.selectors import physician_authority, physicians_licensed_in
 from core.clock import practice_today
 from core.errors import NotFound
 from scheduling.models import AvailabilityOverride, PhysicianSchedule, WeeklyAvailability
+from scheduling.selectors.slot_runs import Shown
 
 
 def _physicians() -> QuerySet[PhysicianProfile]:
@@ -112,14 +112,9 @@ def only_speaking(
     return physicians.filter(schedule__languages__contains=[language.strip().lower()])
 
 
-def physicians_shown_with_slots(ids: Iterable[int]) -> dict[int, PhysicianProfile]:
-    """Physicians by pk with only what a slot shows of them (scheduling.api.slots
-    physician_brief: name, public id, title); any other field read is a query."""
-    return (
-        PhysicianProfile.objects.select_related("user", "schedule")
-        .only("first_name", "last_name", "user__public_id", "schedule__title")
-        .in_bulk(ids)
-    )
+def physician_shown(physician: PhysicianProfile) -> Shown:
+    """What a slot shows of the physician (select `user` and `schedule`)."""
+    return Shown(physician.user.public_id, str(physician), schedule_or_blank(physician).title)
 
 
 def public_physician(physician_id: Any) -> PhysicianProfile:

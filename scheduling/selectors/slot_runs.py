@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import overload
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from accounts.models import PhysicianProfile
@@ -32,6 +33,16 @@ def microseconds_of(instant: datetime) -> int:
 def instant_of(microseconds: int) -> datetime:
     """The UTC instant (tzinfo ZoneInfo("UTC"), as the slots always had)."""
     return _EPOCH + timedelta(microseconds=microseconds)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a slot shows of its physician (none of it PHI: it is kept with the physician
+    side of a search)."""
+
+    public_id: UUID
+    name: str
+    title: str
 
 
 @dataclass(frozen=True)
@@ -127,8 +138,9 @@ class OpenStarts(Sequence[tuple[int, int]]):
 
 class OpenSlots(Sequence[Slot]):
     """Every open slot of a search, ordered by start, then physician, made on demand from
-    `starts` (which a caller that needs no Slot objects can page instead). Physicians not
-    already known are read when a slice first needs them (one query per slice)."""
+    `starts` (which a caller that needs no Slot objects can page instead, with `shown`:
+    every physician of the runs as a slot shows them). Physicians not already known are
+    read when a slice first needs them (one query per slice)."""
 
     def __init__(
         self,
@@ -137,8 +149,10 @@ class OpenSlots(Sequence[Slot]):
         step: int,
         length: timedelta,
         physicians: dict[int, PhysicianProfile] | None = None,
+        shown: dict[int, Shown] | None = None,
     ) -> None:
         self.starts = OpenStarts(runs, step=step)
+        self.shown = shown or {}
         self._length = length
         self._physicians = dict(physicians or {})
 

@@ -42,12 +42,13 @@ from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
 )
-from scheduling.selectors.availability import schedule_or_blank
+from scheduling.selectors.availability import physician_shown, schedule_or_blank
 from scheduling.selectors.office_hours import overrides_by_physician, rules_by_physician, windows_of
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
+    Shown,
     instant_of,
     microseconds_of,
     runs_within,
@@ -95,18 +96,20 @@ def open_slots(
         return OpenSlots([], step=1, length=appointment_minutes(kind))
     physicians: dict[int, PhysicianProfile] = {}
 
-    def compute() -> list[Run]:
+    def compute() -> tuple[list[Run], dict[int, Shown]]:
         found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
         physicians.update((doctor.pk, doctor) for doctor in found)
-        return runs
+        return runs, {doctor.pk: physician_shown(doctor) for doctor in found}
 
     if kept:
         shape = f"{patient.state}:{kind}:{physician.pk if physician else '*'}:"
         shape += f"{microseconds_of(days_start)}:{microseconds_of(days_end)}"
-        runs = physician_runs_kept(shape, compute)
+        runs, shown = physician_runs_kept(shape, compute)
     else:
-        runs = compute()
-    return _for_patient(runs, patient, kind, low, high, physicians)
+        runs, shown = compute()
+    slots = _for_patient(runs, patient, kind, low, high, physicians)
+    slots.shown = shown
+    return slots
 
 
 def slot_offered(
