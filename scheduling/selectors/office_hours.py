@@ -47,7 +47,7 @@ def overrides_by_physician(
     return overrides
 
 
-_Known = dict[tuple[str, date, tuple[_Hours, ...], tuple[_Override, ...]], list[tuple[int, int]]]
+KnownDays = dict[tuple[str, date, tuple[_Hours, ...], tuple[_Override, ...]], list[tuple[int, int]]]
 
 
 def windows_of(
@@ -56,7 +56,7 @@ def windows_of(
     overrides: dict[date, list[_Override]],
     range_start: datetime,
     range_end: datetime,
-    known: _Known | None = None,
+    known: KnownDays | None = None,
 ) -> Iterator[tuple[int, int]]:
     """The physician's open hours (microseconds) on their own calendar days around
     [range_start, range_end), in order. `known`: days already worked out by the same

@@ -43,7 +43,12 @@ from scheduling.models import (
     Appointment,
 )
 from scheduling.selectors.availability import physician_shown, schedule_or_blank
-from scheduling.selectors.office_hours import overrides_by_physician, rules_by_physician, windows_of
+from scheduling.selectors.office_hours import (
+    KnownDays,
+    overrides_by_physician,
+    rules_by_physician,
+    windows_of,
+)
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_runs import (
     OpenSlots,
@@ -189,7 +194,7 @@ def _physician_runs(
     )
     no_one = _Busy([], [])
     runs: list[Run] = []
-    known: dict = {}
+    known: KnownDays = {}
     for doctor in physicians:
         windows = windows_of(
             doctor,
