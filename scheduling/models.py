@@ -185,6 +185,13 @@ class Appointment(models.Model):
     class Meta:
         indexes = [
             models.Index(fields=["physician", "starts_at"]),
+            # The slot search's busy ranges, read from the index alone (no heap, no sort).
+            models.Index(
+                fields=["physician", "starts_at"],
+                include=["blocked_until"],
+                condition=Q(status__in=ACTIVE_STATUSES),
+                name="appointment_busy_ranges",
+            ),
             models.Index(fields=["patient", "starts_at"]),
             models.Index(fields=["status", "ends_at"]),
         ]

@@ -21,6 +21,7 @@ from accounts.selectors import physician_authority, physicians_licensed_in
 from core.clock import practice_today
 from core.errors import NotFound
 from scheduling.models import AvailabilityOverride, PhysicianSchedule, WeeklyAvailability
+from scheduling.selectors.slot_runs import Shown
 
 
 def _physicians() -> QuerySet[PhysicianProfile]:
@@ -109,6 +110,11 @@ def only_speaking(
     physicians: QuerySet[PhysicianProfile], language: str
 ) -> QuerySet[PhysicianProfile]:
     return physicians.filter(schedule__languages__contains=[language.strip().lower()])
+
+
+def physician_shown(physician: PhysicianProfile) -> Shown:
+    """What a slot shows of the physician (select `user` and `schedule`)."""
+    return Shown(physician.user.public_id, str(physician), schedule_or_blank(physician).title)
 
 
 def public_physician(physician_id: Any) -> PhysicianProfile:

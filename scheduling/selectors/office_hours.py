@@ -47,22 +47,35 @@ def overrides_by_physician(
     return overrides
 
 
+KnownDays = dict[tuple[str, date, tuple[_Hours, ...], tuple[_Override, ...]], list[tuple[int, int]]]
+
+
 def windows_of(
     doctor: PhysicianProfile,
     rules: dict[int, list[_Hours]],
     overrides: dict[date, list[_Override]],
     range_start: datetime,
     range_end: datetime,
+    known: KnownDays | None = None,
 ) -> Iterator[tuple[int, int]]:
     """The physician's open hours (microseconds) on their own calendar days around
-    [range_start, range_end), in order."""
+    [range_start, range_end), in order. `known`: days already worked out by the same
+    search, by zone, date, hours and overrides (physicians often keep the same hours: a
+    day's zone conversions are then made once, not once per physician)."""
     zone = physician_zone(doctor)
+    known = {} if known is None else known
     day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
     while day <= last_day:
-        day_windows = windows(rules.get(day.weekday(), []), overrides.get(day, []), day, zone)
-        for window_start, window_end in day_windows:
-            yield microseconds_of(window_start), microseconds_of(window_end)
+        day_rules, day_overrides = rules.get(day.weekday(), []), overrides.get(day, [])
+        key = (zone.key, day, tuple(day_rules), tuple(day_overrides))
+        day_windows = known.get(key)
+        if day_windows is None:
+            day_windows = known[key] = [
+                (microseconds_of(window_start), microseconds_of(window_end))
+                for window_start, window_end in windows(day_rules, day_overrides, day, zone)
+            ]
+        yield from day_windows
         day += timedelta(days=1)
 
 

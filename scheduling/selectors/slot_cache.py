@@ -21,9 +21,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
-from scheduling.selectors.slot_runs import Run
+from scheduling.selectors.slot_runs import Run, Shown
 
 GENERATION_KEY = "scheduling:slots:generation"
+
+_Side = tuple[list[Run], dict[int, Shown]]
 
 
 def slots_changed() -> None:
@@ -40,18 +42,19 @@ def _bump() -> None:
         cache.set(GENERATION_KEY, 1, timeout=None)
 
 
-def physician_runs_kept(shape: str, compute: Callable[[], list[Run]]) -> list[Run]:
-    """The runs of the search `shape` names, kept or computed (and then kept)."""
+def physician_runs_kept(shape: str, compute: Callable[[], _Side]) -> _Side:
+    """The physician side of the search `shape` names (its runs, and the physicians as
+    slots show them), kept or computed (and then kept)."""
     seconds = settings.SLOT_SEARCH_CACHE_SECONDS
     if seconds <= 0:
         return compute()
-    key = f"scheduling:slots:{shape}"
+    key = f"scheduling:slots:side:{shape}"  # "side": runs with the physicians shown
     found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY, 0)
     kept = found.get(key)
     if kept is not None and kept[0] == generation:
-        runs: list[Run] = kept[1]
-        return runs
-    runs = compute()
-    cache.set(key, (generation, runs), timeout=seconds)
-    return runs
+        side: _Side = kept[1]
+        return side
+    side = compute()
+    cache.set(key, (generation, side), timeout=seconds)
+    return side

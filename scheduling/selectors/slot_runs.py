@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import overload
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from accounts.models import PhysicianProfile
@@ -35,6 +36,16 @@ def instant_of(microseconds: int) -> datetime:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """What a slot shows of its physician (none of it PHI: it is kept with the physician
+    side of a search)."""
+
+    public_id: UUID
+    name: str
+    title: str
+
+
+@dataclass(frozen=True)
 class Slot:
     physician: PhysicianProfile
     starts_at: datetime  # UTC
@@ -43,6 +54,9 @@ class Slot:
 
 def runs_within(runs: list[Run], low: int, high: int, step: int) -> list[Run]:
     """The starts in [low, high) of each run."""
+    inside = [run for run in runs if run[0] >= low and run[1] < high]
+    if len(inside) == len(runs):  # the common case: a range that starts past the notice
+        return inside
     kept = []
     for first, last, pk in runs:
         if first < low:
@@ -76,49 +90,40 @@ def runs_without(runs: list[Run], taken: list[tuple[int, int]], step: int) -> li
     return [run for run in kept if run[0] <= run[1]]
 
 
-class OpenSlots(Sequence[Slot]):
-    """Every open slot of a search, ordered by start, then physician, made on demand:
-    the length is counted from the runs, and a slice makes only the slots in it (a page
-    of a week's search across every physician is a few dozen of thousands). Physicians
-    not already known are read when a slice first needs them (one query per slice)."""
+class OpenStarts(Sequence[tuple[int, int]]):
+    """(start, physician pk) of every open slot of a search, ordered by start, then
+    physician, made on demand: the length is counted from the runs, and a slice makes
+    only the starts in it (a page of a week's search across every physician is a few
+    dozen of thousands)."""
 
-    def __init__(
-        self,
-        runs: list[Run],
-        *,
-        step: int,
-        length: timedelta,
-        physicians: dict[int, PhysicianProfile] | None = None,
-    ) -> None:
+    def __init__(self, runs: list[Run], *, step: int) -> None:
         # Ordered as the merge wants them: first start, then physician.
-        self._runs = sorted((first, pk, last) for first, last, pk in runs)
+        self._runs = sorted([(first, pk, last) for first, last, pk in runs])
         self._step = step
-        self._length = length
-        self._physicians = dict(physicians or {})
-        self._count = sum((last - first) // step + 1 for first, last, _ in runs)
+        self._count = sum([(last - first) // step + 1 for first, _, last in self._runs])
 
     def __len__(self) -> int:
         return self._count
 
     @overload
-    def __getitem__(self, index: int) -> Slot: ...
+    def __getitem__(self, index: int) -> tuple[int, int]: ...
 
     @overload
-    def __getitem__(self, index: slice) -> list[Slot]: ...
+    def __getitem__(self, index: slice) -> list[tuple[int, int]]: ...
 
-    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
+    def __getitem__(self, index: int | slice) -> tuple[int, int] | list[tuple[int, int]]:
         if isinstance(index, int):
             position = range(self._count)[index]  # IndexError out of range
-            return self._slots(itertools.islice(self._starts(), position, position + 1))[0]
+            return next(itertools.islice(self._starts(), position, position + 1))
         start, stop, stride = index.indices(self._count)
-        return self._slots(itertools.islice(self._starts(), start, stop, stride))
+        return list(itertools.islice(self._starts(), start, stop, stride))
 
-    def __iter__(self) -> Iterator[Slot]:
-        return iter(self._slots(self._starts()))
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        return self._starts()
 
     def _starts(self) -> Iterator[tuple[int, int]]:
-        """(start, physician pk) in order. Runs join the merge as the walk reaches their
-        first start, so a first page touches only the runs it needs."""
+        """Runs join the merge as the walk reaches their first start, so a first page
+        touches only the runs it needs."""
         runs, step = self._runs, self._step
         waiting = 0
         heap: list[tuple[int, int, int]] = []  # next start, pk, last
@@ -133,7 +138,45 @@ class OpenSlots(Sequence[Slot]):
                 heapq.heappop(heap)
             yield start, pk
 
-    def _slots(self, starts: Iterator[tuple[int, int]]) -> list[Slot]:
+
+class OpenSlots(Sequence[Slot]):
+    """Every open slot of a search, ordered by start, then physician, made on demand from
+    `starts` (which a caller that needs no Slot objects can page instead, with `shown`:
+    every physician of the runs as a slot shows them). Physicians not already known are
+    read when a slice first needs them (one query per slice)."""
+
+    def __init__(
+        self,
+        runs: list[Run],
+        *,
+        step: int,
+        length: timedelta,
+        physicians: dict[int, PhysicianProfile] | None = None,
+        shown: dict[int, Shown] | None = None,
+    ) -> None:
+        self.starts = OpenStarts(runs, step=step)
+        self.shown = shown or {}
+        self._length = length
+        self._physicians = dict(physicians or {})
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @overload
+    def __getitem__(self, index: int) -> Slot: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Slot]: ...
+
+    def __getitem__(self, index: int | slice) -> Slot | list[Slot]:
+        if isinstance(index, int):
+            return self._slots([self.starts[index]])[0]
+        return self._slots(self.starts[index])
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self._slots(self.starts))
+
+    def _slots(self, starts: Iterable[tuple[int, int]]) -> list[Slot]:
         found = list(starts)
         if missing := {pk for _, pk in found} - self._physicians.keys():
             # What a slot shows of its physician; not the account's (encrypted) email.

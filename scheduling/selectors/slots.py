@@ -24,10 +24,16 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import BigIntegerField, Func, Q
+from django.db.models import BigIntegerField, DateTimeField, F, Func, Prefetch, Q, Value
 from django.utils import timezone
 
-from accounts.models import LicenseStatus, PhysicianProfile
+from accounts.models import (
+    CdsRegistration,
+    DeaRegistration,
+    LicenseStatus,
+    PhysicianProfile,
+    StateLicense,
+)
 from accounts.selectors import physician_authority
 from core.clock import practice_date
 from patients.models import Patient
@@ -36,12 +42,18 @@ from scheduling.models import (
     ACTIVE_STATUSES,
     Appointment,
 )
-from scheduling.selectors.availability import schedule_or_blank
-from scheduling.selectors.office_hours import overrides_by_physician, rules_by_physician, windows_of
+from scheduling.selectors.availability import physician_shown, schedule_or_blank
+from scheduling.selectors.office_hours import (
+    KnownDays,
+    overrides_by_physician,
+    rules_by_physician,
+    windows_of,
+)
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
+    Shown,
     instant_of,
     microseconds_of,
     runs_within,
@@ -89,18 +101,20 @@ def open_slots(
         return OpenSlots([], step=1, length=appointment_minutes(kind))
     physicians: dict[int, PhysicianProfile] = {}
 
-    def compute() -> list[Run]:
+    def compute() -> tuple[list[Run], dict[int, Shown]]:
         found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
         physicians.update((doctor.pk, doctor) for doctor in found)
-        return runs
+        return runs, {doctor.pk: physician_shown(doctor) for doctor in found}
 
     if kept:
         shape = f"{patient.state}:{kind}:{physician.pk if physician else '*'}:"
         shape += f"{microseconds_of(days_start)}:{microseconds_of(days_end)}"
-        runs = physician_runs_kept(shape, compute)
+        runs, shown = physician_runs_kept(shape, compute)
     else:
-        runs = compute()
-    return _for_patient(runs, patient, kind, low, high, physicians)
+        runs, shown = compute()
+    slots = _for_patient(runs, patient, kind, low, high, physicians)
+    slots.shown = shown
+    return slots
 
 
 def slot_offered(
@@ -180,9 +194,15 @@ def _physician_runs(
     )
     no_one = _Busy([], [])
     runs: list[Run] = []
+    known: KnownDays = {}
     for doctor in physicians:
         windows = windows_of(
-            doctor, rules.get(doctor.pk, {}), overrides.get(doctor.pk, {}), range_start, range_end
+            doctor,
+            rules.get(doctor.pk, {}),
+            overrides.get(doctor.pk, {}),
+            range_start,
+            range_end,
+            known,
         )
         runs += search.runs_of(doctor, windows, busy.get(doctor.pk, no_one))
     return physicians, runs
@@ -205,51 +225,98 @@ class _Search:
     ) -> list[Run]:
         """The doctor's open starts in [low, high) as runs: inside a window, on the step
         grid from the window's start, ending inside it; meeting none of their appointments
-        plus buffer; on a day physician_authority lets them treat in the patient's state
-        (asked once a day)."""
+        plus buffer; on a day physician_authority lets them treat in the patient's state.
+
+        A start s meets an appointment [b, e) (with its buffer) when b - blocked < s < e:
+        an open interval of starts. This loop runs once per appointment of the range
+        (~10,000 in a 30-day search): it stays on local ints."""
         blocked = self.length + buffer_of(doctor) // _MICROSECOND
-        may_treat: dict[date, bool] = {}
+        pk, step, length, low, high = doctor.pk, self.step, self.length, self.low, self.high
+        starts, ends, max_ends = doctor_busy.starts, doctor_busy.ends, doctor_busy.max_ends
+        treats = _Treats(doctor, self.state)
+        day_of = self.calendar.day_of
         runs: list[Run] = []
         for window_start, window_end in windows:
-            earliest = max(window_start, self.low)
-            latest = min(window_end - self.length, self.high - 1)
+            earliest = max(window_start, low)
+            latest = min(window_end - length, high - 1)
             if earliest > latest:
                 continue
-            # A start s meets an appointment [b, e) (with its buffer) when
-            # b - blocked < s < e: an open interval of starts.
+            on, _, day_to = day_of(earliest)
+            # A window whose starts all fall on one practice day (nearly all do) is
+            # decided once, and its pieces need no cutting at midnight.
+            one_day = latest < day_to
+            if one_day and not treats.on(on):
+                continue
+            found: list[Run] = runs if one_day else []
             free_from = earliest
-            for taken_from, taken_to in doctor_busy.meeting(earliest, latest, reach=blocked):
-                if taken_from >= free_from:
-                    piece_to = min(taken_from, latest)
-                    self._add(runs, doctor, may_treat, window_start, free_from, piece_to)
-                free_from = max(free_from, taken_to)
-                if free_from > latest:
-                    break
-            self._add(runs, doctor, may_treat, window_start, free_from, latest)
+            # The appointments that can meet a start in [earliest, latest], in start order.
+            index = bisect.bisect_right(max_ends, earliest)
+            beyond = bisect.bisect_left(starts, latest + blocked)
+            while index < beyond and free_from <= latest:
+                taken_to = ends[index]
+                if taken_to > earliest:
+                    taken_from = starts[index] - blocked
+                    if taken_from >= free_from:
+                        # The grid starts (from the window's start) in [free_from, taken_from].
+                        first = window_start + -(-(free_from - window_start) // step) * step
+                        last = (
+                            window_start + (min(taken_from, latest) - window_start) // step * step
+                        )
+                        if first <= last:
+                            found.append((first, last, pk))
+                    if taken_to > free_from:
+                        free_from = taken_to
+                index += 1
+            first = window_start + -(-(free_from - window_start) // step) * step
+            last = window_start + (latest - window_start) // step * step
+            if first <= last:
+                found.append((first, last, pk))
+            if not one_day:
+                for first, last, _ in found:
+                    self._by_day(runs, pk, treats, first, last)
         return runs
 
-    def _add(
-        self,
-        runs: list[Run],
-        doctor: PhysicianProfile,
-        may_treat: dict[date, bool],
-        anchor: int,
-        free_from: int,
-        free_to: int,
-    ) -> None:
-        """The grid starts (from `anchor`) in [free_from, free_to], cut at the practice
-        calendar's midnights, on the days the doctor may treat."""
+    def _by_day(self, runs: list[Run], pk: int, treats: _Treats, first: int, last: int) -> None:
+        """The starts first, first + step, ..., last cut at the practice calendar's
+        midnights, on the days the doctor may treat."""
         step = self.step
-        first = anchor + -(-(free_from - anchor) // step) * step
-        last = anchor + (free_to - anchor) // step * step
         while first <= last:
             on, _, day_to = self.calendar.day_of(first)
             day_last = min(last, first + (day_to - 1 - first) // step * step)
-            if on not in may_treat:
-                may_treat[on] = physician_authority(doctor, self.state, on=on).may_treat
-            if may_treat[on]:
-                runs.append((first, day_last, doctor.pk))
+            if treats.on(on):
+                runs.append((first, day_last, pk))
             first = day_last + step
+
+
+class _Treats:
+    """physician_authority(doctor, state, on=day).may_treat, asked once per stretch of
+    days. The rule reads the day only by comparing it with the dates of the doctor's
+    credentials, so its answer cannot change between two consecutive days that lie on
+    the same side of (or on) every such date: each stretch starts at a credential date or
+    the day after one. (Asked per day, a 30-day search made ~1,100 calls.)"""
+
+    def __init__(self, doctor: PhysicianProfile, state: str) -> None:
+        self.doctor = doctor
+        self.state = state
+        dates = {
+            value
+            for credentials in (
+                doctor.licenses.all(),
+                doctor.dea_registrations.all(),
+                doctor.cds_registrations.all(),
+            )
+            for credential in credentials
+            for value in vars(credential).values()
+            if type(value) is date
+        }
+        self.starts = sorted(dates | {day + timedelta(days=1) for day in dates})
+        self.answers: dict[int, bool] = {}
+
+    def on(self, day: date) -> bool:
+        stretch = bisect.bisect_right(self.starts, day)
+        if stretch not in self.answers:
+            self.answers[stretch] = physician_authority(self.doctor, self.state, on=day).may_treat
+        return self.answers[stretch]
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -292,21 +359,26 @@ def _candidates(
     state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
 ) -> list[PhysicianProfile]:
     """Physicians with a license in `state` that is active and unexpired on some day of
-    the range (physician_authority then decides day by day), with their credentials and
-    schedule."""
+    the range (physician_authority then decides day by day), with their schedule and
+    their credentials in `state` only (all physician_authority reads for it: half the
+    rows to make), without what a slot never shows (the encrypted email, the password)."""
+    licensed = StateLicense.objects.filter(
+        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=practice_date(range_start)
+    )
     doctors = PhysicianProfile.objects.filter(
-        licenses__state=state,
-        licenses__status=LicenseStatus.ACTIVE,
-        licenses__expires_on__gte=practice_date(range_start),
-        user__is_active=True,
+        pk__in=licensed.values("physician_id"), user__is_active=True
     )
     if physician is not None:
         doctors = doctors.filter(pk=physician.pk)
     return list(
         doctors.select_related("user", "schedule")
-        .prefetch_related("licenses", "dea_registrations", "cds_registrations")
+        .defer("user__email", "user__password", "practice_address")
+        .prefetch_related(
+            Prefetch("licenses", queryset=StateLicense.objects.filter(state=state)),
+            Prefetch("dea_registrations", queryset=DeaRegistration.objects.filter(state=state)),
+            Prefetch("cds_registrations", queryset=CdsRegistration.objects.filter(state=state)),
+        )
         .order_by("pk")
-        .distinct()
     )
 
 
@@ -320,29 +392,18 @@ class _Busy:
         self.ends = ends
         self.max_ends = list(itertools.accumulate(ends, max))
 
-    @classmethod
-    def of(cls, intervals: Iterable[tuple[int, int]]) -> _Busy:
-        ordered = sorted(intervals)
-        return cls([start for start, _ in ordered], [end for _, end in ordered])
-
-    def meeting(self, earliest: int, latest: int, *, reach: int) -> list[tuple[int, int]]:
-        """The starts in [earliest, latest] of a slot reaching `reach` past its start that
-        meet an interval: for each interval [b, e) that can meet one, the open interval
-        (b - reach, e)."""
-        first = bisect.bisect_right(self.max_ends, earliest)
-        last = bisect.bisect_left(self.starts, latest + reach)
-        starts, ends = self.starts, self.ends
-        return [(starts[i] - reach, ends[i]) for i in range(first, last) if ends[i] > earliest]
-
 
 def _busy_by_physician(
     physician_ids: list[int], range_start: datetime, range_end: datetime
 ) -> dict[int, _Busy]:
     """Each physician's active appointments as [starts_at, blocked_until): the range the
-    exclusion constraint keeps apart. One row per physician, the instants as arrays of
-    integers in start order (thousands of rows of datetimes cost more to read than the
-    search itself)."""
-    starts_at, blocked_until = _EpochMicroseconds("starts_at"), _EpochMicroseconds("blocked_until")
+    exclusion constraint keeps apart (so no two share a start). One row per physician, the
+    instants as arrays of integers in start order (thousands of rows of datetimes cost
+    more to read than the search itself), read from the index `appointment_busy_ranges`
+    alone, in its order."""
+    base = microseconds_of(range_start)
+    starts_at = _MicrosecondsAfter("starts_at", range_start)
+    blocked_until = _MicrosecondsAfter("blocked_until", range_start)
     rows = (
         Appointment.objects.filter(
             Q(physician_id__in=physician_ids),
@@ -353,9 +414,26 @@ def _busy_by_physician(
         .order_by()
         .values("physician_id")
         .annotate(
-            starts=ArrayAgg(starts_at, order_by=(starts_at, blocked_until)),
-            ends=ArrayAgg(blocked_until, order_by=(starts_at, blocked_until)),
+            starts=ArrayAgg(starts_at, order_by="starts_at"),
+            ends=ArrayAgg(blocked_until, order_by="starts_at"),
         )
         .values_list("physician_id", "starts", "ends")
     )
-    return {physician_id: _Busy(starts, ends) for physician_id, starts, ends in rows}
+    return {
+        physician_id: _Busy([base + at for at in starts], [base + at for at in ends])
+        for physician_id, starts, ends in rows
+    }
+
+
+class _MicrosecondsAfter(Func):
+    """A timestamptz column as integer microseconds after `base`. Exact, and cheaper than
+    EXTRACT's numeric (a third of the search's biggest query): the interval's seconds come
+    as a float8 whose error, for intervals under decades, is far below half a microsecond,
+    so rounding recovers the integer (tests/scheduling/test_slot_arithmetic.py)."""
+
+    template = "round(date_part('epoch', %(expressions)s) * 1000000)::bigint"
+    arg_joiner = " - "
+    output_field = BigIntegerField()
+
+    def __init__(self, column: str, base: datetime) -> None:
+        super().__init__(F(column), Value(base, output_field=DateTimeField()))

@@ -1,6 +1,7 @@
 """The slot search's integer arithmetic agrees with the datetimes it replaces: the
 practice date of an instant (license validity is decided on it) across both 2026 DST
-changes, and the exact round trip of instants through microseconds."""
+changes, and the exact round trip of instants through microseconds, in Python and as the
+busy ranges' query computes them in SQL."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import pytest
 from core.clock import practice_date
 from scheduling.selectors.slot_runs import instant_of as _instant
 from scheduling.selectors.slot_runs import microseconds_of as _microseconds
-from scheduling.selectors.slots import _PracticeCalendar
+from scheduling.selectors.slots import _busy_by_physician, _PracticeCalendar
+from tests.factories import PatientFactory, PhysicianFactory
+from tests.scheduling.support import appointment_for
 
 
 @pytest.mark.parametrize(
@@ -36,3 +39,23 @@ def test_instants_round_trip_through_microseconds_exactly():
     assert back == instant
     assert back.tzinfo == ZoneInfo("UTC")
     assert _microseconds(instant) == int(instant.timestamp()) * 1_000_000 + 123456
+
+
+@pytest.mark.django_db
+def test_busy_ranges_come_out_of_sql_as_exact_microseconds():
+    doctor = PhysicianFactory()
+    base = datetime(2026, 11, 1, 4, 59, 59, 999_999, tzinfo=UTC)
+    starts = [
+        base - timedelta(minutes=10, microseconds=1),  # before the base, busy past it
+        base + timedelta(days=1, microseconds=1),
+        datetime(2026, 11, 20, 14, 0, 0, 123_457, tzinfo=UTC),
+        datetime(2027, 1, 29, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2029, 7, 4, 12, 0, 0, 500_001, tzinfo=UTC),  # years past the base
+    ]
+    for n, starts_at in enumerate(starts):
+        appointment_for(PatientFactory().user, doctor, starts_at, buffer_minutes=n)
+    busy = _busy_by_physician([doctor.pk], base, datetime(2030, 1, 1, tzinfo=UTC))[doctor.pk]
+    assert busy.starts == [_microseconds(at) for at in starts]
+    assert busy.ends == [
+        _microseconds(at + timedelta(minutes=20 + n)) for n, at in enumerate(starts)
+    ]

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import LicenseStatus
+from scheduling.api.slots import SlotOut, physician_brief
 from scheduling.models import AppointmentStatus, AvailabilityOverride, OverrideKind
 from scheduling.selectors.slots import open_slots, slot_offered
 from tests.actors import client_for
@@ -305,6 +306,48 @@ def test_slot_search_api(patient, physician):
             bad = client.get("/api/scheduling/slots", {**query, **params})
             assert bad.status_code == 400
             assert field in bad.json()["error"]["fields"]
+
+
+def test_slot_rows_are_the_documented_shape(patient, physician, other_patient):
+    """The view writes its rows by hand; SlotOut is their documented shape."""
+    schedule_for(physician, time_zone=EASTERN)
+    second = PhysicianFactory()
+    LicenseFactory(physician=second, state="FL")
+    DeaFactory(physician=second, state="FL")
+    schedule_for(second, time_zone=CENTRAL)
+    appointment_for(other_patient, physician, utc(2026, 12, 7, 15))
+    query = {"kind": "consultation", "date_from": "2026-12-07", "date_to": "2026-12-08"}
+    with time_machine.travel(utc(2026, 12, 1, 12), tick=False):
+        response = client_for(patient).get("/api/scheduling/slots", {**query, "page_size": 100})
+        slots = search(
+            patient,
+            date(2026, 12, 7),
+            date(2026, 12, 8),
+            now=utc(2026, 12, 1, 12),
+            kind="consultation",
+        )
+    zone = ZoneInfo(patient.patient.time_zone)
+    documented = SlotOut(
+        [
+            {
+                "starts_at": slot.starts_at,
+                "ends_at": slot.ends_at,
+                "local_starts_at": slot.starts_at.astimezone(zone).isoformat(),
+                "local_date": slot.starts_at.astimezone(zone).date(),
+                "time_zone": zone.key,
+                "physician": physician_brief(slot.physician),
+            }
+            for slot in slots[:100]
+        ],
+        many=True,
+    ).data
+    rows = response.json()["results"]
+    assert len(rows) == 100 and {row["physician"]["id"] for row in rows} == {
+        str(physician.user.public_id),
+        str(second.user.public_id),
+    }
+    assert rows == [{**row, "physician": dict(row["physician"])} for row in documented]
+    assert all(set(row) == set(SlotOut().fields) for row in rows)
 
 
 def test_staff_search_for_a_patient_they_may_see(
