@@ -99,10 +99,15 @@ class AppointmentOut(serializers.Serializer):
     )
 
 
-def appointment_out(appointment: Appointment, viewer: User) -> dict[str, Any]:
+def appointment_out(
+    appointment: Appointment, viewer: User, *, created: bool = False
+) -> dict[str, Any]:
+    """`created`: the appointment was inserted by this request, so nothing has replaced it
+    yet (its public id was never out of this transaction) and there is no successor to
+    look up."""
     patient, physician = appointment.patient, appointment.physician
     zone = patient_zone(patient)
-    successor = rescheduled_to(appointment)
+    successor = None if created else rescheduled_to(appointment)
     own_visit = physician.user_id == viewer.pk
     return {
         "id": appointment.public_id,
@@ -128,7 +133,8 @@ def appointment_out(appointment: Appointment, viewer: User) -> dict[str, Any]:
 
 
 def _answer(appointment: Appointment, viewer: User, status: int = 200) -> Response:
-    return Response(AppointmentOut(appointment_out(appointment, viewer)).data, status=status)
+    out = appointment_out(appointment, viewer, created=status == 201)
+    return Response(AppointmentOut(out).data, status=status)
 
 
 class AppointmentListView(APIView):
