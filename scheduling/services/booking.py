@@ -2,7 +2,7 @@
 
 Who books: a patient for themself; a physician, with themself, a patient they may treat
 (patients.selectors.record: their licensed states); an ops admin any patient with any
-physician. Whatever the actor, the slot must be open (`bookable_physician`: the slot
+physician. Whatever the actor, the slot must be open (`slot_bookable`: the slot
 search's definition for one start, scheduling.selectors.slot_check), and the patient must
 pass the gates of the kind: the account's email confirmed (billing's rule,
 `email_unverified`); a consultation needs a submitted assessment or intake; a check-in or
@@ -53,7 +53,7 @@ from patients.selectors.review import assessment_or_intake_submitted
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointments_visible_to
 from scheduling.selectors.slot_cache import slots_changed
-from scheduling.selectors.slot_check import bookable_physician
+from scheduling.selectors.slot_check import slot_bookable
 from scheduling.selectors.slots import appointment_minutes, buffer_of
 from scheduling.services.visits import transition_refuse
 
@@ -214,10 +214,7 @@ def _insert(
             code=BOOKING_REFUSED,
             fields={"patient": reasons},
         )
-    doctor = bookable_physician(
-        patient=patient, physician=physician, kind=kind, starts_at=starts_at
-    )
-    if doctor is None:
+    if not slot_bookable(patient=patient, physician=physician, kind=kind, starts_at=starts_at):
         raise Conflict(
             "This time is not open for booking. Please pick another time.",
             code=SLOT_UNAVAILABLE,
@@ -225,11 +222,11 @@ def _insert(
     ends_at = starts_at + appointment_minutes(kind)
     appointment = Appointment(
         patient=patient,
-        physician=doctor,
+        physician=physician,
         kind=kind,
         starts_at=starts_at,
         ends_at=ends_at,
-        blocked_until=ends_at + buffer_of(doctor),
+        blocked_until=ends_at + buffer_of(physician),
         booked_by=actor,
         rescheduled_from=rescheduled_from,
     )

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import LicenseStatus, PhysicianProfile, User
 from scheduling.models import AppointmentStatus, AvailabilityOverride, OverrideKind
-from scheduling.selectors.slot_check import bookable_physician
+from scheduling.selectors.slot_check import slot_bookable
 from scheduling.selectors.slots import slot_offered
 from tests.factories import LicenseFactory, PhysicianFactory
 from tests.scheduling.support import appointment_for, schedule_for
@@ -150,7 +150,7 @@ def test_one_start_is_answered_as_the_search_answers_it(case, patient, other_pat
     setup(physician, patient, other_patient)
     ask = {"patient": patient.patient, "physician": physician, "kind": "check_in"}
     assert slot_offered(**ask, starts_at=starts_at, now=NOW) is offered
-    assert (bookable_physician(**ask, starts_at=starts_at, now=NOW) is not None) is offered
+    assert slot_bookable(**ask, starts_at=starts_at, now=NOW) is offered
 
 
 @pytest.mark.parametrize(
@@ -172,7 +172,7 @@ def test_a_central_physician_across_dst(day, wall, offered, patient, physician):
     now = datetime.combine(day - timedelta(days=3), time(), tzinfo=UTC)
     ask = {"patient": patient.patient, "physician": physician, "kind": "check_in"}
     assert slot_offered(**ask, starts_at=starts_at, now=now) is offered
-    assert (bookable_physician(**ask, starts_at=starts_at, now=now) is not None) is offered
+    assert slot_bookable(**ask, starts_at=starts_at, now=now) is offered
 
 
 def test_a_new_jersey_patient_needs_the_new_jersey_license(other_patient, physician):
@@ -180,7 +180,7 @@ def test_a_new_jersey_patient_needs_the_new_jersey_license(other_patient, physic
     physician.licenses.filter(state="NJ").update(status=LicenseStatus.SUSPENDED)
     ask = {"patient": other_patient.patient, "physician": physician, "kind": "check_in"}
     assert slot_offered(**ask, starts_at=at(10), now=NOW) is False
-    assert bookable_physician(**ask, starts_at=at(10), now=NOW) is None
+    assert slot_bookable(**ask, starts_at=at(10), now=NOW) is False
 
 
 def test_an_appointment_starting_inside_the_buffer_refuses_the_slot(
@@ -193,18 +193,14 @@ def test_an_appointment_starting_inside_the_buffer_refuses_the_slot(
     appointment_for(other_patient, physician, at(10, 25))
     ask = {"patient": patient.patient, "physician": physician, "kind": "check_in"}
     assert slot_offered(**ask, starts_at=at(10), now=NOW) is True
-    assert bookable_physician(**ask, starts_at=at(10), now=NOW) is None
+    assert slot_bookable(**ask, starts_at=at(10), now=NOW) is False
 
 
-def test_the_check_reads_the_physician_with_their_schedule_in_four_queries(patient, physician):
+def test_the_check_is_three_queries_with_the_schedule_selected(patient, physician):
     schedule_for(physician, buffer_minutes=5)
+    physician = PhysicianProfile.objects.select_related("user", "schedule").get(pk=physician.pk)
     with CaptureQueriesContext(connection) as queries:
-        doctor = bookable_physician(
+        assert slot_bookable(
             patient=patient.patient, physician=physician, kind="check_in", starts_at=at(10), now=NOW
         )
-    assert doctor is not None and doctor.pk == physician.pk
-    assert len(queries) == 4
-    with CaptureQueriesContext(connection) as more:
-        assert doctor.schedule.buffer_minutes == 5
-        assert doctor.user.is_active
-    assert len(more) == 0
+    assert len(queries) == 3
