@@ -196,11 +196,11 @@ def test_an_appointment_starting_inside_the_buffer_refuses_the_slot(
     assert slot_bookable(**ask, starts_at=at(10), now=NOW) is False
 
 
-def test_the_check_is_three_queries_with_the_schedule_selected(patient, physician):
+def test_the_check_is_one_query_with_the_schedule_selected(patient, physician):
     schedule_for(physician, buffer_minutes=5)
     physician = PhysicianProfile.objects.select_related("user", "schedule").get(pk=physician.pk)
     with CaptureQueriesContext(connection) as queries:
         assert slot_bookable(
             patient=patient.patient, physician=physician, kind="check_in", starts_at=at(10), now=NOW
         )
-    assert len(queries) == 3
+    assert len(queries) == 1
