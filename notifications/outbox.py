@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
 from django.db.models import Model
 from django.db.models.constants import OnConflict
 from django.db.models.sql import InsertQuery
@@ -154,7 +154,8 @@ def _insert_new(drafts: list[Message]) -> dict[str, Message]:
     opts = Message._meta
     query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
     query.insert_values([f for f in opts.concrete_fields if f is not opts.pk], list[Model](drafts))
-    compiler = query.get_compiler(using=Message.objects.db)
+    using = router.db_for_write(Message)
+    compiler = query.get_compiler(using=using)
     returned = compiler.execute_sql(returning_fields=[opts.pk, opts.get_field("dedupe_key")])
     by_key = {draft.dedupe_key: draft for draft in drafts}
     stored: dict[str, Message] = {}
@@ -164,7 +165,7 @@ def _insert_new(drafts: list[Message]) -> dict[str, Message]:
         pk, key = row
         message = by_key[key]
         message.pk = pk
-        message._state.adding, message._state.db = False, Message.objects.db
+        message._state.adding, message._state.db = False, using
         stored[key] = message
     return stored
 
