@@ -12,11 +12,12 @@ its one-draft call. The rules, whatever the number of drafts:
 - A message still unsent at `expires_at` is never sent.
 - Anything created or revived that is due now is dispatched on commit.
 
-Cost: one INSERT ... ON CONFLICT DO NOTHING for every draft and one SELECT of the rows,
-whatever the number of drafts, plus an UPDATE per canceled key revived (rare). Two
-transactions scheduling the same keys at once get one row per key and no IntegrityError:
-PostgreSQL makes the second INSERT wait for the first transaction and then skip the key,
-and the SELECT that follows (read committed) sees the winner's row. Rows are inserted in
+Cost: one INSERT ... ON CONFLICT DO NOTHING RETURNING for every draft, whatever the number
+of drafts; then, only when some key already had a row, one SELECT of those rows and an
+UPDATE per canceled key revived (rare). Two transactions scheduling the same keys at once
+get one row per key and no IntegrityError: PostgreSQL makes the second INSERT wait for the
+first transaction and then skip the key (not returned), and the SELECT that follows (read
+committed) sees the winner's row. Rows are inserted in
 dedupe-key order, so two calls sharing keys take their locks in the same order.
 """
 
@@ -27,7 +28,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models import Model
+from django.db.models.constants import OnConflict
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from accounts.models import User
@@ -121,10 +125,10 @@ def _write(fields: dict[str, dict[str, Any]], now: datetime) -> dict[str, Messag
     drafted = {
         key: Message(dedupe_key=key, created_at=now, **fields[key]) for key in sorted(fields)
     }
-    Message.objects.bulk_create(drafted.values(), ignore_conflicts=True)
-    rows = {row.dedupe_key: row for row in Message.objects.filter(dedupe_key__in=list(drafted))}
-    # Ours when it carries the public id we drafted; a key already taken keeps its row.
-    created = {key for key, row in rows.items() if row.public_id == drafted[key].public_id}
+    rows = _insert_new(list(drafted.values()))
+    created = set(rows)
+    if taken := [key for key in drafted if key not in created]:
+        rows |= {row.dedupe_key: row for row in Message.objects.filter(dedupe_key__in=taken)}
     canceled = [key for key in sorted(rows) if rows[key].status == MessageStatus.CANCELED]
     revived: set[str] = set()
     for key in canceled:
@@ -140,6 +144,30 @@ def _write(fields: dict[str, dict[str, Any]], now: datetime) -> dict[str, Messag
     if any(fields[key]["send_at"] <= timezone.now() for key in created | revived):
         _dispatch_soon()
     return rows
+
+
+def _insert_new(drafts: list[Message]) -> dict[str, Message]:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING: the drafts this statement stored, by
+    key, with their pk. bulk_create(ignore_conflicts=True) builds the same INSERT but does
+    not say which rows went in, which then costs a SELECT of every key; this asks Django's
+    own insert compiler for it with the RETURNING that PostgreSQL allows there."""
+    opts = Message._meta
+    query = InsertQuery(Message, on_conflict=OnConflict.IGNORE)
+    query.insert_values([f for f in opts.concrete_fields if f is not opts.pk], list[Model](drafts))
+    using = router.db_for_write(Message)
+    compiler = query.get_compiler(using=using)
+    returned = compiler.execute_sql(returning_fields=[opts.pk, opts.get_field("dedupe_key")])
+    by_key = {draft.dedupe_key: draft for draft in drafts}
+    stored: dict[str, Message] = {}
+    for row in returned:
+        if row is None:  # a single draft whose key was taken: no row came back
+            continue
+        pk, key = row
+        message = by_key[key]
+        message.pk = pk
+        message._state.adding, message._state.db = False, using
+        stored[key] = message
+    return stored
 
 
 # Everything a revived message forgets of its previous life.

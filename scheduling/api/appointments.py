@@ -23,6 +23,7 @@ from audit.services import audit_phi_read
 from core.api import StrictSerializer, enum_field, error_responses
 from core.text import PlainTextField
 from patients.selectors.measurement import patient_zone
+from scheduling.api.calendar import iso_local, iso_utc
 from scheduling.api.physicians import DisclosureOut
 from scheduling.api.slots import (
     SlotPhysicianOut,
@@ -99,36 +100,45 @@ class AppointmentOut(serializers.Serializer):
     )
 
 
-def appointment_out(appointment: Appointment, viewer: User) -> dict[str, Any]:
+def appointment_out(
+    appointment: Appointment, viewer: User, *, created: bool = False
+) -> dict[str, Any]:
+    """AppointmentOut as plain JSON values (the serializer documents the shape; building
+    it per answer cost more than the rest of the answer). `created`: the appointment was
+    inserted by this request, so nothing has replaced it yet (its public id was never out
+    of this transaction) and there is no successor to look up."""
     patient, physician = appointment.patient, appointment.physician
     zone = patient_zone(patient)
-    successor = rescheduled_to(appointment)
+    successor = None if created else rescheduled_to(appointment)
     own_visit = physician.user_id == viewer.pk
+    brief = physician_brief(physician)
+    predecessor = appointment.rescheduled_from
     return {
-        "id": appointment.public_id,
-        "kind": appointment.kind,
-        "status": appointment.status,
-        "starts_at": appointment.starts_at,
-        "ends_at": appointment.ends_at,
-        "local_starts_at": appointment.starts_at.astimezone(zone).isoformat(),
+        "id": str(appointment.public_id),
+        "kind": str(appointment.kind),
+        "status": str(appointment.status),
+        "starts_at": iso_utc(appointment.starts_at),
+        "ends_at": iso_utc(appointment.ends_at),
+        "local_starts_at": iso_local(appointment.starts_at, zone),
         "time_zone": zone.key,
-        "patient": patient.public_id,
-        "physician": physician_brief(physician),
-        "disclosure": asdict(physician_disclosure(physician, patient.state)),
+        "patient": str(patient.public_id),
+        "physician": {name: str(value) for name, value in brief.items()},
+        "disclosure": {
+            name: str(value)
+            for name, value in asdict(physician_disclosure(physician, patient.state)).items()
+        },
         "link": appointment.app_path,
-        "rescheduled_from": (
-            appointment.rescheduled_from.public_id if appointment.rescheduled_from else None
-        ),
-        "rescheduled_to": successor.public_id if successor else None,
-        "canceled_at": appointment.canceled_at,
-        "late_cancellation": appointment.late_cancellation,
+        "rescheduled_from": str(predecessor.public_id) if predecessor else None,
+        "rescheduled_to": str(successor.public_id) if successor else None,
+        "canceled_at": iso_utc(appointment.canceled_at) if appointment.canceled_at else None,
+        "late_cancellation": bool(appointment.late_cancellation),
         "cancel_reason": str(appointment.cancel_reason or ""),
         "visit_note": str(appointment.visit_note or "") if own_visit else None,
     }
 
 
 def _answer(appointment: Appointment, viewer: User, status: int = 200) -> Response:
-    return Response(AppointmentOut(appointment_out(appointment, viewer)).data, status=status)
+    return Response(appointment_out(appointment, viewer, created=status == 201), status=status)
 
 
 class AppointmentListView(APIView):

@@ -83,7 +83,7 @@ def slot_patient(viewer: User, patient_id: Any) -> Patient:
 
 def physician_by_public_id(public_id: Any) -> PhysicianProfile:
     physician = (
-        PhysicianProfile.objects.select_related("user")
+        PhysicianProfile.objects.select_related("user", "schedule")
         .filter(user__public_id=public_id, user__is_active=True)
         .first()
     )

@@ -2,11 +2,12 @@
 
 Who books: a patient for themself; a physician, with themself, a patient they may treat
 (patients.selectors.record: their licensed states); an ops admin any patient with any
-physician. Whatever the actor, the slot must be open (`slot_offered`: the one definition
-of a slot, physician_authority included), and the patient must pass the gates of the
-kind: the account's email confirmed (billing's rule, `email_unverified`); a consultation
-needs a submitted assessment or intake; a check-in or follow-up `patient_clearance` and
-the `membership_gate`. Every failing gate is listed in one 409 `booking_refused`.
+physician. Whatever the actor, the slot must be open (`slot_bookable`: the slot
+search's definition for one start, scheduling.selectors.slot_check), and the patient must
+pass the gates of the kind: the account's email confirmed (billing's rule,
+`email_unverified`); a consultation needs a submitted assessment or intake; a check-in or
+follow-up `patient_clearance` and the `membership_gate`. Every failing gate is listed in
+one 409 `booking_refused`.
 
 The database has the last word: the exclusion constraints (physician time plus buffer,
 patient time) and the partial unique (one booked appointment per patient and kind). Two
@@ -52,7 +53,8 @@ from patients.selectors.review import assessment_or_intake_submitted
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointments_visible_to
 from scheduling.selectors.slot_cache import slots_changed
-from scheduling.selectors.slots import appointment_minutes, buffer_of, slot_offered
+from scheduling.selectors.slot_check import slot_bookable
+from scheduling.selectors.slots import appointment_minutes, buffer_of
 from scheduling.services.visits import transition_refuse
 
 BOOKING_REFUSED: Final = "booking_refused"
@@ -212,7 +214,7 @@ def _insert(
             code=BOOKING_REFUSED,
             fields={"patient": reasons},
         )
-    if not slot_offered(patient=patient, physician=physician, kind=kind, starts_at=starts_at):
+    if not slot_bookable(patient=patient, physician=physician, kind=kind, starts_at=starts_at):
         raise Conflict(
             "This time is not open for booking. Please pick another time.",
             code=SLOT_UNAVAILABLE,
@@ -228,8 +230,10 @@ def _insert(
         booked_by=actor,
         rescheduled_from=rescheduled_from,
     )
+    # No savepoint of its own: a violation raises out of the caller's atomic block, which
+    # rolls everything back (its own savepoint when nested).
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             appointment.save()
     except IntegrityError as exc:
         conflict = _constraint_conflict(exc)

@@ -108,13 +108,13 @@ def test_seven_drafts_cost_the_statements_of_one(patient):
     with CaptureQueriesContext(connection) as many:
         rows = messages_schedule(seven(patient))
     assert len({row.pk for row in rows}) == 7
-    # One INSERT ... ON CONFLICT DO NOTHING and one SELECT, inside the caller's transaction.
-    assert len(many.captured_queries) == len(one.captured_queries) == 2
-    assert "ON CONFLICT DO NOTHING" in many.captured_queries[0]["sql"]
+    # One INSERT ... ON CONFLICT DO NOTHING RETURNING, inside the caller's transaction.
+    assert len(many.captured_queries) == len(one.captured_queries) == 1
+    assert "ON CONFLICT DO NOTHING RETURNING" in many.captured_queries[0]["sql"]
 
 
 @pytest.mark.django_db
-def test_scheduling_existing_keys_again_costs_the_same(patient):
+def test_scheduling_existing_keys_again_adds_one_select(patient):
     messages_schedule(seven(patient))
     with CaptureQueriesContext(connection) as again:
         messages_schedule(seven(patient))

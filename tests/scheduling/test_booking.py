@@ -178,7 +178,7 @@ def test_one_upcoming_appointment_per_kind(patient, physician):
 
 @pytest.fixture
 def search_lets_everything_through(monkeypatch):
-    monkeypatch.setattr("scheduling.services.booking.slot_offered", lambda **kwargs: True)
+    monkeypatch.setattr("scheduling.services.booking.slot_bookable", lambda **kwargs: True)
 
 
 @pytest.mark.usefixtures("search_lets_everything_through")

@@ -1,5 +1,5 @@
-"""What booking costs the database: its seven messages go to the outbox in one INSERT and
-one SELECT (notifications.services.messages_schedule), not a get_or_create apiece."""
+"""What booking costs the database: its seven messages go to the outbox in one INSERT ...
+RETURNING (notifications.services.messages_schedule), not a get_or_create apiece."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from tests.scheduling.support_book import NOW, SLOT, office, ready_for_check_in
 pytestmark = pytest.mark.django_db
 
 
-def test_a_check_in_booking_schedules_its_messages_in_two_statements(patient, physician):
+def test_a_check_in_booking_schedules_its_messages_in_one_statement(patient, physician):
     with time_machine.travel(NOW, tick=False):
         office(physician)
         ready_for_check_in(patient)
@@ -29,5 +29,5 @@ def test_a_check_in_booking_schedules_its_messages_in_two_statements(patient, ph
             )
     outbox = [q["sql"] for q in booking if '"notifications_message"' in q["sql"]]
     assert Message.objects.count() == 7  # confirmation x3, reminders 24 h and 1 h x2
-    assert len(outbox) == 2
+    assert len(outbox) == 1
     assert outbox[0].startswith('INSERT INTO "notifications_message"')

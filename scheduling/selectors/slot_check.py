@@ -1,0 +1,147 @@
+"""Whether one start is an open slot with one physician: what booking decides on.
+
+The slot search (scheduling.selectors.slots) is the definition of an open slot; asking it
+for one start (`slot_offered`) reads every credential, rule, override and appointment of
+the physician around the day: 8 queries and a search's Python for one answer. Booking asks
+here instead, with the same pieces for that one start, in one SELECT: whether the
+physician may treat in the patient's state on the visit's practice date (accounts'
+`physicians_licensed_in`, the queryset spelling of physician_authority's `may_treat`);
+whether an active appointment of the physician (with the buffer: the exclusion
+constraint's range) or of the patient meets the visit; and the physician's weekly rules and
+overrides around the day, as arrays, which become their windows through the search's own
+`office_hours.windows_of`. The physician's schedule (buffer, zone) comes with the
+physician: select it to spare a query.
+
+`tests/scheduling/test_booking_slot_check.py` holds it to `slot_offered` case by case. Where they
+differ, this one follows the constraint: an appointment of the physician starting inside
+the new visit's buffer refuses the slot here; the search (which reads appointments only up
+to the visit's end) offers it and the INSERT then fails on the constraint (409
+`slot_taken` instead of `slot_unavailable`).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import Exists, OuterRef, Q
+from django.db.models.functions import JSONObject
+from django.utils import timezone
+
+from accounts.models import PhysicianProfile
+from accounts.selectors import physicians_licensed_in
+from core.clock import practice_date
+from patients.models import Patient
+from scheduling.models import (
+    ACTIVE_STATUSES,
+    Appointment,
+    AvailabilityOverride,
+    WeeklyAvailability,
+)
+from scheduling.selectors.office_hours import windows_of
+from scheduling.selectors.slot_runs import microseconds_of
+from scheduling.selectors.slots import appointment_minutes, booking_window, buffer_of
+
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def slot_bookable(
+    *,
+    patient: Patient,
+    physician: PhysicianProfile,
+    kind: str,
+    starts_at: datetime,
+    now: datetime | None = None,
+) -> bool:
+    """Whether `starts_at` is an open slot of `kind` with `physician` for `patient` now
+    (always from the database: booking decides on it). The buffer and the zone are the
+    physician's schedule's: select `schedule` with the physician to spare its query."""
+    earliest, latest = booking_window(now or timezone.now())
+    if not earliest <= starts_at <= latest:
+        return False
+    length = appointment_minutes(kind)
+    ends_at = starts_at + length
+    meets = Appointment.objects.filter(
+        Q(
+            physician=physician,
+            starts_at__lt=ends_at + buffer_of(physician),
+            blocked_until__gt=starts_at,
+        )
+        | Q(patient=patient, starts_at__lt=ends_at, ends_at__gt=starts_at),
+        status__in=ACTIVE_STATUSES,
+    )
+    day = practice_date(starts_at)
+    may_treat = physicians_licensed_in(patient.state, on=day).filter(pk=OuterRef("pk"))
+    # The overrides office_hours.overrides_by_physician reads for this start.
+    overrides = AvailabilityOverride.objects.filter(
+        physician=OuterRef("pk"),
+        date__gte=day - timedelta(days=1),
+        date__lte=practice_date(starts_at + _MICROSECOND) + timedelta(days=1),
+    )
+    found = (
+        PhysicianProfile.objects.filter(pk=physician.pk)
+        .annotate(
+            may_treat=Exists(may_treat),
+            meets=Exists(meets),
+            rules=ArraySubquery(
+                WeeklyAvailability.objects.filter(physician=OuterRef("pk")).values(
+                    row=JSONObject(weekday="weekday", start="start_time", end="end_time")
+                )
+            ),
+            overrides=ArraySubquery(
+                overrides.values(
+                    row=JSONObject(date="date", kind="kind", start="start_time", end="end_time")
+                )
+            ),
+        )
+        .values_list("may_treat", "meets", "rules", "overrides")
+        .first()
+    )
+    if found is None or not found[0] or found[1]:
+        return False
+    return _within_hours(physician, starts_at, length, _rules(found[2]), _overrides(found[3]))
+
+
+def _within_hours(
+    physician: PhysicianProfile,
+    starts_at: datetime,
+    length: timedelta,
+    rules: dict[int, list[tuple[time, time]]],
+    overrides: dict[date, list[tuple[str, time | None, time | None]]],
+) -> bool:
+    """Inside one of the physician's windows, on the step grid from the window's start,
+    and ending inside it (the search's `runs_of`, for one start)."""
+    step = timedelta(minutes=settings.SCHEDULING_SLOT_STEP_MINUTES) // _MICROSECOND
+    start, reach = microseconds_of(starts_at), length // _MICROSECOND
+    return any(
+        window_start <= start <= window_end - reach and (start - window_start) % step == 0
+        for window_start, window_end in windows_of(
+            physician, rules, overrides, starts_at, starts_at + _MICROSECOND
+        )
+    )
+
+
+def _time(text: str | None) -> time | None:
+    return None if text is None else time.fromisoformat(text)
+
+
+def _rules(rows: list[dict[str, Any]]) -> dict[int, list[tuple[time, time]]]:
+    """By weekday, as office_hours.rules_by_physician gives them for one physician."""
+    rules: dict[int, list[tuple[time, time]]] = {}
+    for row in rows:
+        hours = (time.fromisoformat(row["start"]), time.fromisoformat(row["end"]))
+        rules.setdefault(row["weekday"], []).append(hours)
+    return rules
+
+
+def _overrides(
+    rows: list[dict[str, Any]],
+) -> dict[date, list[tuple[str, time | None, time | None]]]:
+    """By date, as office_hours.overrides_by_physician gives them for one physician."""
+    overrides: dict[date, list[tuple[str, time | None, time | None]]] = {}
+    for row in rows:
+        entry = (row["kind"], _time(row["start"]), _time(row["end"]))
+        overrides.setdefault(date.fromisoformat(row["date"]), []).append(entry)
+    return overrides
