@@ -12,11 +12,7 @@ overrides around the day, as arrays, which become their windows through the sear
 `office_hours.windows_of`. The physician's schedule (buffer, zone) comes with the
 physician: select it to spare a query.
 
-`tests/scheduling/test_booking_slot_check.py` holds it to `slot_offered` case by case. Where they
-differ, this one follows the constraint: an appointment of the physician starting inside
-the new visit's buffer refuses the slot here; the search (which reads appointments only up
-to the visit's end) offers it and the INSERT then fails on the constraint (409
-`slot_taken` instead of `slot_unavailable`).
+`tests/scheduling/test_booking_slot_check.py` holds it to `slot_offered` case by case.
 """
 
 from __future__ import annotations

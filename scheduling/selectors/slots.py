@@ -183,7 +183,9 @@ def _physician_runs(
     first_day, last_day = practice_date(range_start), practice_date(range_end)
     rules = rules_by_physician(ids)
     overrides = overrides_by_physician(ids, first_day, last_day)
-    busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + length)
+    # A start near the range's end meets appointments up to its end plus the buffer.
+    reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
+    busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
     search = _Search(
         state=state,
         length=length // _MICROSECOND,

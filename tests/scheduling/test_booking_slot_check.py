@@ -186,13 +186,13 @@ def test_a_new_jersey_patient_needs_the_new_jersey_license(other_patient, physic
 def test_an_appointment_starting_inside_the_buffer_refuses_the_slot(
     patient, other_patient, physician
 ):
-    """Where the two differ: the search reads the physician's appointments only up to the
-    visit's end and offers 10:00 before one at 10:25 (the INSERT then fails on the
-    exclusion constraint: 409 slot_taken); the check follows the constraint's range."""
+    """10:00 (20 minutes, buffer 10) before an appointment at 10:25: the exclusion
+    constraint's range meets it, so neither the search nor the check offers it (the search
+    once read appointments only up to the visit's end and offered it)."""
     schedule_for(physician)
     appointment_for(other_patient, physician, at(10, 25))
     ask = {"patient": patient.patient, "physician": physician, "kind": "check_in"}
-    assert slot_offered(**ask, starts_at=at(10), now=NOW) is True
+    assert slot_offered(**ask, starts_at=at(10), now=NOW) is False
     assert slot_bookable(**ask, starts_at=at(10), now=NOW) is False
 
 
