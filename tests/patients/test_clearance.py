@@ -225,7 +225,7 @@ def test_clearance_takes_a_fixed_number_of_queries(patient, django_assert_max_nu
     record = patient.patient
     approve_intake(record)
     sign_all(record)
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(1):
         patient_clearance(record)
 
 
