@@ -43,7 +43,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from billing.selectors import membership_gate
+from billing.selectors import membership_facts, membership_gate_of
 from core.clock import practice_today
 from core.errors import Conflict, NotFound
 from patients.clearance import clearance_facts, clearance_of
@@ -152,14 +152,15 @@ def refill_decision(
     earliest_on = refill_earliest_on(prescription, fills)
     if timezone.localdate(timezone=patient_zone(patient)) < earliest_on:
         reasons.append(REFILL_TOO_EARLY)
-    # The check-in cadence's and the clearance's facts in one read of the patient's row.
+    # The check-in cadence's, the clearance's and the membership's facts in one query,
+    # each read the way its own selector reads it.
     now = timezone.now()
     patients = Patient.objects.filter(pk=patient.pk).only("time_zone")
-    facts = clearance_facts(with_check_in_facts(patients, now)).get()
+    facts = membership_facts(clearance_facts(with_check_in_facts(patients, now))).get()
     if check_in_status_of(facts, now).overdue:
         reasons.append(CHECK_IN_OVERDUE)
     reasons += clearance_of(facts, now=now).reasons
-    gate = membership_gate(patient)
+    gate = membership_gate_of(facts, now)
     if not gate.allowed:
         reasons.append(gate.reason)
     next_fill = (fills[-1].fill_number or 0) + 1 if fills else 1

@@ -71,7 +71,7 @@ def test_a_refill_reads_nothing_twice(patient, ready, clock):
 
     assert response.status_code == 201, response.content
     statements = [q["sql"].split()[0] for q in queries.captured_queries]
-    assert len(statements) == 14, [q["sql"][:120] for q in queries.captured_queries]
+    assert len(statements) == 13, [q["sql"][:120] for q in queries.captured_queries]
 
 
 def test_one_second_before_the_earliest_moment_is_too_early(patient, ready, clock):
