@@ -47,14 +47,14 @@ class Clearance:
     reasons: list[str] = field(default_factory=list)
 
 
-def clearance_facts(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+def clearance_facts(patients: QuerySet[Patient], now: datetime | None = None) -> QuerySet[Patient]:
     """Annotate each patient with what their clearance is decided from, each answer its
     selector's own (intake_approved, clinical_consents_outstanding, open_safety_flags,
     questionnaire_schedule): one query, which a caller may annotate further with the
     facts of its other gates (the patient's zone is all of the row it needs)."""
     return with_last_answers(patients).annotate(
         clearance_intake_status=latest_intake_status(),
-        clearance_consents_unsigned=clinical_consents_unsigned(),
+        clearance_consents_unsigned=clinical_consents_unsigned(now),
         clearance_flag_open=Exists(open_safety_flags(OuterRef("pk"))),
     )
 

@@ -4,6 +4,7 @@ patient has yet to sign (see patients.services.consent for the rules)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Final
 
 from django.contrib.postgres.expressions import ArraySubquery
@@ -21,9 +22,9 @@ def _ordered(documents: Iterable[ConsentDocument]) -> list[ConsentDocument]:
     return sorted(documents, key=lambda d: KIND_ORDER.index(d.kind))
 
 
-def _current() -> QuerySet[ConsentDocument]:
+def _current(now: datetime | None = None) -> QuerySet[ConsentDocument]:
     return (
-        ConsentDocument.objects.filter(published_at__lte=timezone.now())
+        ConsentDocument.objects.filter(published_at__lte=now or timezone.now())
         .order_by("kind", "-published_at", "-id")
         .distinct("kind")
     )
@@ -52,10 +53,13 @@ def signatures_of(
     return {s.document_id: s for s in signatures}
 
 
-def _unsigned_current(patient: Patient | OuterRef) -> QuerySet[ConsentDocument]:
+def _unsigned_current(
+    patient: Patient | OuterRef, now: datetime | None = None
+) -> QuerySet[ConsentDocument]:
     """The current documents `patient` has not signed."""
     signed = ConsentSignature.objects.filter(patient=patient, document=OuterRef("pk"))
-    return ConsentDocument.objects.filter(pk__in=_current().values("pk")).exclude(Exists(signed))
+    current = _current(now).values("pk")
+    return ConsentDocument.objects.filter(pk__in=current).exclude(Exists(signed))
 
 
 def consents_outstanding(patient: Patient) -> list[str]:
@@ -68,10 +72,10 @@ def clinical_consents_outstanding(patient: Patient) -> list[str]:
     return [kind for kind in consents_outstanding(patient) if kind in CLINICAL_CONSENT_KINDS]
 
 
-def clinical_consents_unsigned() -> ArraySubquery:
+def clinical_consents_unsigned(now: datetime | None = None) -> ArraySubquery:
     """clinical_consents_outstanding of the annotated patient, as an annotation (the kinds
     in no order: `ordered_kinds` puts them in KIND_ORDER)."""
-    unsigned = _unsigned_current(OuterRef(OuterRef("pk")))
+    unsigned = _unsigned_current(OuterRef(OuterRef("pk")), now)
     return ArraySubquery(unsigned.filter(kind__in=CLINICAL_CONSENT_KINDS).values("kind"))
 
 

@@ -43,11 +43,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from billing.selectors import membership_facts, membership_gate_of
+from billing.selectors import membership_gate_of
 from core.clock import practice_today
 from core.errors import Conflict, NotFound
-from patients.clearance import clearance_facts, clearance_of
-from patients.models import Patient
+from patients.clearance import clearance_of
 from patients.selectors.measurement import patient_zone
 from prescriptions.models import (
     DeliveryEvent,
@@ -58,9 +57,10 @@ from prescriptions.models import (
     Prescription,
     PrescriptionStatus,
 )
+from prescriptions.selectors.refill_facts import refill_facts
 from prescriptions.selectors.scoping import prescriptions_visible_to
 from prescriptions.services.orders import order_make
-from scheduling.selectors.cadence import check_in_status_of, with_check_in_facts
+from scheduling.selectors.cadence import check_in_status_of
 
 REFILL_REFUSED: Final = "refill_refused"
 PRESCRIPTION_CANCELED: Final = "prescription_canceled"
@@ -153,10 +153,9 @@ def refill_decision(
     if timezone.localdate(timezone=patient_zone(patient)) < earliest_on:
         reasons.append(REFILL_TOO_EARLY)
     # The check-in cadence's, the clearance's and the membership's facts in one query,
-    # each read the way its own selector reads it.
+    # each read the way its own selector reads it (selectors.refill_facts).
     now = timezone.now()
-    patients = Patient.objects.filter(pk=patient.pk).only("time_zone")
-    facts = membership_facts(clearance_facts(with_check_in_facts(patients, now))).get()
+    facts = refill_facts(patient.pk, now)
     if check_in_status_of(facts, now).overdue:
         reasons.append(CHECK_IN_OVERDUE)
     reasons += clearance_of(facts, now=now).reasons
