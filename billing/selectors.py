@@ -19,13 +19,25 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 
 from billing.gateways.base import GatewayError, UpcomingInvoice
@@ -63,15 +75,18 @@ def grace_period() -> timedelta:
     return timedelta(days=settings.MEMBERSHIP_GRACE_DAYS)
 
 
+def _deciding_first(subscriptions: QuerySet[Subscription]) -> QuerySet[Subscription]:
+    """The subscription that decides the membership first: the newest live one, else the
+    newest."""
+    live_first = Case(When(status__in=_LIVE, then=Value(0)), default=Value(1))
+    return subscriptions.annotate(live_first=live_first).order_by(
+        "live_first", "-created_at", "-id"
+    )
+
+
 def current_subscription(patient: Patient) -> Subscription | None:
     """The subscription that decides the membership: the newest live one, else the newest."""
-    live_first = Case(When(status__in=_LIVE, then=Value(0)), default=Value(1))
-    return (
-        Subscription.objects.filter(patient=patient)
-        .annotate(live_first=live_first)
-        .order_by("live_first", "-created_at", "-id")
-        .first()
-    )
+    return _deciding_first(Subscription.objects.filter(patient=patient)).first()
 
 
 def membership_state(subscription: Subscription | None, now: datetime | None = None) -> str:
@@ -114,10 +129,48 @@ def gate_for(subscription: Subscription | None, now: datetime | None = None) -> 
     return MembershipGate(allowed=False, state=state, reason=REASONS[state])
 
 
+# What membership_state reads of the deciding subscription.
+_GATE_FIELDS: Final = (
+    "status",
+    "current_period_end",
+    "cancel_at_period_end",
+    "past_due_since",
+    "updated_at",
+)
+_GATE_TIMES: Final = ("current_period_end", "past_due_since", "updated_at")
+
+
+def membership_facts(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Annotate each patient with what the gate reads of their deciding subscription (one
+    JSON column), so that a caller asking other gates of the patient reads this one in
+    the same query; `membership_gate_of` decides from a row read through it."""
+    deciding = _deciding_first(Subscription.objects.filter(patient=OuterRef("pk")))
+    fields = JSONObject(**{name: name for name in _GATE_FIELDS})
+    return patients.annotate(membership_facts=Subquery(deciding.values(facts=fields)[:1]))
+
+
+def membership_gate_of(facts: Patient, now: datetime | None = None) -> MembershipGate:
+    """membership_gate of a patient read through `membership_facts`."""
+    row: dict[str, Any] | None = facts.membership_facts  # type: ignore[attr-defined]
+    if row is None:
+        return gate_for(None, now)
+    times = {name: _instant(row[name]) for name in _GATE_TIMES}
+    subscription = Subscription(
+        status=row["status"], cancel_at_period_end=row["cancel_at_period_end"], **times
+    )
+    return gate_for(subscription, now)
+
+
+def _instant(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
 def membership_gate(patient: Patient) -> MembershipGate:
     """Whether the patient's membership allows check-in booking, prescriptions, refills and
-    deliveries now. The free assessment and the first consultation do not ask."""
-    return gate_for(current_subscription(patient))
+    deliveries now. The free assessment and the first consultation do not ask. One
+    query."""
+    patients = Patient.objects.filter(pk=patient.pk).only("pk")
+    return membership_gate_of(membership_facts(patients).get())
 
 
 _NO_INVOICE: Final = "none"

@@ -1,6 +1,8 @@
 """The clinical clearance: the ONE place that decides whether a patient may be booked for
 a check-in and prescribed (refills included). Scheduling and prescriptions call
-`patient_clearance`; nothing else re-implements any part of it.
+`patient_clearance`; nothing else re-implements any part of it. A caller that asks other
+gates of the same patient may read them in the same query: `clearance_facts` annotates a
+patient queryset, `clearance_of` decides from a row read through it.
 
     from patients.clearance import patient_clearance
 
@@ -23,11 +25,15 @@ Reasons are stable codes, in this order:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from patients.models import Patient
-from patients.selectors.consent import clinical_consents_outstanding
-from patients.selectors.measurement import questionnaire_schedule
-from patients.selectors.review import intake_approved, open_safety_flags
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
+
+from patients.models import IntakeStatus, Patient
+from patients.selectors.consent import clinical_consents_unsigned, ordered_kinds
+from patients.selectors.measurement import schedule_of, with_last_answers
+from patients.selectors.review import latest_intake_status, open_safety_flags
 
 NO_APPROVED_INTAKE = "no_approved_intake"
 CONSENT_OUTSTANDING = "consent_outstanding"
@@ -41,18 +47,37 @@ class Clearance:
     reasons: list[str] = field(default_factory=list)
 
 
-def patient_clearance(patient: Patient) -> Clearance:
-    """Whether `patient` may be booked for a check-in and prescribed, with every reason
-    when not (see the module docstring for the codes)."""
+def clearance_facts(patients: QuerySet[Patient], now: datetime | None = None) -> QuerySet[Patient]:
+    """Annotate each patient with what their clearance is decided from, each answer its
+    selector's own (intake_approved, clinical_consents_outstanding, open_safety_flags,
+    questionnaire_schedule): one query, which a caller may annotate further with the
+    facts of its other gates (the patient's zone is all of the row it needs)."""
+    return with_last_answers(patients).annotate(
+        clearance_intake_status=latest_intake_status(),
+        clearance_consents_unsigned=clinical_consents_unsigned(now),
+        clearance_flag_open=Exists(open_safety_flags(OuterRef("pk"))),
+    )
+
+
+def clearance_of(facts: Patient, *, now: datetime | None = None) -> Clearance:
+    """patient_clearance of a patient read through `clearance_facts`."""
     reasons: list[str] = []
-    if not intake_approved(patient):
+    if facts.clearance_intake_status != IntakeStatus.APPROVED:  # type: ignore[attr-defined]
         reasons.append(NO_APPROVED_INTAKE)
-    reasons += [f"{CONSENT_OUTSTANDING}:{kind}" for kind in clinical_consents_outstanding(patient)]
-    if open_safety_flags(patient).exists():
+    unsigned = ordered_kinds(facts.clearance_consents_unsigned)  # type: ignore[attr-defined]
+    reasons += [f"{CONSENT_OUTSTANDING}:{kind}" for kind in unsigned]
+    if facts.clearance_flag_open:  # type: ignore[attr-defined]
         reasons.append(SAFETY_FLAG_OPEN)
     reasons += [
         f"{QUESTIONNAIRE_OVERDUE}:{item.instrument}"
-        for item in questionnaire_schedule(patient)
+        for item in schedule_of(facts, now or timezone.now())
         if item.overdue_past_grace
     ]
     return Clearance(allowed=not reasons, reasons=reasons)
+
+
+def patient_clearance(patient: Patient) -> Clearance:
+    """Whether `patient` may be booked for a check-in and prescribed, with every reason
+    when not (see the module docstring for the codes). One query."""
+    patients = Patient.objects.filter(pk=patient.pk).only("time_zone")
+    return clearance_of(clearance_facts(patients).get())

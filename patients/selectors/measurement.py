@@ -84,8 +84,9 @@ def _last_response(instrument: str) -> Subquery:
     )
 
 
-def _with_last_answers(patients: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Annotate each patient with when they last answered each instrument (one query)."""
+def with_last_answers(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Annotate each patient with when they last answered each instrument (one query);
+    `schedule_of` reads the annotated patient."""
     latest_intake = (
         Intake.objects.filter(_ANSWERED_INTAKE, patient=OuterRef("pk"))
         .order_by("-submitted_at")
@@ -97,7 +98,7 @@ def _with_last_answers(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     )
 
 
-def _schedule(patient: Patient, now: datetime) -> list[InstrumentDue]:
+def schedule_of(patient: Patient, now: datetime) -> list[InstrumentDue]:
     zone = patient_zone(patient)
     today = timezone.localdate(now, timezone=zone)
     intake_at: datetime | None = getattr(patient, "last_intake_at", None)
@@ -124,8 +125,9 @@ def _schedule(patient: Patient, now: datetime) -> list[InstrumentDue]:
 def questionnaire_schedule(patient: Patient, *, now: datetime | None = None) -> list[InstrumentDue]:
     """For each of PHQ-9 and GAD-7: when it was last answered, when it is due, and whether
     it is due now."""
-    annotated = _with_last_answers(Patient.objects.filter(pk=patient.pk)).get()
-    return _schedule(annotated, now or timezone.now())
+    # Only the zone of the row: the encrypted columns are not decrypted again.
+    annotated = with_last_answers(Patient.objects.filter(pk=patient.pk).only("time_zone")).get()
+    return schedule_of(annotated, now or timezone.now())
 
 
 def patients_with_due_questionnaires(
@@ -144,7 +146,7 @@ def patients_with_due_questionnaires(
     # saving) can be due. PostgreSQL's GREATEST ignores NULLs.
     horizon = now - timedelta(days=interval_days() - 2)
     candidates = (
-        _with_last_answers(
+        with_last_answers(
             Patient.objects.annotate(latest_intake_status=Subquery(latest_status[:1])).filter(
                 latest_intake_status=IntakeStatus.APPROVED
             )
@@ -169,7 +171,7 @@ def patients_with_due_questionnaires(
     while True:
         batch = list(candidates.filter(pk__gt=last_pk)[:chunk_size])
         for patient in batch:
-            due = [i for i in _schedule(patient, now) if i.due and i.due_on is not None]
+            due = [i for i in schedule_of(patient, now) if i.due and i.due_on is not None]
             if due:
                 yield patient, due
         if len(batch) < chunk_size:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from accounts.models import Role, User
 from accounts.selectors import licensed_states
@@ -50,16 +50,21 @@ def intake_current(patient: Patient) -> Intake | None:
     )
 
 
+def _intakes_latest_first(patient: Patient | OuterRef) -> QuerySet[Intake]:
+    return Intake.objects.filter(patient=patient).order_by("-created_at", "-id")
+
+
 def intake_approved(patient: Patient) -> bool:
     """Whether the patient's latest intake is approved (for clinical clearance): a newer
     intake, once one exists, withdraws the approval until it is approved itself."""
-    latest = (
-        Intake.objects.filter(patient=patient)
-        .order_by("-created_at", "-id")
-        .values_list("status", flat=True)
-        .first()
-    )
+    latest = _intakes_latest_first(patient).values_list("status", flat=True).first()
     return latest == IntakeStatus.APPROVED
+
+
+def latest_intake_status() -> Subquery:
+    """The status of the annotated patient's latest intake: intake_approved is it equal to
+    IntakeStatus.APPROVED (for a query that reads several answers at once)."""
+    return Subquery(_intakes_latest_first(OuterRef("pk")).values("status")[:1])
 
 
 def assessment_or_intake_submitted(patient: Patient) -> bool:
@@ -73,7 +78,7 @@ def assessment_or_intake_submitted(patient: Patient) -> bool:
     )
 
 
-def open_safety_flags(patient: Patient) -> QuerySet[SafetyFlag]:
+def open_safety_flags(patient: Patient | OuterRef) -> QuerySet[SafetyFlag]:
     """Unresolved safety flags of the patient (any source), oldest first."""
     return SafetyFlag.objects.filter(patient=patient, resolved_at__isnull=True).order_by(
         "raised_at", "id"

@@ -8,6 +8,7 @@ INSERT per page)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import django_filters
@@ -23,7 +24,7 @@ from accounts.models import Role
 from accounts.permissions import IsAuthenticatedWithMfa, user_of
 from audit.services import audit_phi_read
 from core.api import enum_field, error_responses
-from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
+from prescriptions.models import DeliveryEvent, DeliveryOrder, EventSource, OrderKind, OrderStatus
 from prescriptions.selectors.orders import order_timeline
 from prescriptions.selectors.scoping import order_visible_to, orders_visible_to
 
@@ -104,7 +105,10 @@ def order_row(order: DeliveryOrder) -> dict[str, Any]:
     }
 
 
-def order_detail(order: DeliveryOrder) -> dict[str, Any]:
+def order_detail(
+    order: DeliveryOrder, timeline: Iterable[DeliveryEvent] | None = None
+) -> dict[str, Any]:
+    """`timeline`: the order's events when the caller has them (an order just made)."""
     return {
         **order_row(order),
         "ship_to": order.ship_to,
@@ -115,13 +119,15 @@ def order_detail(order: DeliveryOrder) -> dict[str, Any]:
                 "at": event.at,
                 "source": event.source,
             }
-            for event in order_timeline(order)
+            for event in (order_timeline(order) if timeline is None else timeline)
         ],
     }
 
 
-def order_answer(order: DeliveryOrder, status: int = 200) -> Response:
-    return Response(OrderOut(order_detail(order)).data, status=status)
+def order_answer(
+    order: DeliveryOrder, status: int = 200, timeline: Iterable[DeliveryEvent] | None = None
+) -> Response:
+    return Response(OrderOut(order_detail(order, timeline)).data, status=status)
 
 
 class OrderFilter(django_filters.FilterSet):

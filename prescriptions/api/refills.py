@@ -14,8 +14,7 @@ from accounts.permissions import IsPatient, user_of
 from audit.services import audit_phi_read
 from core.api import error_responses
 from prescriptions.api.orders import OrderOut, order_answer
-from prescriptions.selectors.scoping import prescription_visible_to
-from prescriptions.services.refills import refill_request
+from prescriptions.services.refills import refill_request_visible
 
 
 class RefillView(APIView):
@@ -44,12 +43,11 @@ class RefillView(APIView):
     )
     def post(self, request: Request, public_id: str) -> Response:
         viewer = user_of(request)
-        outcome = refill_request(
-            prescription=prescription_visible_to(viewer, public_id), actor=viewer
-        )
+        outcome = refill_request_visible(viewer=viewer, public_id=public_id)
         if not outcome.created:
             audit_phi_read(actor=viewer, objects=[outcome.order])
-        return order_answer(outcome.order, status=201 if outcome.created else 200)
+        status = 201 if outcome.created else 200
+        return order_answer(outcome.order, status=status, timeline=outcome.timeline)
 
 
 urlpatterns: list[URLPattern] = [

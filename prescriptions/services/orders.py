@@ -153,6 +153,34 @@ def order_create(
     hand-off queued (a PharmacySubmission). 409 when the address is not a complete FL
     or NJ one, or no pharmacy may ship there. A fill that exists already is a 409
     `fill_exists` (callers that expect a repeat look for it first)."""
+    order, _ = order_make(
+        prescription=prescription,
+        patient=patient,
+        kind=kind,
+        source=source,
+        actor=actor,
+        fill_number=fill_number,
+        replaces=replaces,
+    )
+    return order
+
+
+def order_make(
+    *,
+    prescription: Prescription,
+    patient: Patient,
+    kind: str,
+    source: str,
+    actor: User | None,
+    fill_number: int | None = None,
+    replaces: DeliveryOrder | None = None,
+) -> tuple[DeliveryOrder, DeliveryEvent]:
+    """order_create in the caller's transaction, without a savepoint of its own, and the
+    order's `created` event with it (an answer needs not read it back). For a caller
+    already in `transaction.atomic`: any 409 but `fill_exists` leaves the transaction to
+    be rolled back; `fill_exists` leaves it as it was."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_make needs the caller's transaction.")
     problems = _ship_to_problems(patient)
     if not problems and patient.state != prescription.patient_state:
         # Written under the license and registrations of the state the patient was in; a
@@ -192,12 +220,14 @@ def order_create(
         "created_by": actor,
     }
     order = _insert(fields)
-    DeliveryEvent.objects.create(order=order, to_status=S.CREATED, source=source, actor=actor)
+    event = DeliveryEvent.objects.create(
+        order=order, to_status=S.CREATED, source=source, actor=actor
+    )
     from prescriptions.services.submission import submission_enqueue  # imports this module
 
     submission_enqueue(PharmacySubmission.objects.create(order=order))
     audit_write(order, actor=actor, action="delivery_order.create", detail={"kind": kind})
-    return order
+    return order, event
 
 
 def _insert(fields: dict[str, Any], attempts: int = 3) -> DeliveryOrder:

@@ -31,6 +31,7 @@ back rather than a confusing refusal (`created` False: the API answers 200).
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -38,15 +39,17 @@ from typing import Final
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
-from billing.selectors import membership_gate
+from billing.selectors import membership_gate_of
 from core.clock import practice_today
-from core.errors import Conflict
-from patients.clearance import patient_clearance
+from core.errors import Conflict, NotFound
+from patients.clearance import clearance_of
 from patients.selectors.measurement import patient_zone
 from prescriptions.models import (
+    DeliveryEvent,
     DeliveryOrder,
     EventSource,
     OrderKind,
@@ -54,8 +57,10 @@ from prescriptions.models import (
     Prescription,
     PrescriptionStatus,
 )
-from prescriptions.services.orders import order_create
-from scheduling.selectors.cadence import check_in_status
+from prescriptions.selectors.refill_facts import refill_facts
+from prescriptions.selectors.scoping import prescriptions_visible_to
+from prescriptions.services.orders import order_make
+from scheduling.selectors.cadence import check_in_status_of
 
 REFILL_REFUSED: Final = "refill_refused"
 PRESCRIPTION_CANCELED: Final = "prescription_canceled"
@@ -72,6 +77,7 @@ _SETTLED: Final = frozenset({OrderStatus.DELIVERED, OrderStatus.RETURNED, OrderS
 class RefillOutcome:
     order: DeliveryOrder
     created: bool  # False: a repeat of the request that made `order`
+    timeline: list[DeliveryEvent] | None = None  # a new order's: its `created` event
 
 
 @dataclass(frozen=True)
@@ -81,11 +87,34 @@ class RefillDecision:
     next_fill_number: int
 
 
+# What deciding a refill and making its order never read: left encrypted in the database.
+_PATIENT_UNREAD: Final = (
+    "patient__date_of_birth",
+    "patient__sex_at_birth",
+    "patient__phone",
+    "patient__emergency_contact_name",
+    "patient__emergency_contact_phone",
+    "patient__sitter_name",
+    "patient__sitter_phone",
+)
+_PRESCRIPTION_UNREAD: Final = ("directions", "patient_name", "patient_address", "cancel_reason")
+_SHIP_TO: Final = (
+    "ship_to_name",
+    "ship_to_line1",
+    "ship_to_line2",
+    "ship_to_city",
+    "ship_to_zip",
+    "delivered_signed_by",
+)
+
+
 def _fills(prescription: Prescription) -> list[DeliveryOrder]:
-    """The prescription's fill orders (no replacements), latest fill last."""
+    """The prescription's fill orders (no replacements), latest fill last; the ship-to
+    snapshots stay encrypted (a repeat reads its order again, whole)."""
     return list(
         DeliveryOrder.objects.filter(prescription=prescription, fill_number__isnull=False)
         .exclude(kind=OrderKind.REPLACEMENT)
+        .defer(*_SHIP_TO)
         .order_by("fill_number")
     )
 
@@ -123,10 +152,14 @@ def refill_decision(
     earliest_on = refill_earliest_on(prescription, fills)
     if timezone.localdate(timezone=patient_zone(patient)) < earliest_on:
         reasons.append(REFILL_TOO_EARLY)
-    if check_in_status(patient).overdue:
+    # The check-in cadence's, the clearance's and the membership's facts in one query,
+    # each read the way its own selector reads it (selectors.refill_facts).
+    now = timezone.now()
+    facts = refill_facts(patient.pk, now)
+    if check_in_status_of(facts, now).overdue:
         reasons.append(CHECK_IN_OVERDUE)
-    reasons += patient_clearance(patient).reasons
-    gate = membership_gate(patient)
+    reasons += clearance_of(facts, now=now).reasons
+    gate = membership_gate_of(facts, now)
     if not gate.allowed:
         reasons.append(gate.reason)
     next_fill = (fills[-1].fill_number or 0) + 1 if fills else 1
@@ -147,25 +180,44 @@ def _repeat_of(fills: list[DeliveryOrder], now: datetime) -> DeliveryOrder | Non
     return None
 
 
+def _locked(prescriptions: QuerySet[Prescription]) -> QuerySet[Prescription]:
+    """The prescription row locked, with its patient (only what a refill reads)."""
+    return (
+        prescriptions.select_related(None)
+        .select_related("patient")
+        .select_for_update(of=("self",))
+        .defer(*_PRESCRIPTION_UNREAD, *_PATIENT_UNREAD)
+    )
+
+
 @transaction.atomic
 def refill_request(*, prescription: Prescription, actor: User) -> RefillOutcome:
     """The next fill of `prescription` for its patient (module docstring); 409
     `refill_refused` with every reason in `fields.reasons`, or order_create's 409s
     (`ship_to_invalid`, `no_pharmacy_for_state`)."""
-    prescription = (
-        Prescription.objects.select_for_update(of=("self",))
-        .select_related("patient")
-        .get(pk=prescription.pk)
-    )
+    return _refill(_locked(Prescription.objects.filter(pk=prescription.pk)).get(), actor)
+
+
+@transaction.atomic
+def refill_request_visible(*, viewer: User, public_id: uuid.UUID | str) -> RefillOutcome:
+    """refill_request for the viewer's own prescription `public_id` (404 for anyone
+    else's): found and locked in one statement."""
+    prescription = _locked(prescriptions_visible_to(viewer)).filter(public_id=public_id).first()
+    if prescription is None:
+        raise NotFound("No such prescription.")
+    return _refill(prescription, actor=viewer)
+
+
+def _refill(prescription: Prescription, actor: User) -> RefillOutcome:
     fills = _fills(prescription)
     repeat = _repeat_of(fills, timezone.now())
     if repeat is not None:
-        return RefillOutcome(order=repeat, created=False)
+        return RefillOutcome(order=DeliveryOrder.objects.get(pk=repeat.pk), created=False)
     decision = refill_decision(prescription, fills)
     if decision.reasons:
         raise _refused(prescription, decision)
     try:
-        order = order_create(
+        order, event = order_make(
             prescription=prescription,
             patient=prescription.patient,
             kind=OrderKind.REFILL,
@@ -181,7 +233,7 @@ def refill_request(*, prescription: Prescription, actor: User) -> RefillOutcome:
             prescription=prescription, fill_number=decision.next_fill_number
         )
         return RefillOutcome(order=existing, created=False)
-    return RefillOutcome(order=order, created=True)
+    return RefillOutcome(order=order, created=True, timeline=[event])
 
 
 def _refused(prescription: Prescription, decision: RefillDecision) -> Conflict:

@@ -58,8 +58,10 @@ def _completed_at() -> Coalesce:
     return Coalesce("completed_at", "ends_at")
 
 
-def _with_check_in_facts(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patient]:
-    """Annotate each patient with what their status is computed from: one query."""
+def with_check_in_facts(patients: QuerySet[Patient], now: datetime) -> QuerySet[Patient]:
+    """Annotate each patient with what their status is computed from: one query
+    (`check_in_status_of` reads the annotated patient; its zone is all of the row it
+    needs)."""
     check_ins = Appointment.objects.filter(patient=OuterRef("pk"), kind=AppointmentKind.CHECK_IN)
     last_check_in = (
         check_ins.filter(status=AppointmentStatus.COMPLETED)
@@ -83,7 +85,7 @@ def _with_check_in_facts(patients: QuerySet[Patient], now: datetime) -> QuerySet
     )
 
 
-def _status(patient: Patient, now: datetime) -> CheckInStatus:
+def check_in_status_of(patient: Patient, now: datetime) -> CheckInStatus:
     interval = getattr(patient, "check_in_interval_days", None) or default_interval_days()
     last: datetime | None = getattr(patient, "check_in_last_at", None)
     approved: datetime | None = getattr(patient, "check_in_approved_at", None)
@@ -110,14 +112,16 @@ def check_in_statuses(
     """Each patient of the queryset with their check-in status, in one query whatever
     their number (the nudge task's bulk read)."""
     now = now or timezone.now()
-    for patient in list(_with_check_in_facts(patients, now)):
-        yield patient, _status(patient, now)
+    for patient in list(with_check_in_facts(patients, now)):
+        yield patient, check_in_status_of(patient, now)
 
 
 def check_in_status(patient: Patient, *, now: datetime | None = None) -> CheckInStatus:
     """The patient's check-in status (see the module docstring): `.overdue` is what
     prescriptions ask before a refill. One query."""
-    ((_, status),) = check_in_statuses(Patient.objects.filter(pk=patient.pk), now=now)
+    # Only the zone of the row: the encrypted columns are not decrypted again.
+    patients = Patient.objects.filter(pk=patient.pk).only("time_zone")
+    ((_, status),) = check_in_statuses(patients, now=now)
     return status
 
 

@@ -14,6 +14,7 @@ from billing.models import Subscription
 from billing.selectors import (
     MEMBERSHIP_STATES,
     current_subscription,
+    gate_for,
     membership_gate,
     memberships_for_ops,
     state_filter,
@@ -47,6 +48,8 @@ def states_listed_for_ops():
 def assert_gate(patient_record, *, allowed, state, reason=""):
     gate = membership_gate(patient_record)
     assert (gate.allowed, gate.state, gate.reason) == (allowed, state, reason)
+    # The gate's one query agrees with the deciding subscription read whole.
+    assert gate == gate_for(current_subscription(patient_record))
     listed = states_listed_for_ops()
     for ops_state, rows in listed.items():
         expected = [current_subscription(patient_record)] if ops_state == state else []

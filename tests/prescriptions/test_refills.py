@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from audit.models import AuditEvent
@@ -55,6 +57,21 @@ def test_a_refill_on_its_earliest_day_makes_the_next_fill(patient, ready, clock)
     assert order.events.get().source == "patient"
     assert hasattr(order, "submission")  # the pharmacy hand-off is queued
     assert response.json()["fill_number"] == 1
+
+
+def test_a_refill_reads_nothing_twice(patient, ready, clock):
+    """The session, the prescription found and locked with its patient, its fills, the
+    check-in cadence, the clearance, the membership, the pharmacy, the order (in its
+    savepoint: a clashing number draws again), its event, hand-off and audit; the answer
+    from what was written. Nothing read twice, no deferred column loaded late."""
+    clock.move_to(EARLIEST)
+    client = client_for(patient)
+    with CaptureQueriesContext(connection) as queries:
+        response = refill(patient, ready, client=client)
+
+    assert response.status_code == 201, response.content
+    statements = [q["sql"].split()[0] for q in queries.captured_queries]
+    assert len(statements) == 13, [q["sql"][:120] for q in queries.captured_queries]
 
 
 def test_one_second_before_the_earliest_moment_is_too_early(patient, ready, clock):
