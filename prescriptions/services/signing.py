@@ -12,8 +12,9 @@
    patient's row lock, so two concurrent submissions make one too. (Writing the very same
    prescription twice on purpose waits out the window.)
 3. The physician's TOTP code (re-authentication), counted like every code attempt
-   (429 past the limit; a wrong one audited). TOTP only: a recovery code is refused
-   (`totp_invalid`) without being spent.
+   (429 past the limit; a wrong one audited), checked under the patient's lock after the
+   repeat (a twin that spent the code first is a repeat, not a wrong code). TOTP only: a
+   recovery code is refused (`totp_invalid`) without being spent.
 4. Every precondition (prescriptions.selectors.prescribing.signing_refusals), all failures
    at once: 409 `prescription_refused` with `fields.reasons`.
 5. In one transaction: the prescription with its snapshot, quantity in words, issue and
@@ -59,6 +60,7 @@ from prescriptions.selectors.prescribing import signing_refusals
 from prescriptions.services.orders import order_create
 
 TOTP_INVALID = "totp_invalid"
+SIGNING_SURFACE = "prescription_signing"
 DUPLICATE_WINDOW = timedelta(minutes=10)
 VALIDITY = relativedelta(months=6)  # 21 CFR 1306.22: no refill after six months
 
@@ -171,14 +173,14 @@ def _repeat_of(physician: PhysicianProfile, request: SigningRequest) -> Signed |
 
 
 def _totp_valid(user: User, code: str) -> bool:
-    """The physician's current TOTP code, counted like any code attempt. A recovery code
-    is not accepted (nor spent): mfa_code_valid reads six digits as TOTP only."""
-    mfa_attempt_begin(user=user, surface="prescription_signing")
+    """The physician's current TOTP code (the attempt is counted by the caller first). A
+    recovery code is not accepted (nor spent): mfa_code_valid reads six digits as TOTP
+    only. A wrong code is audited."""
     code = code.strip()
     if code.isdigit() and len(code) == 6 and mfa_code_valid(user=user, code=code):
         mfa_attempt_succeeded(user=user)
         return True
-    mfa_failure_record(user=user, surface="prescription_signing")
+    mfa_failure_record(user=user, surface=SIGNING_SURFACE)
     return False
 
 
@@ -196,30 +198,38 @@ def prescription_sign(*, actor: User, request: SigningRequest, totp_code: str) -
         raise ValidationFailed(fields=problems)
     if (repeat := _repeat_of(physician, request)) is not None:
         return repeat
-    totp_ok = _totp_valid(actor, totp_code)
-    return _sign(actor=actor, physician=physician, request=request, totp_ok=totp_ok)
+    mfa_attempt_begin(user=actor, surface=SIGNING_SURFACE)  # counted before it is checked
+    outcome = _sign(actor=actor, physician=physician, request=request, totp_code=totp_code)
+    if isinstance(outcome, Signed):
+        return outcome
+    raise Conflict(
+        "The prescription cannot be signed.",
+        code="prescription_refused",
+        fields={"reasons": outcome},
+    )
 
 
 @transaction.atomic
 def _sign(
-    *, actor: User, physician: PhysicianProfile, request: SigningRequest, totp_ok: bool
-) -> Signed:
+    *, actor: User, physician: PhysicianProfile, request: SigningRequest, totp_code: str
+) -> Signed | list[str]:
+    """The prescription signed, or every reason it cannot be. A refusal is returned, not
+    raised, so that what it wrote (a wrong code's audit event, a code's step spent) is
+    kept. The code is checked under the patient's lock, after the repeat: a concurrent
+    twin that spent the same code first is answered as the repeat it is."""
     patient = Patient.objects.select_for_update(no_key=True).get(pk=request.patient.pk)
     if (repeat := _repeat_of(physician, request)) is not None:
         return repeat  # a concurrent twin signed it while we waited for the lock
     protocol = _current_protocol(patient)
     if problems := shape_problems(request, protocol):  # the protocol may have just changed
         raise ValidationFailed(fields=problems)
+    totp_ok = _totp_valid(actor, totp_code)
     check = signing_refusals(
         physician=physician, patient=patient, visit_id=request.visit_id, protocol=protocol
     )
     reasons = ([] if totp_ok else [TOTP_INVALID]) + check.reasons
     if reasons:
-        raise Conflict(
-            "The prescription cannot be signed.",
-            code="prescription_refused",
-            fields={"reasons": reasons},
-        )
+        return reasons
     assert protocol is not None and check.visit is not None and check.pdmp_check is not None
     issued_on = practice_today()
     medication = request.medication
