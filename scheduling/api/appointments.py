@@ -31,13 +31,13 @@ from scheduling.api.physicians import DisclosureOut
 from scheduling.api.slots import (
     SlotPhysicianOut,
     physician_brief,
-    physician_by_public_id,
     slot_patient,
 )
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointment_visible_to, rescheduled_to
 from scheduling.selectors.availability import physician_disclosure
 from scheduling.selectors.booking_facts import booking_facts_of_user
+from scheduling.selectors.physicians import bookable_physician
 from scheduling.services.booking import (
     appointment_book,
     appointment_cancel,
@@ -178,7 +178,7 @@ class AppointmentListView(APIView):
         patient = _booking_patient(viewer, data.get("patient"))
         appointment = appointment_book(
             patient=patient,
-            physician=physician_by_public_id(data["physician"]),
+            physician=bookable_physician(data["physician"]),
             kind=data["kind"],
             starts_at=data["starts_at"],
             actor=viewer,

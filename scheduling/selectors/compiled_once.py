@@ -25,6 +25,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.db import connection
 from django.db.models import Model, QuerySet
+from django.db.models.query import get_related_populators
 from django.dispatch import receiver
 
 M = TypeVar("M", bound=Model)
@@ -39,8 +40,10 @@ class _Statement:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str], ...]  # (position in params, name of the value)
     converters: tuple[tuple[int, Any, tuple[Any, ...]], ...]  # (column, expression, funcs)
-    fields: tuple[str, ...]  # the model's columns first in the row (none for values_list)
-    annotations: tuple[str, ...]  # then these
+    fields: tuple[str, ...]  # the model's columns (none for values_list)
+    model_columns: slice  # where they are in the row
+    related: tuple[Any, ...]  # select_related's populators, as ModelIterable uses them
+    annotations: tuple[tuple[str, int], ...]  # (name, column)
 
 
 class CompiledOnce(Generic[M]):
@@ -78,14 +81,14 @@ class CompiledOnce(Generic[M]):
             for index, (funcs, expression) in compiler.get_converters(columns).items()
         )
         klass_info = compiler.klass_info or {}
-        fields = tuple(
-            compiler.select[i][0].target.attname for i in klass_info.get("select_fields", ())
+        select_fields = klass_info.get("select_fields", [])
+        model_columns = (
+            slice(select_fields[0], select_fields[-1] + 1) if select_fields else slice(0)
         )
-        by_position = sorted(compiler.annotation_col_map.items(), key=lambda item: item[1])
-        if [position for _, position in by_position] != list(
-            range(len(fields), len(fields) + len(by_position))
-        ):
-            raise ImproperlyConfigured(f"{self.build.__qualname__}: unexpected column order.")
+        fields = tuple(selected[0].target.attname for selected in compiler.select[model_columns])
+        # Django 5.2: (klass_info, select, db); the stubs know a later signature.
+        populators = get_related_populators(klass_info, compiler.select, connection.alias)  # type: ignore[call-arg]
+        related = tuple(populators)
         return _Statement(
             compiler.query.model,
             sql,
@@ -93,7 +96,9 @@ class CompiledOnce(Generic[M]):
             tuple(slots),
             converters,
             fields,
-            tuple(n for n, _ in by_position),
+            model_columns,
+            related,
+            tuple(compiler.annotation_col_map.items()),
         )
 
     def forget(self) -> None:
@@ -117,15 +122,19 @@ class CompiledOnce(Generic[M]):
         return tuple(row)
 
     def first(self, **values: Any) -> M | None:
-        """build(**values).first() of a model queryset, its annotations set on it."""
+        """build(**values).first() of a model queryset, its annotations set on it and its
+        select_related rows with it (as Django's ModelIterable makes them)."""
         row = self.row(**values)
         if row is None:
             return None
         statement = self._statement
-        count = len(statement.fields)
-        instance = statement.model.from_db(connection.alias, list(statement.fields), row[:count])
-        for name, value in zip(statement.annotations, row[count:], strict=True):
-            setattr(instance, name, value)
+        instance = statement.model.from_db(
+            connection.alias, list(statement.fields), row[statement.model_columns]
+        )
+        for populator in statement.related:
+            populator.populate(row, instance)
+        for name, column in statement.annotations:
+            setattr(instance, name, row[column])
         return instance  # type: ignore[return-value]
 
 

@@ -6,6 +6,7 @@ past due and canceled, another patient's data. A booking reads the gates in one 
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -14,17 +15,21 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import PhysicianProfile
 from billing.selectors import membership_gate, membership_gate_of
+from core.errors import NotFound
 from patients.clearance import clearance_of, patient_clearance
 from patients.models import ConsentSignature, Patient, SafetyFlag
 from patients.services.measurement import questionnaire_submit
+from scheduling.api.slots import physician_by_public_id
 from scheduling.selectors.booking_facts import (
     booking_facts,
     booking_facts_of_user,
     booking_facts_queryset,
 )
+from scheduling.selectors.physicians import bookable_physician
 from scheduling.services.booking import booking_refusals
-from tests.scheduling.support_book import NOW, cleared, ready_for_check_in
+from tests.scheduling.support_book import NOW, cleared, office, ready_for_check_in
 
 pytestmark = pytest.mark.django_db
 
@@ -97,3 +102,27 @@ def test_the_gates_are_one_query(patient):
         with CaptureQueriesContext(connection) as read:
             assert booking_refusals(record, "check_in") == []
         assert len(read) == 1
+
+
+def test_the_compiled_physician_read_is_the_api_read(physician, django_assert_num_queries):
+    def same(public_id):
+        try:
+            expected = physician_by_public_id(public_id)
+        except NotFound:
+            with pytest.raises(NotFound):
+                bookable_physician(public_id)
+            return
+        with django_assert_num_queries(1):
+            found = bookable_physician(public_id)
+            fields = [f.attname for f in PhysicianProfile._meta.concrete_fields]
+            assert [getattr(found, f) for f in fields] == [getattr(expected, f) for f in fields]
+            assert found.user == expected.user and found.user.email == expected.user.email
+            assert getattr(found, "schedule", None) == getattr(expected, "schedule", None)
+
+    same(physician.user.public_id)  # no schedule yet
+    office(physician)
+    same(physician.user.public_id)
+    same(uuid.uuid4())
+    physician.user.is_active = False
+    physician.user.save()
+    same(physician.user.public_id)
