@@ -10,19 +10,20 @@ whether an active appointment of the physician (with the buffer: the exclusion
 constraint's range) or of the patient meets the visit; and the physician's weekly rules and
 overrides around the day, as arrays, which become their windows through the search's own
 `office_hours.windows_of`. The physician's schedule (buffer, zone) comes with the
-physician: select it to spare a query.
+physician: select it to spare a query. Its SQL is the same for every booking but for the
+values, so it is compiled once per process (scheduling.selectors.compiled_once).
 
 `tests/scheduling/test_booking_slot_check.py` holds it to `slot_offered` case by case.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Final
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -36,6 +37,7 @@ from scheduling.models import (
     AvailabilityOverride,
     WeeklyAvailability,
 )
+from scheduling.selectors.compiled_once import CompiledOnce
 from scheduling.selectors.office_hours import windows_of
 from scheduling.selectors.slot_runs import microseconds_of
 from scheduling.selectors.slots import appointment_minutes, booking_window, buffer_of
@@ -59,25 +61,49 @@ def slot_bookable(
         return False
     length = appointment_minutes(kind)
     ends_at = starts_at + length
+    day = practice_date(starts_at)
+    found = _CHECK.row(
+        physician_pk=physician.pk,
+        patient_pk=patient.pk,
+        state=patient.state,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        blocked_end=ends_at + buffer_of(physician),
+        day=day,
+        # The overrides office_hours.overrides_by_physician reads for this start.
+        first_day=day - timedelta(days=1),
+        last_day=practice_date(starts_at + _MICROSECOND) + timedelta(days=1),
+    )
+    if found is None or not found[0] or found[1]:
+        return False
+    return _within_hours(physician, starts_at, length, _rules(found[2]), _overrides(found[3]))
+
+
+def slot_check_queryset(
+    *,
+    physician_pk: int,
+    patient_pk: int,
+    state: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    blocked_end: datetime,
+    day: date,
+    first_day: date,
+    last_day: date,
+) -> QuerySet[PhysicianProfile, Any]:
+    """The physician's row: may treat in `state` on `day`, whether an active appointment
+    meets the visit, the weekly rules and the overrides from `first_day` to `last_day`."""
     meets = Appointment.objects.filter(
-        Q(
-            physician=physician,
-            starts_at__lt=ends_at + buffer_of(physician),
-            blocked_until__gt=starts_at,
-        )
-        | Q(patient=patient, starts_at__lt=ends_at, ends_at__gt=starts_at),
+        Q(physician=physician_pk, starts_at__lt=blocked_end, blocked_until__gt=starts_at)
+        | Q(patient=patient_pk, starts_at__lt=ends_at, ends_at__gt=starts_at),
         status__in=ACTIVE_STATUSES,
     )
-    day = practice_date(starts_at)
-    may_treat = physicians_licensed_in(patient.state, on=day).filter(pk=OuterRef("pk"))
-    # The overrides office_hours.overrides_by_physician reads for this start.
+    may_treat = physicians_licensed_in(state, on=day).filter(pk=OuterRef("pk"))
     overrides = AvailabilityOverride.objects.filter(
-        physician=OuterRef("pk"),
-        date__gte=day - timedelta(days=1),
-        date__lte=practice_date(starts_at + _MICROSECOND) + timedelta(days=1),
+        physician=OuterRef("pk"), date__gte=first_day, date__lte=last_day
     )
-    found = (
-        PhysicianProfile.objects.filter(pk=physician.pk)
+    return (
+        PhysicianProfile.objects.filter(pk=physician_pk)
         .annotate(
             may_treat=Exists(may_treat),
             meets=Exists(meets),
@@ -93,11 +119,29 @@ def slot_bookable(
             ),
         )
         .values_list("may_treat", "meets", "rules", "overrides")
-        .first()
     )
-    if found is None or not found[0] or found[1]:
-        return False
-    return _within_hours(physician, starts_at, length, _rules(found[2]), _overrides(found[3]))
+
+
+def _stand_ins(n: int) -> dict[str, Any]:
+    moment = datetime(1900 + n, n, n, n, n, n, n, tzinfo=UTC)
+    return {
+        "physician_pk": -1_000_000 - n,
+        "patient_pk": -2_000_000 - n,
+        "state": f"Z{n}",
+        "starts_at": moment,
+        "ends_at": moment + timedelta(days=1),
+        "blocked_end": moment + timedelta(days=2),
+        "day": date(1910 + n, n, n),
+        "first_day": date(1920 + n, n, n),
+        "last_day": date(1930 + n, n, n),
+    }
+
+
+# Its SQL is the same for every booking: compiled once (scheduling.selectors.compiled_once).
+_CHECK: Final = CompiledOnce(
+    slot_check_queryset,
+    (_stand_ins(1), _stand_ins(2)),
+)
 
 
 def _within_hours(

@@ -41,17 +41,18 @@ from django.utils import timezone
 from accounts.models import PhysicianProfile, Role, User
 from audit.models import AuditAction
 from audit.services import audit_write
-from billing.selectors import membership_gate
+from billing.selectors import membership_gate_of
 from billing.services.checkout import EMAIL_UNVERIFIED, email_unverified
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from notifications.models import Category, Channel
 from notifications.services import MessageDraft, messages_cancel, messages_schedule
-from patients.clearance import patient_clearance
+from patients.clearance import clearance_of
 from patients.models import Patient
 from patients.selectors.record import patients_visible_to
 from patients.selectors.review import assessment_or_intake_submitted
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors.appointments import appointments_visible_to
+from scheduling.selectors.booking_facts import FACTS_AT, booking_facts
 from scheduling.selectors.slot_cache import slots_changed
 from scheduling.selectors.slot_check import slot_bookable
 from scheduling.selectors.slots import appointment_minutes, buffer_of
@@ -84,7 +85,9 @@ PATIENT_CHANNELS: Final = (Channel.SMS, Channel.EMAIL)
 
 
 def booking_refusals(patient: Patient, kind: str) -> list[str]:
-    """Every gate of `kind` the patient fails, as reason codes (empty: may be booked)."""
+    """Every gate of `kind` the patient fails, as reason codes (empty: may be booked).
+    A patient read through scheduling.selectors.booking_facts is decided on the facts it
+    carries; any other is read through it here (one query for every gate)."""
     reasons: list[str] = []
     if email_unverified(patient.user):
         reasons.append(EMAIL_UNVERIFIED)
@@ -92,8 +95,14 @@ def booking_refusals(patient: Patient, kind: str) -> list[str]:
         if not assessment_or_intake_submitted(patient):
             reasons.append(NO_ASSESSMENT_OR_INTAKE)
         return reasons
-    reasons += patient_clearance(patient).reasons
-    gate = membership_gate(patient)
+    facts: Patient | None = patient
+    if (now := getattr(patient, FACTS_AT, None)) is None:
+        now = timezone.now()
+        facts = booking_facts(patient.pk, now)
+    if facts is None:
+        raise NotFound("No such patient.")
+    reasons += clearance_of(facts, now=now).reasons
+    gate = membership_gate_of(facts, now)
     if not gate.allowed:
         reasons.append(gate.reason)
     return reasons

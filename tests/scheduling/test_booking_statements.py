@@ -10,7 +10,8 @@ from django.test.utils import CaptureQueriesContext
 
 from notifications.models import Message
 from scheduling.services.booking import appointment_book
-from tests.scheduling.support_book import NOW, SLOT, office, ready_for_check_in
+from tests.actors import client_for
+from tests.scheduling.support_book import NOW, SLOT, book, office, ready_for_check_in
 
 pytestmark = pytest.mark.django_db
 
@@ -31,3 +32,19 @@ def test_a_check_in_booking_schedules_its_messages_in_one_statement(patient, phy
     assert Message.objects.count() == 7  # confirmation x3, reminders 24 h and 1 h x2
     assert len(outbox) == 1
     assert outbox[0].startswith('INSERT INTO "notifications_message"')
+
+
+def test_a_patient_books_a_check_in_in_a_fixed_number_of_statements(patient, physician):
+    """10: the session, the patient with every gate's facts (one query), the physician, the
+    slot check, the appointment, its audit event and its messages, and the disclosure's
+    licences after the commit (BEGIN and COMMIT are a savepoint here, in the test's
+    transaction)."""
+    with time_machine.travel(NOW, tick=False):
+        office(physician)
+        ready_for_check_in(patient)
+        client = client_for(patient)
+        with CaptureQueriesContext(connection) as booking:
+            response = book(patient, physician, kind="check_in", client=client)
+    assert response.status_code == 201, response.content
+    statements = [q["sql"] for q in booking.captured_queries]
+    assert len(statements) == 10, "\n".join(statements)
