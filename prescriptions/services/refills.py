@@ -39,7 +39,6 @@ from typing import Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -58,7 +57,7 @@ from prescriptions.models import (
     PrescriptionStatus,
 )
 from prescriptions.selectors.refill_facts import refill_facts
-from prescriptions.selectors.scoping import prescriptions_visible_to
+from prescriptions.selectors.refill_lock import locked, prescription_locked_visible
 from prescriptions.services.orders import order_make
 from scheduling.selectors.cadence import check_in_status_of
 
@@ -87,17 +86,6 @@ class RefillDecision:
     next_fill_number: int
 
 
-# What deciding a refill and making its order never read: left encrypted in the database.
-_PATIENT_UNREAD: Final = (
-    "patient__date_of_birth",
-    "patient__sex_at_birth",
-    "patient__phone",
-    "patient__emergency_contact_name",
-    "patient__emergency_contact_phone",
-    "patient__sitter_name",
-    "patient__sitter_phone",
-)
-_PRESCRIPTION_UNREAD: Final = ("directions", "patient_name", "patient_address", "cancel_reason")
 _SHIP_TO: Final = (
     "ship_to_name",
     "ship_to_line1",
@@ -180,29 +168,19 @@ def _repeat_of(fills: list[DeliveryOrder], now: datetime) -> DeliveryOrder | Non
     return None
 
 
-def _locked(prescriptions: QuerySet[Prescription]) -> QuerySet[Prescription]:
-    """The prescription row locked, with its patient (only what a refill reads)."""
-    return (
-        prescriptions.select_related(None)
-        .select_related("patient")
-        .select_for_update(of=("self",))
-        .defer(*_PRESCRIPTION_UNREAD, *_PATIENT_UNREAD)
-    )
-
-
 @transaction.atomic
 def refill_request(*, prescription: Prescription, actor: User) -> RefillOutcome:
     """The next fill of `prescription` for its patient (module docstring); 409
     `refill_refused` with every reason in `fields.reasons`, or order_create's 409s
     (`ship_to_invalid`, `no_pharmacy_for_state`)."""
-    return _refill(_locked(Prescription.objects.filter(pk=prescription.pk)).get(), actor)
+    return _refill(locked(Prescription.objects.filter(pk=prescription.pk)).get(), actor)
 
 
 @transaction.atomic
 def refill_request_visible(*, viewer: User, public_id: uuid.UUID | str) -> RefillOutcome:
     """refill_request for the viewer's own prescription `public_id` (404 for anyone
-    else's): found and locked in one statement."""
-    prescription = _locked(prescriptions_visible_to(viewer)).filter(public_id=public_id).first()
+    else's): found and locked in one statement (selectors.refill_lock)."""
+    prescription = prescription_locked_visible(viewer, public_id)
     if prescription is None:
         raise NotFound("No such prescription.")
     return _refill(prescription, actor=viewer)
