@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from django.db import transaction
@@ -19,7 +20,7 @@ from tests.prescriptions.support import carrier, pharmacy, prescription_for
 pytestmark = pytest.mark.django_db
 
 
-def rendered(data: object) -> object:
+def rendered(data: object) -> Any:
     return json.loads(JSONRenderer().render(data))
 
 
