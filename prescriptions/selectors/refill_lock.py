@@ -4,30 +4,25 @@
 `locked_visible_queryset` is the definition. For a patient (the only role that asks for a
 refill) its statement is the same on every request but for the viewer and the id, and
 building and compiling it (scope subquery, select_related, the deferred columns, FOR
-UPDATE) was about a quarter of a refill request's time. So, like selectors.refill_facts,
-it is compiled once per process with two sets of stand-in values, which locate the
-viewer's and the id's parameters and prove that nothing else depends on them (otherwise
-the first request raises, which the tests see); each request runs it with its own values
-and Django's own converters and related populators make the objects. No SQL is written by
-hand. `tests/prescriptions/test_refill_lock.py` holds the result to the queryset's own.
+UPDATE) was about a quarter of a refill request's time. So it is compiled once per
+process (selectors.compiled: stand-in viewer and id) and each request runs it with its
+own values. No SQL is written by hand. `tests/prescriptions/test_refill_lock.py` holds
+the result to the queryset's own.
 """
 
 from __future__ import annotations
 
 import functools
 import uuid
-from dataclasses import dataclass
 from typing import Any, Final
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
-from django.db import connection
 from django.db.models import QuerySet
-from django.db.models.query import get_related_populators
 from django.dispatch import receiver
 
 from accounts.models import Role, User
 from prescriptions.models import Prescription
+from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.selectors.scoping import prescriptions_visible_to
 
 # What deciding a refill and making its order never read: left encrypted in the database.
@@ -59,59 +54,19 @@ def locked_visible_queryset(viewer: User, public_id: uuid.UUID | str) -> QuerySe
     return locked(prescriptions_visible_to(viewer)).filter(public_id=public_id).order_by("pk")[:1]
 
 
-# Two (viewer pk, prescription id) pairs no real row gives.
-_STAND_INS: Final = (
-    (-1_000_001, uuid.UUID(int=1)),
-    (-1_000_002, uuid.UUID(int=2)),
-)
-
-
-@dataclass(frozen=True)
-class _Statement:
-    sql: str
-    params: tuple[Any, ...]
-    slots: tuple[tuple[int, str], ...]  # (position in params, "viewer" or "id")
-    converters: tuple[tuple[int, tuple[Any, ...], Any], ...]  # (column, functions, expression)
-    init_list: tuple[str, ...]  # the prescription's columns, first in the row
-    populators: tuple[Any, ...]  # the patient's (Django's RelatedPopulator)
+def _as_patient(viewer_pk: int, public_id: uuid.UUID) -> QuerySet[Prescription]:
+    return locked_visible_queryset(User(pk=viewer_pk, role=Role.PATIENT), public_id)
 
 
 @functools.cache
-def _statement() -> _Statement:
+def _statement() -> Compiled[Prescription]:
     """Compiled in the caller's transaction (FOR UPDATE needs one)."""
-    compiled = []
-    for viewer_pk, public_id in _STAND_INS:
-        viewer = User(pk=viewer_pk, role=Role.PATIENT)
-        compiler = locked_visible_queryset(viewer, public_id).query.get_compiler(connection.alias)
-        sql, params = compiler.as_sql()
-        compiled.append((compiler, sql, tuple(params)))
-    (compiler, sql, params), (_, sql2, params2) = compiled
-    if sql != sql2 or len(params) != len(params2):
-        raise ImproperlyConfigured("The refill lock's SQL depends on the viewer or id.")
-    (viewer1, id1), (viewer2, id2) = _STAND_INS
-    slots = []
-    for position, pair in enumerate(zip(params, params2, strict=True)):
-        if pair == (viewer1, viewer2):
-            slots.append((position, "viewer"))
-        elif pair == (id1, id2):
-            slots.append((position, "id"))
-        elif pair[0] != pair[1]:
-            raise ImproperlyConfigured(f"Refill lock: parameter {position} is derived.")
-    if sorted(slot for _, slot in slots) != ["id", "viewer"]:
-        raise ImproperlyConfigured("Refill lock: the viewer or id is not a parameter.")
-    select, klass_info = compiler.select, compiler.klass_info or {}
-    fields = klass_info["select_fields"]
-    if fields != list(range(len(fields))) or compiler.annotation_col_map:
-        raise ImproperlyConfigured("Refill lock: unexpected column order.")
-    converters = compiler.get_converters([column for column, _, _ in select])
-    return _Statement(
-        sql=sql,
-        params=params,
-        slots=tuple(slots),
-        converters=tuple((i, tuple(fns), expr) for i, (fns, expr) in converters.items()),
-        init_list=tuple(select[i][0].target.attname for i in fields),
-        # django-stubs describe a later Django's signature (a fetch_mode argument).
-        populators=tuple(get_related_populators(klass_info, select, connection.alias)),  # type: ignore[call-arg]
+    return compile_once(
+        _as_patient,
+        (
+            {"viewer_pk": -1_000_001, "public_id": uuid.UUID(int=1)},
+            {"viewer_pk": -1_000_002, "public_id": uuid.UUID(int=2)},
+        ),
     )
 
 
@@ -125,23 +80,7 @@ def prescription_locked_visible(viewer: User, public_id: uuid.UUID | str) -> Pre
     patient; in the caller's transaction."""
     if viewer.role != Role.PATIENT:
         return locked_visible_queryset(viewer, public_id).first()
-    statement = _statement()
     # The id prepared as the ORM's lookup prepares it (a malformed one raises alike).
-    values = {"viewer": viewer.pk, "id": _PUBLIC_ID.get_prep_value(public_id)}
-    params = list(statement.params)
-    for position, slot in statement.slots:
-        params[position] = values[slot]
-    with connection.cursor() as cursor:
-        cursor.execute(statement.sql, params)
-        fetched = cursor.fetchone()
-    if fetched is None:
-        return None
-    row = list(fetched)
-    for position, functions, expression in statement.converters:
-        for function in functions:
-            row[position] = function(row[position], expression, connection)
-    count = len(statement.init_list)
-    prescription = Prescription.from_db(connection.alias, list(statement.init_list), row[:count])
-    for populator in statement.populators:
-        populator.populate(row, prescription)
-    return prescription
+    values = {"viewer_pk": viewer.pk, "public_id": _PUBLIC_ID.get_prep_value(public_id)}
+    found = _statement().objects(values)
+    return found[0] if found else None

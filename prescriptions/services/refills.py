@@ -30,15 +30,19 @@ back rather than a confusing refusal (`created` False: the API answers 200).
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
+from django.db.models import QuerySet
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import User
@@ -56,6 +60,7 @@ from prescriptions.models import (
     Prescription,
     PrescriptionStatus,
 )
+from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.selectors.refill_facts import refill_facts
 from prescriptions.selectors.refill_lock import locked, prescription_locked_visible
 from prescriptions.services.orders import order_make
@@ -96,15 +101,31 @@ _SHIP_TO: Final = (
 )
 
 
-def _fills(prescription: Prescription) -> list[DeliveryOrder]:
+def fills_queryset(prescription_pk: int) -> QuerySet[DeliveryOrder]:
     """The prescription's fill orders (no replacements), latest fill last; the ship-to
     snapshots stay encrypted (a repeat reads its order again, whole)."""
-    return list(
-        DeliveryOrder.objects.filter(prescription=prescription, fill_number__isnull=False)
+    return (
+        DeliveryOrder.objects.filter(prescription_id=prescription_pk, fill_number__isnull=False)
         .exclude(kind=OrderKind.REPLACEMENT)
         .defer(*_SHIP_TO)
         .order_by("fill_number")
     )
+
+
+@functools.cache
+def _fills_statement() -> Compiled[DeliveryOrder]:
+    # Every refill reads them: built and compiled once per process (selectors.compiled).
+    return compile_once(fills_queryset, ({"prescription_pk": -1}, {"prescription_pk": -2}))
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    _fills_statement.cache_clear()
+
+
+def _fills(prescription: Prescription) -> list[DeliveryOrder]:
+    """list(fills_queryset(prescription.pk))."""
+    return _fills_statement().objects({"prescription_pk": prescription.pk})
 
 
 def last_fill_at(prescription: Prescription, fills: list[DeliveryOrder]) -> datetime:
