@@ -31,7 +31,7 @@ from accounts.permissions import IsOpsAdmin, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.api import CountedPagination, enum_field, error_responses
-from prescriptions.api.orders import ShipToOut
+from prescriptions.api.orders import ShipToOut, iso_utc
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
 from prescriptions.selectors import tracking, tracking_page
 from prescriptions.selectors.scoping import orders_visible_to
@@ -132,13 +132,6 @@ class DeliveryRowOut(serializers.Serializer):
     overdue_reason = enum_field(OVERDUE_REASONS, allow_null=True)
 
 
-def _iso(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    text = value.astimezone(ZoneInfo("UTC")).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _row(row: tracking.TrackingRow) -> dict[str, Any]:
     """DeliveryRowOut as plain JSON values (the serializer documents the shape)."""
     return {
@@ -146,7 +139,7 @@ def _row(row: tracking.TrackingRow) -> dict[str, Any]:
         "number": row.number,
         "kind": row.kind,
         "status": row.status,
-        "status_changed_at": _iso(row.status_changed_at),
+        "status_changed_at": iso_utc(row.status_changed_at),
         "state": row.state,
         "county": row.county,
         "city": row.city,
@@ -156,12 +149,12 @@ def _row(row: tracking.TrackingRow) -> dict[str, Any]:
         else None,
         "tracking_number": row.tracking_number,
         "tracking_url": row.tracking_url,
-        "created_at": _iso(row.created_at),
-        "sent_to_pharmacy_at": _iso(row.sent_to_pharmacy_at),
-        "shipped_at": _iso(row.shipped_at),
-        "delivered_at": _iso(row.delivered_at),
+        "created_at": iso_utc(row.created_at),
+        "sent_to_pharmacy_at": iso_utc(row.sent_to_pharmacy_at),
+        "shipped_at": iso_utc(row.shipped_at),
+        "delivered_at": iso_utc(row.delivered_at),
         "overdue": row.overdue_at is not None,
-        "overdue_at": _iso(row.overdue_at),
+        "overdue_at": iso_utc(row.overdue_at),
         "overdue_reason": row.overdue_reason or None,
     }
 
@@ -218,7 +211,7 @@ def detail_body(detail: tracking.TrackingDetail) -> dict[str, Any]:
         "submission_status": detail.submission_status,
         "timeline": [
             {
-                "at": _iso(event.at),
+                "at": iso_utc(event.at),
                 "from_status": event.from_status or None,
                 "to_status": event.to_status or None,
                 "source": event.source,
@@ -314,7 +307,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: Any) -> str:
-    text = _iso(value) if isinstance(value, datetime) else value
+    text = iso_utc(value) if isinstance(value, datetime) else value
     text = "" if text is None else str(text)
     return "'" + text if text.startswith(_FORMULA_START) else text
 

@@ -69,12 +69,29 @@ _MATCHING: LiteralString = "FROM {order} o WHERE TRUE {by_status} {by_state}"
 _BY_STATUS: LiteralString = "AND {o_status} IN ({statuses})"
 _BY_STATE: LiteralString = "AND {o_ship_to_state} = {state}"
 
+# The page of the matching orders, newest first (tracking.ORDERING; the id breaks ties).
+_PAGE_ROWS: LiteralString = """
+    SELECT {page_columns} {matching}
+    ORDER BY {o_created_at} DESC, {o_id} DESC
+    LIMIT {limit} OFFSET {offset}
+"""
+# The same page for statuses (in a state): each status's newest `reach` orders, merged.
+# An IN list over the status index returns rows in status order, so PostgreSQL walked the
+# created_at index and skipped every other order (about 1,600 heap rows for 25 shown);
+# one branch per status reads its own slice of `order_status_state_created` in order and
+# Merge Append keeps the order: the page read ~5x faster (EXPLAIN ANALYZE, bench data).
+_PAGE_MERGED: LiteralString = """
+    SELECT * FROM ({branches}) merged
+    ORDER BY merged.{created_at} DESC, merged.{id} DESC
+    LIMIT {limit} OFFSET {offset}
+"""
+_BRANCH: LiteralString = """
+    (SELECT {page_columns} FROM {order} o WHERE {o_status} = {status} {by_state}
+     ORDER BY {o_created_at} DESC, {o_id} DESC LIMIT {reach})
+"""
+
 _PAGE: LiteralString = """
-    WITH page AS (
-        SELECT {page_columns} {matching}
-        ORDER BY {o_created_at} DESC, {o_id} DESC
-        LIMIT {limit} OFFSET {offset}
-    ),
+    WITH page AS ({page_rows}),
     shown AS (
         SELECT page.*, {ph_public_id} AS pharmacy_public_id, {ph_name} AS pharmacy_name,
                {c_code} AS carrier_code, {c_name} AS carrier_name,
@@ -126,17 +143,28 @@ def _page_sql(
         )
     by_state = sql.SQL("") if state is None else fragment(_BY_STATE, state=sql.Literal(state))
     matching = fragment(_MATCHING, by_status=by_status, by_state=by_state)
+    page_at = {"limit": sql.Literal(limit), "offset": sql.Literal(offset)}
+    if statuses is None:
+        page_rows = fragment(_PAGE_ROWS, matching=matching, **page_at)
+    else:
+        branches = sql.SQL(" UNION ALL ").join(
+            fragment(
+                _BRANCH, status=sql.Literal(s), by_state=by_state, reach=sql.Literal(limit + offset)
+            )
+            for s in statuses
+        )
+        page_rows = fragment(
+            _PAGE_MERGED,
+            branches=branches,
+            created_at=sql.Identifier("created_at"),
+            id=sql.Identifier("id"),
+            **page_at,
+        )
     shown_id = sql.Identifier("shown", "public_id").as_string()
     shown_patient = sql.Identifier("shown", "patient_public_id").as_string()
     # audit's own constant text; its values are bound parameters.
     audit = audit_reads_sql("shown", shown_id, shown_patient, commit_async=commit_async)
-    statement = fragment(
-        _PAGE,
-        matching=matching,
-        audit=sql.SQL(audit),
-        limit=sql.Literal(limit),
-        offset=sql.Literal(offset),
-    )
+    statement = fragment(_PAGE, page_rows=page_rows, matching=matching, audit=sql.SQL(audit))
     return statement.as_string()
 
 

@@ -9,11 +9,15 @@ stale before they call it (prescriptions.services.webhooks); staff and tasks get
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime
 from typing import Any
 
+from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import State, User
@@ -30,6 +34,7 @@ from prescriptions.models import (
     PharmacySubmission,
     Prescription,
 )
+from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.services.order_texts import order_texts_schedule
 
 S = OrderStatus
@@ -131,10 +136,27 @@ def order_transition(
     return order
 
 
+def pharmacies_for(state: str) -> QuerySet[Pharmacy]:
+    """The first active pharmacy permitted to ship to `state`."""
+    return Pharmacy.objects.filter(active=True, ships_to__contains=[state]).order_by("pk")[:1]
+
+
+@functools.cache
+def _pharmacy_statement() -> Compiled[Pharmacy]:
+    # Every order asks: built and compiled once per process (selectors.compiled).
+    return compile_once(pharmacies_for, ({"state": "#1"}, {"state": "#2"}))
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    _pharmacy_statement.cache_clear()
+
+
 def pharmacy_for(state: str) -> Pharmacy | None:
     """An active pharmacy permitted to ship to `state` (the same one each time, while it
-    stays so: orders of one patient go to one pharmacy)."""
-    return Pharmacy.objects.filter(active=True, ships_to__contains=[state]).order_by("pk").first()
+    stays so: orders of one patient go to one pharmacy): pharmacies_for(state)."""
+    found = _pharmacy_statement().objects({"state": state})
+    return found[0] if found else None
 
 
 @transaction.atomic

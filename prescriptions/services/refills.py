@@ -30,16 +30,19 @@ back rather than a confusing refusal (`created` False: the API answers 200).
 
 from __future__ import annotations
 
+import functools
 import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Final
+from typing import Any, Final
 
 from django.conf import settings
+from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models import QuerySet
+from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import User
@@ -57,8 +60,9 @@ from prescriptions.models import (
     Prescription,
     PrescriptionStatus,
 )
+from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.selectors.refill_facts import refill_facts
-from prescriptions.selectors.scoping import prescriptions_visible_to
+from prescriptions.selectors.refill_lock import locked, prescription_locked_visible
 from prescriptions.services.orders import order_make
 from scheduling.selectors.cadence import check_in_status_of
 
@@ -87,17 +91,6 @@ class RefillDecision:
     next_fill_number: int
 
 
-# What deciding a refill and making its order never read: left encrypted in the database.
-_PATIENT_UNREAD: Final = (
-    "patient__date_of_birth",
-    "patient__sex_at_birth",
-    "patient__phone",
-    "patient__emergency_contact_name",
-    "patient__emergency_contact_phone",
-    "patient__sitter_name",
-    "patient__sitter_phone",
-)
-_PRESCRIPTION_UNREAD: Final = ("directions", "patient_name", "patient_address", "cancel_reason")
 _SHIP_TO: Final = (
     "ship_to_name",
     "ship_to_line1",
@@ -108,15 +101,31 @@ _SHIP_TO: Final = (
 )
 
 
-def _fills(prescription: Prescription) -> list[DeliveryOrder]:
+def fills_queryset(prescription_pk: int) -> QuerySet[DeliveryOrder]:
     """The prescription's fill orders (no replacements), latest fill last; the ship-to
     snapshots stay encrypted (a repeat reads its order again, whole)."""
-    return list(
-        DeliveryOrder.objects.filter(prescription=prescription, fill_number__isnull=False)
+    return (
+        DeliveryOrder.objects.filter(prescription_id=prescription_pk, fill_number__isnull=False)
         .exclude(kind=OrderKind.REPLACEMENT)
         .defer(*_SHIP_TO)
         .order_by("fill_number")
     )
+
+
+@functools.cache
+def _fills_statement() -> Compiled[DeliveryOrder]:
+    # Every refill reads them: built and compiled once per process (selectors.compiled).
+    return compile_once(fills_queryset, ({"prescription_pk": -1}, {"prescription_pk": -2}))
+
+
+@receiver(setting_changed)
+def _settings_changed(**kwargs: Any) -> None:
+    _fills_statement.cache_clear()
+
+
+def _fills(prescription: Prescription) -> list[DeliveryOrder]:
+    """list(fills_queryset(prescription.pk))."""
+    return _fills_statement().objects({"prescription_pk": prescription.pk})
 
 
 def last_fill_at(prescription: Prescription, fills: list[DeliveryOrder]) -> datetime:
@@ -180,29 +189,19 @@ def _repeat_of(fills: list[DeliveryOrder], now: datetime) -> DeliveryOrder | Non
     return None
 
 
-def _locked(prescriptions: QuerySet[Prescription]) -> QuerySet[Prescription]:
-    """The prescription row locked, with its patient (only what a refill reads)."""
-    return (
-        prescriptions.select_related(None)
-        .select_related("patient")
-        .select_for_update(of=("self",))
-        .defer(*_PRESCRIPTION_UNREAD, *_PATIENT_UNREAD)
-    )
-
-
 @transaction.atomic
 def refill_request(*, prescription: Prescription, actor: User) -> RefillOutcome:
     """The next fill of `prescription` for its patient (module docstring); 409
     `refill_refused` with every reason in `fields.reasons`, or order_create's 409s
     (`ship_to_invalid`, `no_pharmacy_for_state`)."""
-    return _refill(_locked(Prescription.objects.filter(pk=prescription.pk)).get(), actor)
+    return _refill(locked(Prescription.objects.filter(pk=prescription.pk)).get(), actor)
 
 
 @transaction.atomic
 def refill_request_visible(*, viewer: User, public_id: uuid.UUID | str) -> RefillOutcome:
     """refill_request for the viewer's own prescription `public_id` (404 for anyone
-    else's): found and locked in one statement."""
-    prescription = _locked(prescriptions_visible_to(viewer)).filter(public_id=public_id).first()
+    else's): found and locked in one statement (selectors.refill_lock)."""
+    prescription = prescription_locked_visible(viewer, public_id)
     if prescription is None:
         raise NotFound("No such prescription.")
     return _refill(prescription, actor=viewer)
