@@ -5,24 +5,21 @@
 refill) its statement is the same on every request but for the viewer and the id, and
 building and compiling it (scope subquery, select_related, the deferred columns, FOR
 UPDATE) was about a quarter of a refill request's time. So it is compiled once per
-process (selectors.compiled: stand-in viewer and id) and each request runs it with its
+process (core.compiled: stand-in viewer and id) and each request runs it with its
 own values. No SQL is written by hand. `tests/prescriptions/test_refill_lock.py` holds
 the result to the queryset's own.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from typing import Any, Final
+from typing import Final
 
-from django.core.signals import setting_changed
 from django.db.models import QuerySet
-from django.dispatch import receiver
 
 from accounts.models import Role, User
+from core.compiled import CompiledOnce
 from prescriptions.models import Prescription
-from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.selectors.scoping import prescriptions_visible_to
 
 # What deciding a refill and making its order never read: left encrypted in the database.
@@ -58,21 +55,14 @@ def _as_patient(viewer_pk: int, public_id: uuid.UUID) -> QuerySet[Prescription]:
     return locked_visible_queryset(User(pk=viewer_pk, role=Role.PATIENT), public_id)
 
 
-@functools.cache
-def _statement() -> Compiled[Prescription]:
-    """Compiled in the caller's transaction (FOR UPDATE needs one)."""
-    return compile_once(
-        _as_patient,
-        (
-            {"viewer_pk": -1_000_001, "public_id": uuid.UUID(int=1)},
-            {"viewer_pk": -1_000_002, "public_id": uuid.UUID(int=2)},
-        ),
-    )
-
-
-@receiver(setting_changed)
-def _settings_changed(**kwargs: Any) -> None:
-    _statement.cache_clear()
+# Compiled on first use, in the caller's transaction (FOR UPDATE needs one).
+_AS_PATIENT: Final = CompiledOnce(
+    _as_patient,
+    (
+        {"viewer_pk": -1_000_001, "public_id": uuid.UUID(int=1)},
+        {"viewer_pk": -1_000_002, "public_id": uuid.UUID(int=2)},
+    ),
+)
 
 
 def prescription_locked_visible(viewer: User, public_id: uuid.UUID | str) -> Prescription | None:
@@ -81,6 +71,4 @@ def prescription_locked_visible(viewer: User, public_id: uuid.UUID | str) -> Pre
     if viewer.role != Role.PATIENT:
         return locked_visible_queryset(viewer, public_id).first()
     # The id prepared as the ORM's lookup prepares it (a malformed one raises alike).
-    values = {"viewer_pk": viewer.pk, "public_id": _PUBLIC_ID.get_prep_value(public_id)}
-    found = _statement().objects(values)
-    return found[0] if found else None
+    return _AS_PATIENT.first(viewer_pk=viewer.pk, public_id=_PUBLIC_ID.get_prep_value(public_id))

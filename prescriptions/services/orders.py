@@ -9,19 +9,17 @@ stale before they call it (prescriptions.services.webhooks); staff and tasks get
 
 from __future__ import annotations
 
-import functools
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
-from django.core.signals import setting_changed
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import State, User
 from audit.services import audit_write
+from core.compiled import CompiledOnce
 from core.errors import Conflict
 from patients.models import Patient
 from prescriptions.models import (
@@ -34,7 +32,6 @@ from prescriptions.models import (
     PharmacySubmission,
     Prescription,
 )
-from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.services.order_texts import order_texts_schedule
 
 S = OrderStatus
@@ -141,22 +138,14 @@ def pharmacies_for(state: str) -> QuerySet[Pharmacy]:
     return Pharmacy.objects.filter(active=True, ships_to__contains=[state]).order_by("pk")[:1]
 
 
-@functools.cache
-def _pharmacy_statement() -> Compiled[Pharmacy]:
-    # Every order asks: built and compiled once per process (selectors.compiled).
-    return compile_once(pharmacies_for, ({"state": "#1"}, {"state": "#2"}))
-
-
-@receiver(setting_changed)
-def _settings_changed(**kwargs: Any) -> None:
-    _pharmacy_statement.cache_clear()
+# Every order asks: built and compiled once per process.
+_PHARMACIES: Final = CompiledOnce(pharmacies_for, ({"state": "#1"}, {"state": "#2"}))
 
 
 def pharmacy_for(state: str) -> Pharmacy | None:
     """An active pharmacy permitted to ship to `state` (the same one each time, while it
     stays so: orders of one patient go to one pharmacy): pharmacies_for(state)."""
-    found = _pharmacy_statement().objects({"state": state})
-    return found[0] if found else None
+    return _PHARMACIES.first(state=state)
 
 
 @transaction.atomic

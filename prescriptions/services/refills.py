@@ -30,24 +30,22 @@ back rather than a confusing refusal (`created` False: the API answers 200).
 
 from __future__ import annotations
 
-import functools
 import math
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Final
+from typing import Final
 
 from django.conf import settings
-from django.core.signals import setting_changed
 from django.db import transaction
 from django.db.models import QuerySet
-from django.dispatch import receiver
 from django.utils import timezone
 
 from accounts.models import User
 from billing.selectors import membership_gate_of
 from core.clock import practice_today
+from core.compiled import CompiledOnce
 from core.errors import Conflict, NotFound
 from patients.clearance import clearance_of
 from patients.selectors.measurement import patient_zone
@@ -60,7 +58,6 @@ from prescriptions.models import (
     Prescription,
     PrescriptionStatus,
 )
-from prescriptions.selectors.compiled import Compiled, compile_once
 from prescriptions.selectors.refill_facts import refill_facts
 from prescriptions.selectors.refill_lock import locked, prescription_locked_visible
 from prescriptions.services.orders import order_make
@@ -112,20 +109,13 @@ def fills_queryset(prescription_pk: int) -> QuerySet[DeliveryOrder]:
     )
 
 
-@functools.cache
-def _fills_statement() -> Compiled[DeliveryOrder]:
-    # Every refill reads them: built and compiled once per process (selectors.compiled).
-    return compile_once(fills_queryset, ({"prescription_pk": -1}, {"prescription_pk": -2}))
-
-
-@receiver(setting_changed)
-def _settings_changed(**kwargs: Any) -> None:
-    _fills_statement.cache_clear()
+# Every refill reads them: built and compiled once per process.
+_FILLS: Final = CompiledOnce(fills_queryset, ({"prescription_pk": -1}, {"prescription_pk": -2}))
 
 
 def _fills(prescription: Prescription) -> list[DeliveryOrder]:
     """list(fills_queryset(prescription.pk))."""
-    return _fills_statement().objects({"prescription_pk": prescription.pk})
+    return _FILLS.all(prescription_pk=prescription.pk)
 
 
 def last_fill_at(prescription: Prescription, fills: list[DeliveryOrder]) -> datetime:

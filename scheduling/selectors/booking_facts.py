@@ -4,7 +4,7 @@ the clearance's (patients.clearance.clearance_facts) and the membership's
 `clearance_of` and `membership_gate_of`. Only the columns booking reads of the patient
 (its state, zone and ids): nothing encrypted is read or decrypted.
 
-The queryset is compiled once per process (scheduling.selectors.compiled_once);
+The queryset is compiled once per process (core.compiled);
 `tests/scheduling/test_booking_facts.py` holds its rows to the queryset's own.
 """
 
@@ -16,9 +16,9 @@ from typing import Final
 from django.db.models import QuerySet
 
 from billing.selectors import membership_facts
+from core.compiled import CompiledOnce
 from patients.clearance import clearance_facts
 from patients.models import Patient
-from scheduling.selectors.compiled_once import CompiledOnce
 
 BOOKING_COLUMNS: Final = ("public_id", "user_id", "state", "time_zone")
 # The moment the facts were read at, set on the patient: the moment they are decided at.

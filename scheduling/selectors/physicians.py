@@ -1,6 +1,6 @@
 """The physician a booking names: scheduling.api.slots.physician_by_public_id's read (an
 active account's profile by its public id, with the user and the schedule), compiled once
-per process (scheduling.selectors.compiled_once): its SQL is the same for every booking
+per process (core.compiled): its SQL is the same for every booking
 but for the id. `tests/scheduling/test_booking_facts.py` holds the two together."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Any, Final
 from django.db.models import QuerySet
 
 from accounts.models import PhysicianProfile
+from core.compiled import CompiledOnce
 from core.errors import NotFound
-from scheduling.selectors.compiled_once import CompiledOnce
 
 
 def bookable_physician_queryset(public_id: uuid.UUID) -> QuerySet[PhysicianProfile]:

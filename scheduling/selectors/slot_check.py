@@ -11,7 +11,7 @@ constraint's range) or of the patient meets the visit; and the physician's weekl
 overrides around the day, as arrays, which become their windows through the search's own
 `office_hours.windows_of`. The physician's schedule (buffer, zone) comes with the
 physician: select it to spare a query. Its SQL is the same for every booking but for the
-values, so it is compiled once per process (scheduling.selectors.compiled_once).
+values, so it is compiled once per process (core.compiled).
 
 `tests/scheduling/test_booking_slot_check.py` holds it to `slot_offered` case by case.
 """
@@ -30,6 +30,7 @@ from django.utils import timezone
 from accounts.models import PhysicianProfile
 from accounts.selectors import physicians_licensed_in
 from core.clock import practice_date
+from core.compiled import CompiledOnce
 from patients.models import Patient
 from scheduling.models import (
     ACTIVE_STATUSES,
@@ -37,7 +38,6 @@ from scheduling.models import (
     AvailabilityOverride,
     WeeklyAvailability,
 )
-from scheduling.selectors.compiled_once import CompiledOnce
 from scheduling.selectors.office_hours import windows_of
 from scheduling.selectors.slot_runs import microseconds_of
 from scheduling.selectors.slots import appointment_minutes, booking_window, buffer_of
@@ -137,7 +137,7 @@ def _stand_ins(n: int) -> dict[str, Any]:
     }
 
 
-# Its SQL is the same for every booking: compiled once (scheduling.selectors.compiled_once).
+# Its SQL is the same for every booking: compiled once (core.compiled).
 _CHECK: Final = CompiledOnce(
     slot_check_queryset,
     (_stand_ins(1), _stand_ins(2)),

@@ -1,4 +1,4 @@
-"""Statements compiled once (prescriptions.selectors.compiled) read what their querysets
+"""Statements compiled once (core.compiled) read what their querysets
 read: a prescription's fills (replacements left out, ship-to left encrypted, in fill
 order) and the pharmacy an order goes to (inactive ones and other states left out, the
 first by id); and a queryset whose SQL depends on its values is refused."""
@@ -9,9 +9,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model
 
+from core.compiled import CompiledOnce
 from patients.models import Patient
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, Pharmacy
-from prescriptions.selectors.compiled import compile_once
 from prescriptions.services.orders import order_create, pharmacies_for, pharmacy_for
 from prescriptions.services.refills import _fills, fills_queryset
 from tests.prescriptions.support import pharmacy, prescription_for
@@ -77,7 +77,9 @@ def test_a_statement_that_depends_on_its_values_is_refused():
     def derived(pk: int):
         return Patient.objects.filter(pk=pk, user_id=pk * 10)
 
-    with pytest.raises(ImproperlyConfigured):
-        compile_once(by_sign, ({"pk": -1}, {"pk": -2}))
-    with pytest.raises(ImproperlyConfigured):
-        compile_once(derived, ({"pk": -1}, {"pk": -2}))
+    def unused(pk: int):
+        return Patient.objects.all()
+
+    for build in (by_sign, derived, unused):
+        with pytest.raises(ImproperlyConfigured):
+            CompiledOnce(build, ({"pk": -1}, {"pk": -2})).first(pk=1)

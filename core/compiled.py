@@ -1,5 +1,6 @@
 """A queryset whose SQL is the same on every request but for a few values, compiled once
-per process (the pattern of prescriptions.selectors.refill_facts, for any builder).
+per process: the one helper for hot paths whose ORM build costs more than the query
+(booking's and refill's reads; benchmarks/README.md lists them).
 
 Building and compiling a queryset of a dozen subqueries costs more Python than running
 it. `CompiledOnce(build, stand_ins)` compiles `build(**values)` twice, with two sets of
@@ -75,6 +76,8 @@ class CompiledOnce(Generic[M]):
                 raise ImproperlyConfigured(
                     f"{self.build.__qualname__}: parameter {position} is derived from a value."
                 )
+        if {name for _, name in slots} != set(first):
+            raise ImproperlyConfigured(f"{self.build.__qualname__}: a value is not a parameter.")
         columns = [selected[0] for selected in compiler.select[: compiler.col_count]]
         converters = tuple(
             (index, expression, tuple(funcs))
@@ -104,29 +107,26 @@ class CompiledOnce(Generic[M]):
     def forget(self) -> None:
         self.__dict__.pop("_statement", None)
 
-    def row(self, **values: Any) -> tuple[Any, ...] | None:
-        """The first row of build(**values), converted as the ORM converts it."""
+    def _rows(self, values: Mapping[str, Any], *, first: bool) -> list[tuple[Any, ...]]:
         statement = self._statement
         params = list(statement.params)
         for position, name in statement.slots:
             params[position] = values[name]
         with connection.cursor() as cursor:
             cursor.execute(statement.sql, params)
-            found = cursor.fetchone()
-        if found is None:
-            return None
-        row = list(found)
-        for index, expression, funcs in statement.converters:
-            for func in funcs:
-                row[index] = func(row[index], expression, connection)
-        return tuple(row)
+            fetched = [cursor.fetchone()] if first else cursor.fetchall()
+        rows = []
+        for found in fetched:
+            if found is None:
+                break
+            row = list(found)
+            for index, expression, funcs in statement.converters:
+                for func in funcs:
+                    row[index] = func(row[index], expression, connection)
+            rows.append(tuple(row))
+        return rows
 
-    def first(self, **values: Any) -> M | None:
-        """build(**values).first() of a model queryset, its annotations set on it and its
-        select_related rows with it (as Django's ModelIterable makes them)."""
-        row = self.row(**values)
-        if row is None:
-            return None
+    def _instance(self, row: tuple[Any, ...]) -> M:
         statement = self._statement
         instance = statement.model.from_db(
             connection.alias, list(statement.fields), row[statement.model_columns]
@@ -136,6 +136,21 @@ class CompiledOnce(Generic[M]):
         for name, column in statement.annotations:
             setattr(instance, name, row[column])
         return instance  # type: ignore[return-value]
+
+    def row(self, **values: Any) -> tuple[Any, ...] | None:
+        """The first row of build(**values), converted as the ORM converts it."""
+        rows = self._rows(values, first=True)
+        return rows[0] if rows else None
+
+    def first(self, **values: Any) -> M | None:
+        """build(**values).first() of a model queryset, its annotations set on it and its
+        select_related rows with it (as Django's ModelIterable makes them)."""
+        rows = self._rows(values, first=True)
+        return self._instance(rows[0]) if rows else None
+
+    def all(self, **values: Any) -> list[M]:
+        """list(build(**values)), made as first() makes one."""
+        return [self._instance(row) for row in self._rows(values, first=False)]
 
 
 @receiver(setting_changed)
