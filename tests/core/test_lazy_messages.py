@@ -15,7 +15,7 @@ from core.middleware import LazyMessageMiddleware
 
 def _request() -> HttpRequest:
     request = RequestFactory().get("/admin/")
-    request.session = SessionStore()  # type: ignore[attr-defined]
+    request.session = SessionStore()
     return request
 
 
@@ -43,7 +43,7 @@ def test_unused_storage_never_built() -> None:
     middleware = LazyMessageMiddleware(lambda request: HttpResponse())
     middleware.process_request(request)
     response = middleware.process_response(request, HttpResponse())
-    assert request._messages._wrapped is empty  # type: ignore[attr-defined]
+    assert request._messages._wrapped is empty
     assert not response.cookies
     assert not _through(MessageMiddleware, False).cookies
 
