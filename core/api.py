@@ -114,15 +114,27 @@ class StrictIntegerField(serializers.IntegerField):
         return int(super().to_internal_value(data))
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string only: DRF's CharField also takes 12 and 1.5 (as "12" and "1.5")."""
+
+    default_error_messages = {"invalid": "Must be a string."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return str(super().to_internal_value(data))
+
+
 _STRICT_FIELDS: dict[type[serializers.Field], type[serializers.Field]] = {
     serializers.BooleanField: StrictBooleanField,
     serializers.IntegerField: StrictIntegerField,
+    serializers.CharField: StrictCharField,
 }
 
 
 def strict_field(field: serializers.Field) -> serializers.Field:
-    """`field`, with plain boolean and integer fields (list and dict items included)
-    rebuilt as their strict twins from the arguments they were declared with."""
+    """`field`, with plain boolean, integer and string fields (list and dict items
+    included) rebuilt as their strict twins from the arguments they were declared with."""
     strict = _STRICT_FIELDS.get(type(field))
     if strict is not None:
         return strict(*field._args, **field._kwargs)  # type: ignore[attr-defined]
@@ -136,8 +148,9 @@ def strict_field(field: serializers.Field) -> serializers.Field:
 
 class StrictSerializer(serializers.Serializer):
     """Input serializer that refuses fields it does not know, so typos never pass silently,
-    and takes booleans and integers only as JSON booleans and integers (never "true" or
-    "12"). Its request schema says so: `additionalProperties: false`."""
+    and takes booleans, integers and strings only as JSON booleans, integers and strings
+    (never "true" for true, "12" for 12, or 12 for "12"). Its request schema says so:
+    `additionalProperties: false`."""
 
     def get_fields(self) -> dict[str, serializers.Field]:
         return {name: strict_field(field) for name, field in super().get_fields().items()}

@@ -181,6 +181,7 @@ class Strict(StrictSerializer):
     flag = serializers.BooleanField()
     count = serializers.IntegerField(min_value=1, required=False)
     counts = serializers.ListField(child=serializers.IntegerField(), required=False)
+    token = serializers.CharField(max_length=8, required=False)
 
 
 @pytest.mark.parametrize("flag", ["true", "1", 1, 0, "on", None])
@@ -200,11 +201,19 @@ def test_strict_integers_take_only_json_integers(field, value):
     assert set(data.errors) == {field}
 
 
+@pytest.mark.parametrize("token", [12, 1.5, True, ["a"], {"a": "b"}])
+def test_strict_strings_take_only_json_strings(token):
+    data = Strict(data={"flag": True, "token": token})
+    assert not data.is_valid()
+    assert set(data.errors) == {"token"}
+
+
 def test_strict_fields_keep_their_declared_bounds_and_take_real_values():
     assert not Strict(data={"flag": True, "count": 0}).is_valid()
-    data = Strict(data={"flag": False, "count": 12, "counts": [1, 2]})
+    assert not Strict(data={"flag": True, "token": "123456789"}).is_valid()
+    data = Strict(data={"flag": False, "count": 12, "counts": [1, 2], "token": " ab "})
     assert data.is_valid(), data.errors
-    assert data.validated_data == {"flag": False, "count": 12, "counts": [1, 2]}
+    assert data.validated_data == {"flag": False, "count": 12, "counts": [1, 2], "token": "ab"}
 
 
 def test_a_quoted_integer_is_refused_by_the_api(patient):
