@@ -321,10 +321,10 @@ def report(endpoints: list[Endpoint], results: dict[str, list[WrkResult]]) -> bo
 
 SCHEDULING_ENDPOINTS = {"slots", "book"}
 # Requests prepared per second of wrk load (warm-up included), per feed, with a 1.5
-# margin; each needs a fresh patient (and, for bookings, a fresh open slot). Booking ran at
-# 12-29 req/s on a busy 2-core machine (December 2026); running out fails the run with a
-# message naming this.
-FEED_REQUESTS_PER_SECOND = {"bookings": 80, "refills": 80}
+# margin; each needs a fresh patient (and, for bookings, a fresh open slot). Refill reached
+# 221 req/s and booking 120 on a quiet 2-core machine (December 2026); running out fails
+# the run with a message naming this.
+FEED_REQUESTS_PER_SECOND = {"bookings": 250, "refills": 250}
 FEED_MARGIN = 1.5
 
 
