@@ -5,7 +5,6 @@ a page is audited as read."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -18,7 +17,7 @@ from rest_framework.response import Response
 
 from accounts.models import State
 from accounts.permissions import IsPhysician, user_of
-from core.api import CountedPagination, enum_field, error_responses
+from core.api import CountedPagination, enum_field, error_responses, iso_utc
 from patients.api.intake import OUTCOMES
 from patients.api.review_flags import FlagBriefOut
 from patients.models import Intake, IntakeStatus
@@ -63,15 +62,6 @@ def _queue_filters(request: Request) -> tuple[str | None, bool | None]:
     return data.get("state") or None, data.get("flagged")
 
 
-def _iso(value: datetime | None) -> str | None:
-    """A time read from the database (UTC) as the serializers and DRF's JSON encoder
-    write it: ISO 8601 with "Z"."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 def _queue_row(row: review_queue.QueueRow) -> dict[str, Any]:
     """QueueRowOut as a plain dict of JSON values (the serializer documents the shape):
     instantiating nested serializers costs more per page than reading it, and so do the
@@ -82,13 +72,13 @@ def _queue_row(row: review_queue.QueueRow) -> dict[str, Any]:
         "patient_name": f"{row.patient_first_name} {row.patient_last_name}".strip(),
         "state": row.state,
         "status": row.status,
-        "submitted_at": _iso(row.submitted_at),
+        "submitted_at": iso_utc(row.submitted_at),
         "outcome": row.outcome,
         "open_safety_flags": [
             {
                 "id": str(flag.public_id),
                 "kind": flag.kind,
-                "raised_at": _iso(flag.raised_at),
+                "raised_at": iso_utc(flag.raised_at),
             }
             for flag in row.open_flags
         ],

@@ -9,7 +9,6 @@ INSERT per page)."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -24,7 +23,7 @@ from rest_framework.views import APIView
 from accounts.models import Role
 from accounts.permissions import IsAuthenticatedWithMfa, user_of
 from audit.services import audit_phi_read
-from core.api import enum_field, error_responses
+from core.api import enum_field, error_responses, iso_utc
 from prescriptions.models import DeliveryEvent, DeliveryOrder, EventSource, OrderKind, OrderStatus
 from prescriptions.selectors.orders import order_timeline
 from prescriptions.selectors.scoping import order_visible_to, orders_visible_to
@@ -123,14 +122,6 @@ def order_detail(
             for event in (order_timeline(order) if timeline is None else timeline)
         ],
     }
-
-
-def iso_utc(value: datetime | None) -> str | None:
-    """A time as DRF's DateTimeField writes it in UTC (the API's zone): ISO 8601 with "Z"."""
-    if value is None:
-        return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def order_body(

@@ -30,8 +30,8 @@ from accounts.models import State, User
 from accounts.permissions import IsOpsAdmin, user_of
 from audit.models import AuditAction
 from audit.services import audit_record
-from core.api import CountedPagination, enum_field, error_responses
-from prescriptions.api.orders import ShipToOut, iso_utc
+from core.api import CountedPagination, enum_field, error_responses, iso_utc
+from prescriptions.api.orders import ShipToOut
 from prescriptions.models import DeliveryOrder, EventSource, OrderKind, OrderStatus
 from prescriptions.selectors import tracking, tracking_page
 from prescriptions.selectors.scoping import orders_visible_to

@@ -21,12 +21,12 @@ from rest_framework.views import APIView
 from accounts.models import Role, User
 from accounts.permissions import IsAuthenticatedWithMfa, user_of
 from audit.services import audit_phi_read
-from core.api import StrictSerializer, enum_field, error_responses
+from core.api import StrictSerializer, enum_field, error_responses, iso_utc
 from core.errors import NotFound
 from core.text import PlainTextField
 from patients.models import Patient
 from patients.selectors.measurement import patient_zone
-from scheduling.api.calendar import iso_local, iso_utc
+from scheduling.api.calendar import iso_local
 from scheduling.api.physicians import DisclosureOut
 from scheduling.api.slots import (
     SlotPhysicianOut,

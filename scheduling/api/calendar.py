@@ -5,7 +5,7 @@ is the place for it); every appointment shown is an audited read, one INSERT per
 from __future__ import annotations
 
 import datetime as dt
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,18 +20,12 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsOpsAdmin, IsPatient, IsPhysician, user_of
 from audit.services import audit_phi_read
-from core.api import StrictSerializer, enum_field, error_responses
+from core.api import StrictSerializer, enum_field, error_responses, iso_utc
 from core.clock import practice_today
 from patients.selectors.measurement import patient_zone
 from patients.selectors.own_record import own_record
 from scheduling.models import Appointment, AppointmentKind, AppointmentStatus
 from scheduling.selectors import calendar
-
-
-def iso_utc(value: datetime) -> str:
-    """An instant as the serializers write it: ISO 8601 in UTC with "Z"."""
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def iso_local(value: datetime, zone: ZoneInfo) -> str:

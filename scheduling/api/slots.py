@@ -13,13 +13,12 @@ from rest_framework.response import Response
 
 from accounts.models import PhysicianProfile, Role, User
 from accounts.permissions import IsAuthenticatedWithMfa, user_of
-from core.api import Pagination, StrictSerializer, error_responses
+from core.api import Pagination, StrictSerializer, error_responses, iso_utc
 from core.errors import NotFound, PermissionDenied, ValidationFailed
 from patients.models import Patient
 from patients.selectors.measurement import patient_zone
 from patients.selectors.own_record import patient_of
 from patients.selectors.record import patient_visible_to
-from scheduling.api.calendar import iso_utc
 from scheduling.models import Appointment, AppointmentKind
 from scheduling.selectors.availability import physician_shown
 from scheduling.selectors.slot_runs import instant_of
