@@ -42,7 +42,7 @@ from accounts.models import User
 from audit.models import AuditAction
 from audit.services import audit_write
 from core.errors import ApplicationError, Conflict, NotFound, ValidationFailed
-from notifications.services import message_schedule
+from notifications.services import MessageDraft, messages_schedule
 from scheduling.models import ACTIVE_STATUSES, Appointment, AppointmentStatus
 from scheduling.selectors.visits import participant_role, room_closes_at, room_opens_at
 from scheduling.video.base import (
@@ -294,9 +294,8 @@ def unfinished_visits_remind(*, now: datetime | None = None) -> int:
         ends_at__lte=now - UNFINISHED_VISIT_REMINDER_AFTER,
         ends_at__gt=now - UNFINISHED_VISIT_LOOKBACK,
     ).select_related("physician__user")
-    count = 0
-    for visit in due:
-        message_schedule(
+    drafts = [
+        MessageDraft(
             recipient=visit.physician.user,
             template_key="visit_unfinished",
             category="care",
@@ -304,5 +303,7 @@ def unfinished_visits_remind(*, now: datetime | None = None) -> int:
             dedupe_key=f"appointment:{visit.public_id}:unfinished",
             context={"path": visit.app_path},
         )
-        count += 1
-    return count
+        for visit in due
+    ]
+    messages_schedule(drafts)
+    return len(drafts)
