@@ -43,6 +43,7 @@ from prescriptions.models import (
 )
 from prescriptions.selectors.scoping import prescription_visible_to, prescriptions_visible_to
 from prescriptions.services.prescriptions import prescription_cancel
+from prescriptions.services.refills import refills_used, replaced
 from prescriptions.services.signing import SigningRequest, prescription_sign
 
 REFUSED = OpenApiResponse(
@@ -129,20 +130,23 @@ class PrescriptionOut(PrescriptionRowOut):
     canceled_at = serializers.DateTimeField(allow_null=True)
     cancel_reason = serializers.CharField()
     refills_remaining = serializers.SerializerMethodField(
-        help_text="refills minus the refill orders made (0 once canceled or expired is "
-        "for the refill request to say)."
+        help_text="refills minus the refill orders that used up their fill (one canceled "
+        "before it shipped, and not replaced, does not; 0 once canceled or expired is for "
+        "the refill request to say)."
     )
     orders = OrderRefOut(many=True, source="orders.all", help_text="Oldest first.")
 
     def get_refills_remaining(self, prescription: Prescription) -> int:
-        made = sum(1 for order in prescription.orders.all() if order.kind == OrderKind.REFILL)
-        return max(prescription.refills - made, 0)
+        return max(prescription.refills - refills_used(list(prescription.orders.all())), 0)
 
 
 def _detail(viewer: Any, public_id: Any) -> Prescription:
     """The prescription (NotFound unless `viewer` may see it), its visit and its orders
     (oldest first): three queries."""
-    orders = Prefetch("orders", queryset=DeliveryOrder.objects.order_by("created_at", "id"))
+    orders = Prefetch(
+        "orders",
+        queryset=DeliveryOrder.objects.annotate(replaced=replaced()).order_by("created_at", "id"),
+    )
     prescription = (
         prescriptions_visible_to(viewer)
         .select_related("visit")

@@ -3,8 +3,8 @@ delivery order, once however often (or however concurrently) it is asked.
 
 Refusal reasons (409 `refill_refused`, `fields.reasons`, in this order):
 - `prescription_canceled`;
-- `no_refills_remaining`: as many refill orders as the prescription allows exist
-  (replacements for lost packages are not fills and never count);
+- `no_refills_remaining`: as many refill orders as the prescription allows used up their
+  fill (below; replacements for lost packages are not fills and never count);
 - `prescription_expired`: the practice's today is after `expires_on` (21 CFR 1306.22:
   no refill more than 6 months after the issue date);
 - `refill_too_early`: before the earliest refill date (below);
@@ -13,13 +13,24 @@ Refusal reasons (409 `refill_refused`, `fields.reasons`, in this order):
   `questionnaire_overdue:<instrument>`, ...);
 - the membership gate's reason (`membership_required`, `membership_paused`, ...).
 
-"The last fill" is the fill order (first fill or refill, never a replacement) with the
-highest fill number; it happened when it was sent to the pharmacy (`sent_to_pharmacy_at`),
-or, not sent yet, when it was made (`created_at`); with no fill order at all, when the
-prescription was signed. The earliest refill date is the last fill's date in the
-patient's zone plus REFILL_EARLIEST_FRACTION x days' supply, rounded up to a whole day
-(28 days' supply at 0.75: 21 days later). A refill may be asked from local midnight of
-that date; the refusal names the date.
+A fill order uses up its fill unless it was never dispensed: canceled before it shipped
+(`status` canceled, `shipped_at` never set) and not replaced. Canceling is allowed from
+created, sent to the pharmacy and compounding (the pharmacy still has it), and from
+exception, which may come after shipping: an order canceled from there after it shipped
+was dispensed (lost on the way, say) and counts, as a returned one does (the pharmacy
+dispensed it). An order canceled because ops replaced it counts too: its replacement
+carries that fill to the patient. A fill never dispensed keeps its fill number (the
+`one_order_per_fill` constraint: the next order takes the next number) but uses up no
+refill and dates nothing. `fill_used` is the one rule (the prescription API's
+`refills_remaining` asks it too).
+
+"The last fill" is the fill order that used up its fill (first fill or refill, never a
+replacement) with the highest fill number; it happened when it was sent to the pharmacy
+(`sent_to_pharmacy_at`), or, not sent yet, when it was made (`created_at`); with no such
+fill order, when the prescription was signed. The earliest refill date is the last
+fill's date in the patient's zone plus REFILL_EARLIEST_FRACTION x days' supply, rounded
+up to a whole day (28 days' supply at 0.75: 21 days later). A refill may be asked from
+local midnight of that date; the refusal names the date.
 
 Once: the prescription row is locked while deciding, so concurrent requests decide one
 after the other; the `one_order_per_fill` constraint is the backstop. A request that
@@ -39,7 +50,7 @@ from typing import Final
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from accounts.models import User
@@ -98,13 +109,33 @@ _SHIP_TO: Final = (
 )
 
 
+def replaced() -> Exists:
+    """The `replaced` annotation fill_used reads: the order has a replacement."""
+    return Exists(DeliveryOrder.objects.filter(replaces=OuterRef("pk")))
+
+
+def fill_used(order: DeliveryOrder) -> bool:
+    """Whether the fill order `order` (annotated with `replaced`) used up its fill: not
+    when it was canceled before it shipped and not replaced (module docstring)."""
+    never_dispensed = order.status == OrderStatus.CANCELED and order.shipped_at is None
+    return not never_dispensed or bool(order.replaced)  # type: ignore[attr-defined]
+
+
+def refills_used(orders: list[DeliveryOrder]) -> int:
+    """How many of the refill orders among `orders` (each annotated with `replaced`)
+    used up their fill."""
+    return sum(1 for order in orders if order.kind == OrderKind.REFILL and fill_used(order))
+
+
 def fills_queryset(prescription_pk: int) -> QuerySet[DeliveryOrder]:
-    """The prescription's fill orders (no replacements), latest fill last; the ship-to
-    snapshots stay encrypted (a repeat reads its order again, whole)."""
+    """The prescription's fill orders (no replacements), latest fill last, with whether
+    each was replaced; the ship-to snapshots stay encrypted (a repeat reads its order
+    again, whole)."""
     return (
         DeliveryOrder.objects.filter(prescription_id=prescription_pk, fill_number__isnull=False)
         .exclude(kind=OrderKind.REPLACEMENT)
         .defer(*_SHIP_TO)
+        .annotate(replaced=replaced())
         .order_by("fill_number")
     )
 
@@ -120,9 +151,10 @@ def _fills(prescription: Prescription) -> list[DeliveryOrder]:
 
 def last_fill_at(prescription: Prescription, fills: list[DeliveryOrder]) -> datetime:
     """When the last fill happened (module docstring)."""
-    if not fills:
+    used = [fill for fill in fills if fill_used(fill)]
+    if not used:
         return prescription.signed_at
-    latest = fills[-1]
+    latest = used[-1]
     return latest.sent_to_pharmacy_at or latest.created_at
 
 
@@ -144,7 +176,7 @@ def refill_decision(
     reasons: list[str] = []
     if prescription.status == PrescriptionStatus.CANCELED:
         reasons.append(PRESCRIPTION_CANCELED)
-    if sum(1 for fill in fills if fill.kind == OrderKind.REFILL) >= prescription.refills:
+    if refills_used(fills) >= prescription.refills:
         reasons.append(NO_REFILLS_REMAINING)
     if practice_today() > prescription.expires_on:
         reasons.append(PRESCRIPTION_EXPIRED)
@@ -161,6 +193,7 @@ def refill_decision(
     gate = membership_gate_of(facts, now)
     if not gate.allowed:
         reasons.append(gate.reason)
+    # A fill never dispensed keeps its number: the next order takes the one after it.
     next_fill = (fills[-1].fill_number or 0) + 1 if fills else 1
     return RefillDecision(reasons=reasons, earliest_on=earliest_on, next_fill_number=next_fill)
 
