@@ -5,7 +5,9 @@ from __future__ import annotations
 from celery import shared_task
 
 from scheduling.services import cadence, follow_up
+from scheduling.services.video_rooms import video_room_delete
 from scheduling.services.visits import appointments_mark_no_show, unfinished_visits_remind
+from scheduling.video.base import TransientVideoError
 
 
 @shared_task(ignore_result=True)
@@ -34,3 +36,16 @@ def unfinished_visits_reminders() -> int:
     """Beat runs this every 15 minutes: one "complete this visit" email per visit left in
     progress; running it twice reminds once."""
     return unfinished_visits_remind()
+
+
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(TransientVideoError,),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=8,  # about 45 minutes of provider outage
+)
+def delete_video_room(room_name: str) -> None:
+    """After a visit is canceled or moved: delete its room (by name: no PHI), retried
+    while the provider is down; a repeat finds it gone (services.video_rooms)."""
+    video_room_delete(name=room_name)

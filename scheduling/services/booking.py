@@ -26,7 +26,8 @@ patient gets a confirmation by text and email and reminders 24 h and 1 h before 
 already past at booking are skipped; none is sent once the visit has started:
 `expires_at`); the physician is told by email. Rescheduling cancels every message still
 pending for the old appointment and schedules the new one's; canceling cancels them and
-tells both sides.
+tells both sides. A canceled or moved visit's video room is deleted after the commit
+(services.video_rooms: never inside this transaction).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from scheduling.selectors.booking_facts import FACTS_AT, booking_facts
 from scheduling.selectors.slot_cache import slots_changed
 from scheduling.selectors.slot_check import slot_bookable
 from scheduling.selectors.slots import appointment_minutes, buffer_of
+from scheduling.services.video_rooms import room_delete_after_commit
 from scheduling.services.visits import transition_refuse
 
 BOOKING_REFUSED: Final = "booking_refused"
@@ -306,6 +308,7 @@ def _cancel_row(
         ]
     )
     slots_changed()
+    room_delete_after_commit(appointment)
 
 
 # --- messages ---------------------------------------------------------------------------

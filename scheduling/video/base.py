@@ -1,7 +1,8 @@
 """What every video backend takes and returns, its errors, and which backend settings name.
 
 A backend makes one private room per visit, open from `not_before` to `expires_at`, and a
-join link per participant. It returns our own dataclasses and raises only `VideoError`
+join link per participant, and deletes the room of a visit canceled or moved (by name: a
+room already gone is deleted). It returns our own dataclasses and raises only `VideoError`
 subclasses: `TransientVideoError` (the provider is down, slow or unreachable: try again
 later) or `PermanentVideoError` (the provider refused the request: configuration or a bug,
 retrying will not help). Nothing it sends or logs carries PHI: a room's name is random
@@ -72,6 +73,11 @@ class VideoBackend:
 
     def join_link(self, *, room: VideoRoom, role: ParticipantRole) -> JoinLink:
         """A link for one participant; the physician's makes them the room's owner."""
+        raise NotImplementedError
+
+    def delete_room(self, *, name: str) -> None:
+        """Delete the room `name`, and every link to it with it; a room already gone (a
+        repeat) is no error."""
         raise NotImplementedError
 
 

@@ -8,6 +8,8 @@ video provider, and the only one that knows Daily's API.
 * `join_link` asks for a meeting token per participant (`POST /meeting-tokens`), valid
   only for that room and its window; the physician's makes them the room's owner. Names
   are "Patient" and "Physician": Daily never sees who is in the visit.
+* `delete_room` deletes a canceled or moved visit's room (`DELETE /rooms/<name>`), which
+  ends its meeting tokens with it; a 404 means it is gone already (a repeat): done.
 
 HTTP 5xx, 429, timeouts and connection failures are `TransientVideoError`; any other 4xx
 is `PermanentVideoError`. Daily's own error text is never logged nor chained onto ours.
@@ -107,6 +109,12 @@ class DailyVideoBackend(VideoBackend):
         separator = "&" if "?" in room.url else "?"
         return JoinLink(url=f"{room.url}{separator}t={token}", expires_at=room.expires_at)
 
+    def delete_room(self, *, name: str) -> None:
+        try:
+            self._call("DELETE", f"/rooms/{name}")
+        except _Gone:
+            return
+
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         error: VideoError | None = None
         try:
@@ -124,6 +132,8 @@ class DailyVideoBackend(VideoBackend):
         body = _json(response)
         if status == 400 and method == "POST" and path == "/rooms" and _already_exists(body):
             raise _AlreadyExists()
+        if status == 404 and method == "DELETE":
+            raise _Gone()
         if status == 429 or status >= 500:
             raise self._logged(
                 TransientVideoError(f"Daily HTTP {status}", code=f"http_{status}"),
@@ -160,6 +170,10 @@ class DailyVideoBackend(VideoBackend):
 
 
 class _AlreadyExists(Exception):
+    pass
+
+
+class _Gone(Exception):
     pass
 
 

@@ -35,11 +35,13 @@ def visit_in(
 
 
 class RecordingVideoBackend(VideoBackend):
-    """The embedded backend, counting rooms and links; `fail` makes the next calls raise
+    """The embedded backend, counting rooms, links and deletions (a room's name each
+    attempt, in `deletions`); `fail` makes the next calls raise
     ("transient" or "permanent"), `delay` makes room creation slow (race tests)."""
 
     rooms: ClassVar[list[VideoRoom]] = []
     links: ClassVar[list[tuple[str, ParticipantRole]]] = []
+    deletions: ClassVar[list[str]] = []
     fail: ClassVar[str] = ""
     delay: ClassVar[float] = 0.0
     _lock = threading.Lock()
@@ -47,6 +49,7 @@ class RecordingVideoBackend(VideoBackend):
     @classmethod
     def reset(cls) -> None:
         cls.rooms, cls.links, cls.fail, cls.delay = [], [], "", 0.0
+        cls.deletions = []
 
     def _maybe_fail(self) -> None:
         if self.fail == "transient":
@@ -71,3 +74,8 @@ class RecordingVideoBackend(VideoBackend):
         with self._lock:
             self.links.append((room.name, role))
         return EmbeddedVideoBackend().join_link(room=room, role=role)
+
+    def delete_room(self, *, name: str) -> None:
+        with self._lock:
+            self.deletions.append(name)
+        self._maybe_fail()

@@ -72,6 +72,9 @@ def _handler_for(fake: FakeDaily) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._handle("POST")
 
+        def do_DELETE(self) -> None:
+            self._handle("DELETE")
+
         def _handle(self, method: str) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length).decode() if length else ""
@@ -94,6 +97,12 @@ def _handler_for(fake: FakeDaily) -> type[BaseHTTPRequestHandler]:
                     self._answer(404, {"error": "not-found", "info": "room not found"})
                 else:
                     self._answer(200, room)
+            elif method == "DELETE" and self.path.startswith("/v1/rooms/"):
+                name = self.path.removeprefix("/v1/rooms/")
+                if fake.rooms.pop(name, None) is None:
+                    self._answer(404, {"error": "not-found", "info": f"room {name} not found"})
+                else:
+                    self._answer(200, {"deleted": True, "name": name})
             elif method == "POST" and self.path == "/v1/meeting-tokens":
                 properties = (body or {}).get("properties", {})
                 token = f"tok-{properties.get('user_name')}-{len(fake.requests)}"
@@ -211,6 +220,35 @@ def test_a_room_that_already_exists_is_fetched(daily, fake_daily):
         ("GET", f"/v1/rooms/{first.name}"),
     ]
     assert fake_daily.requests[2].authorization == f"Bearer {API_KEY}"
+
+
+def test_a_room_is_deleted_by_its_name(daily, fake_daily):
+    room = daily.create_room(visit_id=VISIT_ID, not_before=OPENS, expires_at=CLOSES)
+
+    daily.delete_room(name=room.name)
+
+    assert fake_daily.rooms == {}
+    request = fake_daily.requests[-1]
+    assert (request.method, request.path) == ("DELETE", f"/v1/rooms/{room.name}")
+    assert request.authorization == f"Bearer {API_KEY}"
+
+
+def test_a_room_already_gone_is_deleted(daily, fake_daily, caplog):
+    with caplog.at_level(logging.DEBUG):
+        daily.delete_room(name="vgone")
+    assert [(r.method, r.path) for r in fake_daily.requests] == [("DELETE", "/v1/rooms/vgone")]
+    assert "failed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [(503, TransientVideoError), (429, TransientVideoError), (401, PermanentVideoError)],
+)
+def test_a_failed_deletion_says_whether_to_retry(daily, fake_daily, status, error):
+    fake_daily.then(status, {"error": "some-error", "info": "no"})
+    with pytest.raises(error) as caught:
+        daily.delete_room(name="vroom")
+    assert caught.value.code == f"http_{status}"
 
 
 # --- meeting tokens ----------------------------------------------------------------------
