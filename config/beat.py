@@ -47,6 +47,13 @@ def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) ->
             "UNFINISHED_VISIT_INTERVAL_SECONDS",
             900.0,
         ),
+        # Booked visits whose physician's license or DEA/CDS registration lapsed before
+        # them: ops admins alerted once per visit.
+        "scheduling-visits-without-authority": every(
+            "scheduling.tasks.alert_visits_without_authority",
+            "VISIT_AUTHORITY_INTERVAL_SECONDS",
+            86400.0,
+        ),
         "scheduling-follow-ups": every(
             "scheduling.tasks.follow_ups_schedule", "FOLLOW_UP_SCHEDULE_INTERVAL_SECONDS", 300.0
         ),

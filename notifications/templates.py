@@ -56,6 +56,16 @@ TEMPLATES: dict[str, Template] = {
         email_body="A delivery order is overdue and needs attention. See the order: {link}",
         context_keys=frozenset({"path"}),
     ),
+    # Ops admins: a booked visit's physician may no longer see the patient in their state
+    # on the visit's date (scheduling.services.authority_alerts).
+    "visit_physician_not_authorized": Template(
+        sms="{practice}: a booked visit needs attention. Details: {link}",
+        email_subject="A booked visit needs attention",
+        email_body="The physician of a booked visit is not authorized in the patient's state "
+        "on the visit's date (a license or registration lapsed). Renew it or move the "
+        "visit: {link}",
+        context_keys=frozenset({"path"}),
+    ),
     "appointment_canceled": Template(
         sms="{practice}: your appointment was canceled. Details: {link}",
         email_subject="Your appointment was canceled",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from scheduling.services import cadence, follow_up
+from scheduling.services.authority_alerts import visits_without_authority_alert
 from scheduling.services.video_rooms import video_room_delete
 from scheduling.services.visits import appointments_mark_no_show, unfinished_visits_remind
 from scheduling.video.base import TransientVideoError
@@ -36,6 +37,14 @@ def unfinished_visits_reminders() -> int:
     """Beat runs this every 15 minutes: one "complete this visit" email per visit left in
     progress; running it twice reminds once."""
     return unfinished_visits_remind()
+
+
+@shared_task(ignore_result=True)
+def alert_visits_without_authority() -> int:
+    """Beat runs this daily (VISIT_AUTHORITY_INTERVAL_SECONDS): each ops admin is alerted
+    once per booked visit whose physician may no longer see the patient there; running it
+    twice alerts once."""
+    return visits_without_authority_alert()
 
 
 @shared_task(
