@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) -> dict[str, Any]:
+def beat_schedule(
+    env: Any, *, dispatch_interval: float, local_gateway: bool, local_pharmacy: bool
+) -> dict[str, Any]:
     def every(task: str, interval_setting: str, default_seconds: float) -> dict[str, Any]:
         return {"task": task, "schedule": env.float(interval_setting, default=default_seconds)}
 
@@ -64,17 +66,18 @@ def beat_schedule(env: Any, *, dispatch_interval: float, local_gateway: bool) ->
         "prescriptions-flag-overdue-orders": every(
             "prescriptions.tasks.flag_overdue_orders", "DELIVERY_OVERDUE_INTERVAL_SECONDS", 900.0
         ),
-        # The pharmacy hand-off outbox (also sent on commit; this retries and reclaims), and
-        # the local pharmacy playing pharmacy and carrier (a no-op with any other backend).
+        # The pharmacy hand-off outbox (also sent on commit; this retries and reclaims).
         "prescriptions-pharmacy-submissions": every(
             "prescriptions.tasks.dispatch_pharmacy_submissions",
             "PHARMACY_DISPATCH_INTERVAL_SECONDS",
             60.0,
         ),
-        "prescriptions-local-pharmacy": every(
-            "prescriptions.tasks.play_local_pharmacy", "LOCAL_PHARMACY_PLAY_INTERVAL_SECONDS", 15.0
-        ),
     }
+    if local_pharmacy:
+        # The local pharmacy playing pharmacy and carrier (`make run`).
+        schedule["prescriptions-local-pharmacy"] = every(
+            "prescriptions.tasks.play_local_pharmacy", "LOCAL_PHARMACY_PLAY_INTERVAL_SECONDS", 15.0
+        )
     if local_gateway:
         # The local gateway's webhook deliveries (also enqueued on commit; this retries them).
         schedule["billing-deliver-local-events"] = {

@@ -362,13 +362,6 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
-# Every periodic task, with its interval from the environment (config/beat.py).
-CELERY_BEAT_SCHEDULE = beat_schedule(
-    env,
-    dispatch_interval=NOTIFY_DISPATCH_INTERVAL_SECONDS,
-    local_gateway=BILLING_GATEWAY.endswith(".local.LocalGateway"),
-)
-
 # PHQ-9 and GAD-7 are due this many days after the last one; clearance lapses after the grace.
 QUESTIONNAIRE_INTERVAL_DAYS = env.int("QUESTIONNAIRE_INTERVAL_DAYS", default=28)
 QUESTIONNAIRE_GRACE_DAYS = env.int("QUESTIONNAIRE_GRACE_DAYS", default=7)
@@ -426,6 +419,15 @@ DELIVERY_WEBHOOK_TOLERANCE_SECONDS = env.int("DELIVERY_WEBHOOK_TOLERANCE_SECONDS
 # delivered this many days after shipping.
 DELIVERY_SHIP_WITHIN_BUSINESS_DAYS = env.int("DELIVERY_SHIP_WITHIN_BUSINESS_DAYS", default=2)
 DELIVERY_DELIVER_WITHIN_DAYS = env.int("DELIVERY_DELIVER_WITHIN_DAYS", default=5)
+
+# Every periodic task, with its interval from the environment (config/beat.py); the local
+# gateway's and the local pharmacy's only with those backends.
+CELERY_BEAT_SCHEDULE = beat_schedule(
+    env,
+    dispatch_interval=NOTIFY_DISPATCH_INTERVAL_SECONDS,
+    local_gateway=BILLING_GATEWAY.endswith(".local.LocalGateway"),
+    local_pharmacy=PHARMACY_BACKEND.endswith(".local.LocalPharmacy"),
+)
 
 # See audit.services._read_may_commit_async for the trade-off.
 AUDIT_READS_ASYNC_COMMIT = env.bool("AUDIT_READS_ASYNC_COMMIT", default=True)
