@@ -1,4 +1,5 @@
-"""Scheduling's periodic work. Tasks take no arguments (ids at most): no PHI in the broker."""
+"""Scheduling's periodic work. Tasks take ids at most (a video room's name, a keyed hash
+or random): no PHI in the broker."""
 
 from __future__ import annotations
 
