@@ -33,6 +33,35 @@ def _redis_changed(*, setting: str, **kwargs: Any) -> None:
         redis_client.cache_clear()
 
 
+def window_count(counter: str, duration: int) -> int:
+    """INCR `counter` and EXPIRE it after `duration` seconds, in one round trip; the count.
+
+    What a non-transactional pipeline sends, written straight to a pooled connection: the
+    pipeline's per-call bookkeeping cost about half as much again as the round trip itself
+    (see benchmarks/). Connection errors are retried as the client retries them; after any
+    error the connection is closed, so no unread reply is left on it."""
+    pool = redis_client().connection_pool
+    conn = pool.get_connection()
+    try:
+        return int(
+            conn.retry.call_with_retry(
+                lambda: _incr_expire(conn, counter, duration), lambda _error: conn.disconnect()
+            )
+        )
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+
+
+def _incr_expire(conn: Any, counter: str, duration: int) -> Any:
+    conn.send_packed_command(conn.pack_commands([("INCR", counter), ("EXPIRE", counter, duration)]))
+    count = conn.read_response()
+    conn.read_response()
+    return count
+
+
 class UserRateThrottle(throttling.UserRateThrottle):
     window_ends: float = 0.0
 
@@ -49,11 +78,7 @@ class UserRateThrottle(throttling.UserRateThrottle):
         window = int(now // duration)
         self.window_ends = (window + 1) * duration
         counter = f"{settings.CACHES['default'].get('KEY_PREFIX', '')}:{key}:{window}"
-        pipe = redis_client().pipeline(transaction=False)
-        pipe.incr(counter)
-        pipe.expire(counter, duration)
-        count, _ = pipe.execute()
-        return int(count) <= limit
+        return window_count(counter, duration) <= limit
 
     def wait(self) -> float:
         return max(self.window_ends - self.timer(), 0.0)

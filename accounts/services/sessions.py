@@ -20,6 +20,7 @@ from django.contrib.auth import authenticate
 from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from psycopg.types.datetime import TimestamptzLoader
 
 from accounts.models import AuthSession, RotatedRefreshToken, TotpDevice, User, normalize_email
 from accounts.services.throttling import (
@@ -143,6 +144,10 @@ def _session_by_access_digest(digest: str) -> AuthSession | None:
     equivalent ORM query costs several times the database round trip (see benchmarks/)."""
     sql, session_names, user_names = _session_query()
     with connection.cursor() as cursor:
+        # psycopg's own timestamptz loader (C), not Django's Python subclass of it, which
+        # only relabels the same instant with the connection's zone (UTC): the row's six
+        # or so timestamps, on every request.
+        cursor.cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
         cursor.execute(sql, [digest])
         row = cursor.fetchone()
     if row is None:
