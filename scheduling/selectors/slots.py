@@ -24,17 +24,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
-from django.db.models import BigIntegerField, DateTimeField, F, Func, Prefetch, Q, Value
+from django.db.models import BigIntegerField, DateTimeField, F, Func, Q, Value
 from django.utils import timezone
 
-from accounts.models import (
-    CdsRegistration,
-    DeaRegistration,
-    LicenseStatus,
-    PhysicianProfile,
-    StateLicense,
-)
-from accounts.selectors import physician_authority
+from accounts.models import PhysicianProfile
 from core.clock import practice_date
 from patients.models import Patient
 from patients.selectors.measurement import patient_zone
@@ -50,6 +43,7 @@ from scheduling.selectors.office_hours import (
     windows_of,
 )
 from scheduling.selectors.slot_cache import physician_runs_kept
+from scheduling.selectors.slot_candidates import Treats, candidates
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
@@ -178,7 +172,7 @@ def _physician_runs(
     bisect as plain ints: aware datetimes would ask their zone at every comparison). The
     work grows with windows and appointments, not with slots."""
     length = appointment_minutes(kind)
-    physicians = _candidates(state, range_start, range_end, physician)
+    physicians, treats = candidates(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     first_day, last_day = practice_date(range_start), practice_date(range_end)
     rules = rules_by_physician(ids)
@@ -206,7 +200,7 @@ def _physician_runs(
             range_end,
             known,
         )
-        runs += search.runs_of(doctor, windows, busy.get(doctor.pk, no_one))
+        runs += search.runs_of(doctor, treats[doctor.pk], windows, busy.get(doctor.pk, no_one))
     return physicians, runs
 
 
@@ -223,7 +217,11 @@ class _Search:
     calendar: _PracticeCalendar
 
     def runs_of(
-        self, doctor: PhysicianProfile, windows: Iterable[tuple[int, int]], doctor_busy: _Busy
+        self,
+        doctor: PhysicianProfile,
+        treats: Treats,
+        windows: Iterable[tuple[int, int]],
+        doctor_busy: _Busy,
     ) -> list[Run]:
         """The doctor's open starts in [low, high) as runs: inside a window, on the step
         grid from the window's start, ending inside it; meeting none of their appointments
@@ -235,7 +233,6 @@ class _Search:
         blocked = self.length + buffer_of(doctor) // _MICROSECOND
         pk, step, length, low, high = doctor.pk, self.step, self.length, self.low, self.high
         starts, ends, max_ends = doctor_busy.starts, doctor_busy.ends, doctor_busy.max_ends
-        treats = _Treats(doctor, self.state)
         day_of = self.calendar.day_of
         runs: list[Run] = []
         for window_start, window_end in windows:
@@ -278,7 +275,7 @@ class _Search:
                     self._by_day(runs, pk, treats, first, last)
         return runs
 
-    def _by_day(self, runs: list[Run], pk: int, treats: _Treats, first: int, last: int) -> None:
+    def _by_day(self, runs: list[Run], pk: int, treats: Treats, first: int, last: int) -> None:
         """The starts first, first + step, ..., last cut at the practice calendar's
         midnights, on the days the doctor may treat."""
         step = self.step
@@ -288,37 +285,6 @@ class _Search:
             if treats.on(on):
                 runs.append((first, day_last, pk))
             first = day_last + step
-
-
-class _Treats:
-    """physician_authority(doctor, state, on=day).may_treat, asked once per stretch of
-    days. The rule reads the day only by comparing it with the dates of the doctor's
-    credentials, so its answer cannot change between two consecutive days that lie on
-    the same side of (or on) every such date: each stretch starts at a credential date or
-    the day after one. (Asked per day, a 30-day search made ~1,100 calls.)"""
-
-    def __init__(self, doctor: PhysicianProfile, state: str) -> None:
-        self.doctor = doctor
-        self.state = state
-        dates = {
-            value
-            for credentials in (
-                doctor.licenses.all(),
-                doctor.dea_registrations.all(),
-                doctor.cds_registrations.all(),
-            )
-            for credential in credentials
-            for value in vars(credential).values()
-            if type(value) is date
-        }
-        self.starts = sorted(dates | {day + timedelta(days=1) for day in dates})
-        self.answers: dict[int, bool] = {}
-
-    def on(self, day: date) -> bool:
-        stretch = bisect.bisect_right(self.starts, day)
-        if stretch not in self.answers:
-            self.answers[stretch] = physician_authority(self.doctor, self.state, on=day).may_treat
-        return self.answers[stretch]
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -355,33 +321,6 @@ class _PracticeCalendar:
             return self.days[index], self.midnights[index], self.midnights[index + 1]
         # Outside the precomputed days (never, for a search's own range): no span cached.
         return practice_date(instant_of(microseconds)), microseconds, microseconds + 1
-
-
-def _candidates(
-    state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
-) -> list[PhysicianProfile]:
-    """Physicians with a license in `state` that is active and unexpired on some day of
-    the range (physician_authority then decides day by day), with their schedule and
-    their credentials in `state` only (all physician_authority reads for it: half the
-    rows to make), without what a slot never shows (the encrypted email, the password)."""
-    licensed = StateLicense.objects.filter(
-        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=practice_date(range_start)
-    )
-    doctors = PhysicianProfile.objects.filter(
-        pk__in=licensed.values("physician_id"), user__is_active=True
-    )
-    if physician is not None:
-        doctors = doctors.filter(pk=physician.pk)
-    return list(
-        doctors.select_related("user", "schedule")
-        .defer("user__email", "user__password", "practice_address")
-        .prefetch_related(
-            Prefetch("licenses", queryset=StateLicense.objects.filter(state=state)),
-            Prefetch("dea_registrations", queryset=DeaRegistration.objects.filter(state=state)),
-            Prefetch("cds_registrations", queryset=CdsRegistration.objects.filter(state=state)),
-        )
-        .order_by("pk")
-    )
 
 
 class _Busy:
