@@ -110,12 +110,17 @@ class Treats:
         dates = set(_dates(doctor))
         self.starts = sorted(dates | {day + timedelta(days=1) for day in dates})
         self.answers: dict[int, bool] = {}
+        self.by_day: dict[date, bool] = {}
 
     def on(self, day: date) -> bool:
-        stretch = bisect.bisect_right(self.starts, day)
-        if stretch not in self.answers:
-            self.answers[stretch] = physician_authority(self.doctor, self.state, on=day).may_treat
-        return self.answers[stretch]
+        answer = self.by_day.get(day)
+        if answer is None:
+            stretch = bisect.bisect_right(self.starts, day)
+            if stretch not in self.answers:
+                authority = physician_authority(self.doctor, self.state, on=day)
+                self.answers[stretch] = authority.may_treat
+            answer = self.by_day[day] = self.answers[stretch]
+        return answer
 
 
 def _dates(doctor: PhysicianProfile | _Credentialed) -> Iterable[date]:

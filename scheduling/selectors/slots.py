@@ -24,8 +24,10 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.db import connection
 from django.db.models import BigIntegerField, DateTimeField, F, Func, Q, Value
 from django.utils import timezone
+from psycopg import pq
 
 from accounts.models import PhysicianProfile
 from core.clock import practice_date
@@ -233,39 +235,44 @@ class _Search:
         blocked = self.length + buffer_of(doctor) // _MICROSECOND
         pk, step, length, low, high = doctor.pk, self.step, self.length, self.low, self.high
         starts, ends, max_ends = doctor_busy.starts, doctor_busy.ends, doctor_busy.max_ends
-        day_of = self.calendar.day_of
+        # Each appointment's first start it blocks is b - blocked (exclusive).
+        lows = [start - blocked for start in starts]
+        day_of, treats_on = self.calendar.day_of, treats.on
+        day_from = day_to = 0
+        on = date.min
         runs: list[Run] = []
         for window_start, window_end in windows:
-            earliest = max(window_start, low)
-            latest = min(window_end - length, high - 1)
+            earliest = window_start if window_start > low else low
+            latest = window_end - length
+            if latest >= high:
+                latest = high - 1
             if earliest > latest:
                 continue
-            on, _, day_to = day_of(earliest)
+            if not day_from <= earliest < day_to:  # windows come in order: days repeat
+                on, day_from, day_to = day_of(earliest)
             # A window whose starts all fall on one practice day (nearly all do) is
             # decided once, and its pieces need no cutting at midnight.
             one_day = latest < day_to
-            if one_day and not treats.on(on):
+            if one_day and not treats_on(on):
                 continue
             found: list[Run] = runs if one_day else []
             free_from = earliest
-            # The appointments that can meet a start in [earliest, latest], in start order.
+            # The appointments that can meet a start in [earliest, latest], in start
+            # order; one that ends by free_from meets none of the starts left.
             index = bisect.bisect_right(max_ends, earliest)
-            beyond = bisect.bisect_left(starts, latest + blocked)
-            while index < beyond and free_from <= latest:
-                taken_to = ends[index]
-                if taken_to > earliest:
-                    taken_from = starts[index] - blocked
-                    if taken_from >= free_from:
-                        # The grid starts (from the window's start) in [free_from, taken_from].
-                        first = window_start + -(-(free_from - window_start) // step) * step
-                        last = (
-                            window_start + (min(taken_from, latest) - window_start) // step * step
-                        )
-                        if first <= last:
-                            found.append((first, last, pk))
-                    if taken_to > free_from:
-                        free_from = taken_to
-                index += 1
+            beyond = bisect.bisect_left(lows, latest)
+            for taken_from, taken_to in zip(lows[index:beyond], ends[index:beyond], strict=True):
+                if taken_to <= free_from:
+                    continue
+                if taken_from >= free_from:
+                    # The grid starts (from the window's start) in [free_from, taken_from].
+                    first = window_start + -(-(free_from - window_start) // step) * step
+                    last = window_start + (taken_from - window_start) // step * step
+                    if first <= last:
+                        found.append((first, last, pk))
+                free_from = taken_to
+                if free_from > latest:
+                    break
             first = window_start + -(-(free_from - window_start) // step) * step
             last = window_start + (latest - window_start) // step * step
             if first <= last:
@@ -342,6 +349,8 @@ def _busy_by_physician(
     instants as arrays of integers in start order (thousands of rows of datetimes cost
     more to read than the search itself), read from the index `appointment_busy_ranges`
     alone, in its order."""
+    if not physician_ids:
+        return {}  # (the ORM would not run a statement that can match nothing)
     base = microseconds_of(range_start)
     starts_at = _MicrosecondsAfter("starts_at", range_start)
     blocked_until = _MicrosecondsAfter("blocked_until", range_start)
@@ -360,9 +369,17 @@ def _busy_by_physician(
         )
         .values_list("physician_id", "starts", "ends")
     )
+    # The ORM's own statement, its rows in binary: ~20,000 integers parse faster from
+    # int8 arrays than from their text (a quarter of the statement's time). The values
+    # are the same; no converter applies to these columns.
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.cursor.format = pq.Format.BINARY
+        cursor.execute(sql, params)
+        fetched = cursor.fetchall()
     return {
         physician_id: _Busy([base + at for at in starts], [base + at for at in ends])
-        for physician_id, starts, ends in rows
+        for physician_id, starts, ends in fetched
     }
 
 
