@@ -48,6 +48,20 @@ class _Credentialed:
         self.cds_registrations = _Listed(cdss)
 
 
+# What the search reads of a physician: the name, the account's state and public id, the
+# schedule's zone, buffer and title (physician_authority, physician_shown, windows_of).
+# The rest (the encrypted email, the password, timestamps) is read only if asked for.
+_SHOWN = (
+    "first_name",
+    "last_name",
+    "user",
+    "user__is_active",
+    "user__public_id",
+    "schedule__time_zone",
+    "schedule__buffer_minutes",
+    "schedule__title",
+)
+
 # The columns physician_authority reads of each credential (and the physician, to group).
 _LICENSE = ("physician_id", "state", "status", "expires_on")
 _DEA = ("physician_id", "state", "verification", "expires_on", "schedules")
@@ -58,8 +72,8 @@ def candidates(
     state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
 ) -> tuple[list[PhysicianProfile], dict[int, Treats]]:
     """Physicians with a license in `state` that is active and unexpired on some day of
-    the range (physician_authority then decides day by day), with their schedule,
-    without what a slot never shows (the encrypted email, the password); and for each,
+    the range (physician_authority then decides day by day), with what the search reads
+    of them and of their account and schedule; and for each,
     physician_authority's answer by day over their credentials in `state`."""
     licensed = StateLicense.objects.filter(
         state=state, status=LicenseStatus.ACTIVE, expires_on__gte=practice_date(range_start)
@@ -69,11 +83,7 @@ def candidates(
     )
     if physician is not None:
         doctors = doctors.filter(pk=physician.pk)
-    found = list(
-        doctors.select_related("user", "schedule")
-        .defer("user__email", "user__password", "practice_address")
-        .order_by("pk")
-    )
+    found = list(doctors.select_related("user", "schedule").only(*_SHOWN).order_by("pk"))
     ids = [doctor.pk for doctor in found]
     rows: list[dict[int, list[Any]]] = []
     for model, columns in (

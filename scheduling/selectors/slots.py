@@ -269,16 +269,16 @@ class _Search:
                     first = window_start + -(-(free_from - window_start) // step) * step
                     last = window_start + (taken_from - window_start) // step * step
                     if first <= last:
-                        found.append((first, last, pk))
+                        found.append((first, pk, last))
                 free_from = taken_to
                 if free_from > latest:
                     break
             first = window_start + -(-(free_from - window_start) // step) * step
             last = window_start + (latest - window_start) // step * step
             if first <= last:
-                found.append((first, last, pk))
+                found.append((first, pk, last))
             if not one_day:
-                for first, last, _ in found:
+                for first, _, last in found:
                     self._by_day(runs, pk, treats, first, last)
         return runs
 
@@ -290,7 +290,7 @@ class _Search:
             on, _, day_to = self.calendar.day_of(first)
             day_last = min(last, first + (day_to - 1 - first) // step * step)
             if treats.on(on):
-                runs.append((first, day_last, pk))
+                runs.append((first, pk, day_last))
             first = day_last + step
 
 
