@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -97,10 +98,15 @@ class OpenStarts(Sequence[tuple[int, int]]):
     dozen of thousands)."""
 
     def __init__(self, runs: list[Run], *, step: int) -> None:
-        # Ordered as the merge wants them: first start, then physician (a Run's order).
+        # Ordered as the merge wants them: first start, then physician (a Run's order;
+        # runs that come sorted, as a search's do, cost one pass).
         self._runs = sorted(runs)
         self._step = step
-        self._count = sum([(last - first) // step + 1 for first, _, last in self._runs])
+        # A run holds (last - first) // step + 1 starts, last - first being a multiple of
+        # step: summed, that is the sums' difference over step plus one per run.
+        firsts = sum(map(operator.itemgetter(0), self._runs))
+        lasts = sum(map(operator.itemgetter(2), self._runs))
+        self._count = (lasts - firsts) // step + len(self._runs)
 
     def __len__(self) -> int:
         return self._count

@@ -100,6 +100,8 @@ def open_slots(
     def compute() -> tuple[list[Run], dict[int, Shown]]:
         found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
         physicians.update((doctor.pk, doctor) for doctor in found)
+        # Sorted once here rather than by every search that reuses a kept side.
+        runs.sort()
         return runs, {doctor.pk: physician_shown(doctor) for doctor in found}
 
     if kept:
