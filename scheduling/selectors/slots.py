@@ -186,7 +186,6 @@ def _physician_runs(
     reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
     search = _Search(
-        state=state,
         length=length // _MICROSECOND,
         step=_step(),
         low=microseconds_of(range_start),
@@ -214,7 +213,6 @@ class _Search:
     """What one search shares across its physicians (instants and lengths in
     microseconds)."""
 
-    state: str
     length: int
     step: int
     low: int
