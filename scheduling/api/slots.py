@@ -129,9 +129,10 @@ class SlotSearchView(generics.ListAPIView):
         page = self.paginate_queryset(slots.starts) or []
         zone = patient_zone(patient)
         length = appointment_minutes(params["kind"])
-        briefs = {
-            pk: {"id": str(shown.public_id), "name": shown.name, "title": shown.title}
-            for pk, shown in slots.shown.items()
+        shown = slots.shown
+        briefs = {  # the page's physicians only
+            pk: {"id": str(shown[pk].public_id), "name": shown[pk].name, "title": shown[pk].title}
+            for pk in {pk for _, pk in page}
         }
         rows = []
         for start, pk in page:

@@ -6,7 +6,6 @@ The slot search (scheduling.selectors.slots) reads them for every candidate at o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -47,7 +46,7 @@ def overrides_by_physician(
     return overrides
 
 
-KnownDays = dict[tuple[str, date, tuple[_Hours, ...], tuple[_Override, ...]], list[tuple[int, int]]]
+KnownDays = dict[tuple[object, ...], list[tuple[int, int]]]
 
 
 def windows_of(
@@ -57,26 +56,38 @@ def windows_of(
     range_start: datetime,
     range_end: datetime,
     known: KnownDays | None = None,
-) -> Iterator[tuple[int, int]]:
+) -> list[tuple[int, int]]:
     """The physician's open hours (microseconds) on their own calendar days around
-    [range_start, range_end), in order. `known`: days already worked out by the same
-    search, by zone, date, hours and overrides (physicians often keep the same hours: a
-    day's zone conversions are then made once, not once per physician)."""
+    [range_start, range_end), in order. `known`: what the same search already worked out
+    (physicians often keep the same hours): a physician without overrides in the range
+    shares the whole list with every one of the same zone and weekly hours, and a day is
+    shared by zone, date, hours and overrides, so its zone conversions are made once, not
+    once per physician."""
     zone = physician_zone(doctor)
     known = {} if known is None else known
+    week = tuple(tuple(rules.get(weekday, ())) for weekday in range(7))
+    whole_key = None if overrides else (zone.key, week, range_start, range_end)
+    if whole_key is not None and (found := known.get(whole_key)) is not None:
+        return found
+    found = []
     day = range_start.astimezone(zone).date() - timedelta(days=1)
     last_day = range_end.astimezone(zone).date()
     while day <= last_day:
-        day_rules, day_overrides = rules.get(day.weekday(), []), overrides.get(day, [])
-        key = (zone.key, day, tuple(day_rules), tuple(day_overrides))
+        day_rules, day_overrides = week[day.weekday()], tuple(overrides.get(day, ()))
+        key = (zone.key, day, day_rules, day_overrides)
         day_windows = known.get(key)
         if day_windows is None:
             day_windows = known[key] = [
                 (microseconds_of(window_start), microseconds_of(window_end))
-                for window_start, window_end in windows(day_rules, day_overrides, day, zone)
+                for window_start, window_end in windows(
+                    list(day_rules), list(day_overrides), day, zone
+                )
             ]
-        yield from day_windows
+        found += day_windows
         day += timedelta(days=1)
+    if whole_key is not None:
+        known[whole_key] = found
+    return found
 
 
 def windows(

@@ -48,7 +48,9 @@ def physician_runs_kept(shape: str, compute: Callable[[], _Side]) -> _Side:
     seconds = settings.SLOT_SEARCH_CACHE_SECONDS
     if seconds <= 0:
         return compute()
-    key = f"scheduling:slots:side:{shape}"  # "side": runs with the physicians shown
+    # "side2": runs (first, pk, last) with the physicians shown; a new name whenever the
+    # kept form changes, so processes of two versions never read each other's.
+    key = f"scheduling:slots:side2:{shape}"
     found = cache.get_many([GENERATION_KEY, key])
     generation = found.get(GENERATION_KEY, 0)
     kept = found.get(key)

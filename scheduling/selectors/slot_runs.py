@@ -1,7 +1,7 @@
 """Open starts as runs, and the slots made from them on demand.
 
-A run is one physician's open starts first, first + step, ..., last: instants in integer
-microseconds since the epoch (UTC) and the physician's pk. The slot search
+A run is one physician's open starts first, first + step, ..., last: (first, physician pk,
+last), instants in integer microseconds since the epoch (UTC). The slot search
 (scheduling.selectors.slots) finds each physician's runs; what depends on the patient and
 on the moment (their own appointments, the minimum notice) is taken out of the runs
 afterwards, so that a search's physician side can be kept (scheduling.selectors.slot_cache).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from accounts.models import PhysicianProfile
 
-Run = tuple[int, int, int]  # first, last, physician pk
+Run = tuple[int, int, int]  # first, physician pk, last (so runs sort as slots are ordered)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
@@ -54,17 +55,17 @@ class Slot:
 
 def runs_within(runs: list[Run], low: int, high: int, step: int) -> list[Run]:
     """The starts in [low, high) of each run."""
-    inside = [run for run in runs if run[0] >= low and run[1] < high]
+    inside = [run for run in runs if run[0] >= low and run[2] < high]
     if len(inside) == len(runs):  # the common case: a range that starts past the notice
         return inside
     kept = []
-    for first, last, pk in runs:
+    for first, pk, last in runs:
         if first < low:
             first += -(-(low - first) // step) * step
         if last >= high:
             last -= ((last - high) // step + 1) * step
         if first <= last:
-            kept.append((first, last, pk))
+            kept.append((first, pk, last))
     return kept
 
 
@@ -75,19 +76,19 @@ def runs_without(runs: list[Run], taken: list[tuple[int, int]], step: int) -> li
         return runs
     taken = sorted(taken)
     kept = []
-    for first, last, pk in runs:
+    for first, pk, last in runs:
         for a, b in taken:
             if b <= first or a >= last:
                 continue  # s = a and s = b are free: only starts strictly inside go
             if a >= first:
                 # The run's starts up to a stay.
-                kept.append((first, first + (a - first) // step * step, pk))
+                kept.append((first, pk, first + (a - first) // step * step))
             first += -(-(b - first) // step) * step  # the first start at or after b
             if first > last:
                 break
         if first <= last:
-            kept.append((first, last, pk))
-    return [run for run in kept if run[0] <= run[1]]
+            kept.append((first, pk, last))
+    return [run for run in kept if run[0] <= run[2]]
 
 
 class OpenStarts(Sequence[tuple[int, int]]):
@@ -97,10 +98,15 @@ class OpenStarts(Sequence[tuple[int, int]]):
     dozen of thousands)."""
 
     def __init__(self, runs: list[Run], *, step: int) -> None:
-        # Ordered as the merge wants them: first start, then physician.
-        self._runs = sorted([(first, pk, last) for first, last, pk in runs])
+        # Ordered as the merge wants them: first start, then physician (a Run's order;
+        # runs that come sorted, as a search's do, cost one pass).
+        self._runs = sorted(runs)
         self._step = step
-        self._count = sum([(last - first) // step + 1 for first, _, last in self._runs])
+        # A run holds (last - first) // step + 1 starts, last - first being a multiple of
+        # step: summed, that is the sums' difference over step plus one per run.
+        firsts = sum(map(operator.itemgetter(0), self._runs))
+        lasts = sum(map(operator.itemgetter(2), self._runs))
+        self._count = (lasts - firsts) // step + len(self._runs)
 
     def __len__(self) -> int:
         return self._count
