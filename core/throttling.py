@@ -3,9 +3,9 @@
 DRF's own UserRateThrottle keeps a pickled list of request times per user in the cache:
 a read and a write through Django's Redis client on every request, which cost more than
 the rest of a small authenticated request (see benchmarks/). This one counts requests in
-a fixed window with one pipelined INCR + EXPIRE: one round trip, no pickling. A fixed
-window lets a client spend up to twice the rate across a window boundary, which is fine
-for a limit meant to stop runaway clients, not to meter them.
+a fixed window with one atomic INCR (and EXPIRE on the first): one round trip, no
+pickling. A fixed window lets a client spend up to twice the rate across a window
+boundary, which is fine for a limit meant to stop runaway clients, not to meter them.
 """
 
 from __future__ import annotations
@@ -31,35 +31,26 @@ def redis_client() -> redis.Redis:
 def _redis_changed(*, setting: str, **kwargs: Any) -> None:
     if setting == "REDIS_URL":
         redis_client.cache_clear()
+        _count_script.cache_clear()
 
 
-def window_count(counter: str, duration: int) -> int:
-    """INCR `counter` and EXPIRE it after `duration` seconds, in one round trip; the count.
-
-    What a non-transactional pipeline sends, written straight to a pooled connection: the
-    pipeline's per-call bookkeeping cost about half as much again as the round trip itself
-    (see benchmarks/). Connection errors are retried as the client retries them; after any
-    error the connection is closed, so no unread reply is left on it."""
-    pool = redis_client().connection_pool
-    conn = pool.get_connection()
-    try:
-        return int(
-            conn.retry.call_with_retry(
-                lambda: _incr_expire(conn, counter, duration), lambda _error: conn.disconnect()
-            )
-        )
-    except BaseException:
-        conn.disconnect()
-        raise
-    finally:
-        pool.release(conn)
+# Atomic, and one round trip (EVALSHA) with none of a pipeline's bookkeeping.
+_COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
 
 
-def _incr_expire(conn: Any, counter: str, duration: int) -> Any:
-    conn.send_packed_command(conn.pack_commands([("INCR", counter), ("EXPIRE", counter, duration)]))
-    count = conn.read_response()
-    conn.read_response()
-    return count
+@functools.cache
+def _count_script() -> Any:
+    return redis_client().register_script(_COUNT_IN_WINDOW)
+
+
+def window_count(counter: str, seconds: int) -> int:
+    """Count one more under the Redis key `counter`, which expires `seconds` after its
+    first count; the count so far."""
+    return int(_count_script()(keys=[counter], args=[seconds]))
 
 
 class UserRateThrottle(throttling.UserRateThrottle):

@@ -20,7 +20,7 @@ from audit.models import AuditAction, AuditOutcome
 from audit.services import audit_record, audit_write
 from core.crypto import keyed_hash
 from core.errors import TooManyRequests
-from core.throttling import redis_client
+from core.throttling import window_count
 
 
 def _login_keys(email: str, ip: str | None) -> tuple[str, str, str]:
@@ -43,15 +43,11 @@ def _window() -> int:
 
 
 def _count(key: str) -> int:
-    """Count one more attempt under `key` (expiring a window after its first) in one
-    MULTI: a success deleting the key at the same moment can neither fail the count
-    (cache.add then cache.incr raised when the key vanished in between) nor leave the
-    key without its expiry."""
-    name = cache.make_key(key)
-    pipe = redis_client().pipeline(transaction=True)
-    pipe.set(name, 0, ex=_window(), nx=True)
-    pipe.incr(name)
-    return int(pipe.execute()[1])
+    """Count one more attempt under `key` (expiring a window after its first) atomically:
+    a success deleting the key at the same moment can neither fail the count (cache.add
+    then cache.incr raised when the key vanished in between) nor leave the key without
+    its expiry."""
+    return window_count(cache.make_key(key), _window())
 
 
 def _give_back(key: str) -> None:
