@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
-from django.db.models import BigIntegerField, DateTimeField, F, Func, Q, Value
+from django.db.models import BigIntegerField, Func, Q
 from django.utils import timezone
-from psycopg import pq
+from psycopg import postgres, pq
 
 from accounts.models import PhysicianProfile
 from core.clock import practice_date
@@ -356,9 +356,6 @@ def _busy_by_physician(
     alone, in its order."""
     if not physician_ids:
         return {}  # (the ORM would not run a statement that can match nothing)
-    base = microseconds_of(range_start)
-    starts_at = _MicrosecondsAfter("starts_at", range_start)
-    blocked_until = _MicrosecondsAfter("blocked_until", range_start)
     rows = (
         Appointment.objects.filter(
             Q(physician_id__in=physician_ids),
@@ -369,34 +366,28 @@ def _busy_by_physician(
         .order_by()
         .values("physician_id")
         .annotate(
-            starts=ArrayAgg(starts_at, order_by="starts_at"),
-            ends=ArrayAgg(blocked_until, order_by="starts_at"),
+            starts=ArrayAgg("starts_at", order_by="starts_at"),
+            ends=ArrayAgg("blocked_until", order_by="starts_at"),
         )
         .values_list("physician_id", "starts", "ends")
     )
-    # The ORM's own statement, its rows in binary: ~20,000 integers parse faster from
-    # int8 arrays than from their text (a quarter of the statement's time). The values
-    # are the same; no converter applies to these columns.
+    # The ORM's own statement, its rows in binary, where a timestamptz is its integer
+    # microseconds since 2000-01-01 UTC: read by psycopg's own (C) int8 loader, ~20,000
+    # instants cost neither a datetime each nor the server's arithmetic (two date_part
+    # per appointment were a third of the statement). No converter applies to arrays.
     sql, params = rows.query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.cursor.format = pq.Format.BINARY
+        cursor.cursor.adapters.register_loader(_TIMESTAMPTZ, _INT8_LOADER)
         cursor.execute(sql, params)
         fetched = cursor.fetchall()
     return {
-        physician_id: _Busy([base + at for at in starts], [base + at for at in ends])
+        physician_id: _Busy([_Y2K + at for at in starts], [_Y2K + at for at in ends])
         for physician_id, starts, ends in fetched
     }
 
 
-class _MicrosecondsAfter(Func):
-    """A timestamptz column as integer microseconds after `base`. Exact, and cheaper than
-    EXTRACT's numeric (a third of the search's biggest query): the interval's seconds come
-    as a float8 whose error, for intervals under decades, is far below half a microsecond,
-    so rounding recovers the integer (tests/scheduling/test_slot_arithmetic.py)."""
-
-    template = "round(date_part('epoch', %(expressions)s) * 1000000)::bigint"
-    arg_joiner = " - "
-    output_field = BigIntegerField()
-
-    def __init__(self, column: str, base: datetime) -> None:
-        super().__init__(F(column), Value(base, output_field=DateTimeField()))
+_TIMESTAMPTZ = postgres.types["timestamptz"].oid
+_INT8_LOADER = postgres.adapters.get_loader(postgres.types["int8"].oid, pq.Format.BINARY)
+# PostgreSQL's binary timestamps count from 2000-01-01 00:00 UTC.
+_Y2K = microseconds_of(datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")))

@@ -1,7 +1,7 @@
 """The slot search's integer arithmetic agrees with the datetimes it replaces: the
 practice date of an instant (license validity is decided on it) across both 2026 DST
 changes, and the exact round trip of instants through microseconds, in Python and as the
-busy ranges' query computes them in SQL."""
+busy ranges' query reads them (binary timestamps as integers)."""
 
 from __future__ import annotations
 
