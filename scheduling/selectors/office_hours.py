@@ -2,15 +2,17 @@
 weekday, unless the whole day is off, plus extra hours, minus time off, as UTC instants.
 Wall-clock times become instants day by day in the physician's zone, so a window keeps
 its wall-clock hours across DST changes and one spanning a change has its true length.
-The slot search (scheduling.selectors.slots) reads them for every candidate at once."""
+The slot search and booking's check read a physician's rules and overrides with the
+physician, as JSON rows (`rules_from`, `overrides_from`)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from accounts.models import PhysicianProfile
-from scheduling.models import AvailabilityOverride, OverrideKind, WeeklyAvailability
+from scheduling.models import OverrideKind
 from scheduling.selectors.availability import physician_zone
 from scheduling.selectors.slot_runs import microseconds_of
 
@@ -18,32 +20,31 @@ _Hours = tuple[time, time]
 _Override = tuple[str, time | None, time | None]  # kind, start, end (None: the whole day)
 
 
-def rules_by_physician(ids: list[int]) -> dict[int, dict[int, list[_Hours]]]:
-    """Weekly hours by physician, then weekday (rows as tuples: model instances would
-    cost more than the search)."""
-    rules: dict[int, dict[int, list[_Hours]]] = {}
-    rows = WeeklyAvailability.objects.filter(physician_id__in=ids).values_list(
-        "physician_id", "weekday", "start_time", "end_time"
-    )
-    for physician_id, weekday, start, end in rows:
-        rules.setdefault(physician_id, {}).setdefault(weekday, []).append((start, end))
+Hours = dict[int, list[_Hours]]  # weekly rules by weekday
+Overrides = dict[date, list[_Override]]  # overrides by date
+
+
+def rules_from(rows: list[dict[str, Any]]) -> Hours:
+    """One physician's weekly rules by weekday, from JSON rows {weekday, start, end}."""
+    rules: Hours = {}
+    for row in rows:
+        hours = (time.fromisoformat(row["start"]), time.fromisoformat(row["end"]))
+        rules.setdefault(row["weekday"], []).append(hours)
     return rules
 
 
-def overrides_by_physician(
-    ids: list[int], first_day: date, last_day: date
-) -> dict[int, dict[date, list[_Override]]]:
-    """Date overrides by physician, then date, on the physicians' own calendar days
-    around the practice dates of the range."""
-    overrides: dict[int, dict[date, list[_Override]]] = {}
-    rows = AvailabilityOverride.objects.filter(
-        physician_id__in=ids,
-        date__gte=first_day - timedelta(days=1),
-        date__lte=last_day + timedelta(days=1),
-    ).values_list("physician_id", "date", "kind", "start_time", "end_time")
-    for physician_id, day, kind, start, end in rows:
-        overrides.setdefault(physician_id, {}).setdefault(day, []).append((kind, start, end))
+def overrides_from(rows: list[dict[str, Any]]) -> Overrides:
+    """One physician's overrides by date, from JSON rows {date, kind, start, end} (no
+    start and end: the whole day)."""
+    overrides: Overrides = {}
+    for row in rows:
+        entry = (row["kind"], _time(row["start"]), _time(row["end"]))
+        overrides.setdefault(date.fromisoformat(row["date"]), []).append(entry)
     return overrides
+
+
+def _time(text: str | None) -> time | None:
+    return None if text is None else time.fromisoformat(text)
 
 
 KnownDays = dict[tuple[object, ...], list[tuple[int, int]]]

@@ -1,19 +1,28 @@
 """The slot search's candidates: the physicians who may treat in the patient's state on
-some day of the range, and `physician_authority` asked for them day by day.
+some day of the range, with what the search reads of them (account, schedule, weekly
+hours, overrides around the range) and `physician_authority` asked for them day by day.
 
 physician_authority stays the one licence rule; what it is given here is only what it
 reads of a physician (the account's `is_active` and each credential's `.all()`), from
 plain rows of the credentials in the state. One model instance per credential and three
 related-manager querysets per physician cost a 30-day search more than its arithmetic.
+
+All of it is one statement (the credentials, hours and overrides as arrays of JSON rows
+per physician), the same for every search but for its values: compiled once per process
+(core.compiled). The physicians are selected by subquery, not by a list of ids, so its
+shape does not depend on how many there are.
 """
 
 from __future__ import annotations
 
 import bisect
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Any, cast
+from typing import Any, Final, NamedTuple, cast
+
+from django.contrib.postgres.expressions import ArraySubquery
+from django.db.models import OuterRef, QuerySet
+from django.db.models.functions import JSONObject
 
 from accounts.models import (
     CdsRegistration,
@@ -25,6 +34,9 @@ from accounts.models import (
 )
 from accounts.selectors import physician_authority
 from core.clock import practice_date
+from core.compiled import CompiledOnce
+from scheduling.models import AvailabilityOverride, WeeklyAvailability
+from scheduling.selectors.office_hours import Hours, Overrides, overrides_from, rules_from
 
 
 class _Listed:
@@ -62,49 +74,144 @@ _SHOWN = (
     "schedule__title",
 )
 
-# The columns physician_authority reads of each credential (and the physician, to group).
-_LICENSE = ("physician_id", "state", "status", "expires_on")
-_DEA = ("physician_id", "state", "verification", "expires_on", "schedules")
-_CDS = ("physician_id", "state", "status", "expires_on")
+
+# The columns physician_authority reads of each credential.
+class _License(NamedTuple):
+    state: str
+    status: str
+    expires_on: date
+
+
+class _Dea(NamedTuple):
+    state: str
+    verification: str
+    expires_on: date
+    schedules: list[str]
+
+
+class Candidates(NamedTuple):
+    physicians: list[PhysicianProfile]  # by pk
+    treats: dict[int, Treats]
+    rules: dict[int, Hours]  # office_hours' weekly rules by physician
+    overrides: dict[int, Overrides]  # their overrides from the range's day before to after
 
 
 def candidates(
     state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
-) -> tuple[list[PhysicianProfile], dict[int, Treats]]:
+) -> Candidates:
     """Physicians with a license in `state` that is active and unexpired on some day of
-    the range (physician_authority then decides day by day), with what the search reads
-    of them and of their account and schedule; and for each,
+    the range (physician_authority then decides day by day), or only `physician` if so;
+    with what the search reads of them and of their account and schedule, their weekly
+    hours and their overrides on the practice dates around the range; and for each,
     physician_authority's answer by day over their credentials in `state`."""
-    licensed = StateLicense.objects.filter(
-        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=practice_date(range_start)
-    )
-    doctors = PhysicianProfile.objects.filter(
-        pk__in=licensed.values("physician_id"), user__is_active=True
-    )
-    if physician is not None:
-        doctors = doctors.filter(pk=physician.pk)
-    found = list(doctors.select_related("user", "schedule").only(*_SHOWN).order_by("pk"))
-    ids = [doctor.pk for doctor in found]
-    rows: list[dict[int, list[Any]]] = []
-    for model, columns in (
-        (StateLicense, _LICENSE),
-        (DeaRegistration, _DEA),
-        (CdsRegistration, _CDS),
-    ):
-        by_physician: dict[int, list[Any]] = defaultdict(list)
-        credentials = model.objects.filter(physician_id__in=ids, state=state)
-        for row in credentials.values_list(*columns, named=True):
-            by_physician[row.physician_id].append(row)
-        rows.append(by_physician)
-    licenses, deas, cdss = rows
-    treats = {
-        doctor.pk: Treats(
-            _Credentialed(doctor.user, licenses[doctor.pk], deas[doctor.pk], cdss[doctor.pk]),
-            state,
-        )
-        for doctor in found
+    first_day, last_day = practice_date(range_start), practice_date(range_end)
+    values = {
+        "state": state,
+        "first_day": first_day,
+        "override_from": first_day - timedelta(days=1),
+        "override_to": last_day + timedelta(days=1),
     }
-    return found, treats
+    if physician is None:
+        found = _ALL.all(**values)
+    else:
+        found = _ONE.all(physician_pk=physician.pk, **values)
+    treats, rules, overrides = {}, {}, {}
+    for doctor in found:
+        credentials = cast(Any, doctor)
+        licenses = [
+            _License(row["state"], row["status"], date.fromisoformat(row["expires_on"]))
+            for row in credentials.state_licenses
+        ]
+        deas = [
+            _Dea(
+                row["state"],
+                row["verification"],
+                date.fromisoformat(row["expires_on"]),
+                row["schedules"],
+            )
+            for row in credentials.state_deas
+        ]
+        cdss = [
+            _License(row["state"], row["status"], date.fromisoformat(row["expires_on"]))
+            for row in credentials.state_cdss
+        ]
+        treats[doctor.pk] = Treats(_Credentialed(doctor.user, licenses, deas, cdss), state)
+        rules[doctor.pk] = rules_from(credentials.weekly_rules)
+        overrides[doctor.pk] = overrides_from(credentials.day_overrides)
+    return Candidates(found, treats, rules, overrides)
+
+
+def candidates_queryset(
+    *, state: str, first_day: date, override_from: date, override_to: date
+) -> QuerySet[PhysicianProfile, Any]:
+    """Physicians with an active license in `state` expiring on or after `first_day` and an
+    active account, by pk, each with their credentials in `state`, weekly rules and the
+    overrides from `override_from` to `override_to` (arrays of JSON rows)."""
+    licensed = StateLicense.objects.filter(
+        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=first_day
+    )
+
+    def rows(queryset: QuerySet[Any, Any], *columns: str, **named: str) -> ArraySubquery:
+        mine = queryset.filter(physician=OuterRef("pk")).order_by()
+        return ArraySubquery(mine.values(row=JSONObject(**{c: c for c in columns}, **named)))
+
+    return (
+        PhysicianProfile.objects.filter(
+            pk__in=licensed.values("physician_id"), user__is_active=True
+        )
+        .select_related("user", "schedule")
+        .only(*_SHOWN)
+        .annotate(
+            state_licenses=rows(
+                StateLicense.objects.filter(state=state), "state", "status", "expires_on"
+            ),
+            state_deas=rows(
+                DeaRegistration.objects.filter(state=state),
+                "state",
+                "verification",
+                "expires_on",
+                "schedules",
+            ),
+            state_cdss=rows(
+                CdsRegistration.objects.filter(state=state), "state", "status", "expires_on"
+            ),
+            weekly_rules=rows(
+                WeeklyAvailability.objects.all(), "weekday", start="start_time", end="end_time"
+            ),
+            day_overrides=rows(
+                AvailabilityOverride.objects.filter(date__gte=override_from, date__lte=override_to),
+                "date",
+                "kind",
+                start="start_time",
+                end="end_time",
+            ),
+        )
+        .order_by("pk")
+    )
+
+
+def one_candidate_queryset(*, physician_pk: int, **values: Any) -> QuerySet[PhysicianProfile, Any]:
+    """candidates_queryset for one physician."""
+    return candidates_queryset(**values).filter(pk=physician_pk)
+
+
+def _stand_ins(n: int) -> dict[str, Any]:
+    return {
+        "state": f"Z{n}",
+        "first_day": date(1910 + n, n, n),
+        "override_from": date(1920 + n, n, n),
+        "override_to": date(1930 + n, n, n),
+    }
+
+
+_ALL: Final = CompiledOnce(candidates_queryset, (_stand_ins(1), _stand_ins(2)))
+_ONE: Final = CompiledOnce(
+    one_candidate_queryset,
+    (
+        {"physician_pk": -1_000_001, **_stand_ins(1)},
+        {"physician_pk": -1_000_002, **_stand_ins(2)},
+    ),
+)
 
 
 class Treats:

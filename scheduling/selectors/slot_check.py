@@ -38,7 +38,7 @@ from scheduling.models import (
     AvailabilityOverride,
     WeeklyAvailability,
 )
-from scheduling.selectors.office_hours import windows_of
+from scheduling.selectors.office_hours import overrides_from, rules_from, windows_of
 from scheduling.selectors.slot_runs import microseconds_of
 from scheduling.selectors.slots import appointment_minutes, booking_window, buffer_of
 
@@ -70,13 +70,15 @@ def slot_bookable(
         ends_at=ends_at,
         blocked_end=ends_at + buffer_of(physician),
         day=day,
-        # The overrides office_hours.overrides_by_physician reads for this start.
+        # The overrides the search reads for this start (slot_candidates).
         first_day=day - timedelta(days=1),
         last_day=practice_date(starts_at + _MICROSECOND) + timedelta(days=1),
     )
     if found is None or not found[0] or found[1]:
         return False
-    return _within_hours(physician, starts_at, length, _rules(found[2]), _overrides(found[3]))
+    return _within_hours(
+        physician, starts_at, length, rules_from(found[2]), overrides_from(found[3])
+    )
 
 
 def slot_check_queryset(
@@ -161,27 +163,3 @@ def _within_hours(
             physician, rules, overrides, starts_at, starts_at + _MICROSECOND
         )
     )
-
-
-def _time(text: str | None) -> time | None:
-    return None if text is None else time.fromisoformat(text)
-
-
-def _rules(rows: list[dict[str, Any]]) -> dict[int, list[tuple[time, time]]]:
-    """By weekday, as office_hours.rules_by_physician gives them for one physician."""
-    rules: dict[int, list[tuple[time, time]]] = {}
-    for row in rows:
-        hours = (time.fromisoformat(row["start"]), time.fromisoformat(row["end"]))
-        rules.setdefault(row["weekday"], []).append(hours)
-    return rules
-
-
-def _overrides(
-    rows: list[dict[str, Any]],
-) -> dict[date, list[tuple[str, time | None, time | None]]]:
-    """By date, as office_hours.overrides_by_physician gives them for one physician."""
-    overrides: dict[date, list[tuple[str, time | None, time | None]]] = {}
-    for row in rows:
-        entry = (row["kind"], _time(row["start"]), _time(row["end"]))
-        overrides.setdefault(date.fromisoformat(row["date"]), []).append(entry)
-    return overrides

@@ -39,12 +39,7 @@ from scheduling.models import (
     Appointment,
 )
 from scheduling.selectors.availability import physician_shown, schedule_or_blank
-from scheduling.selectors.office_hours import (
-    KnownDays,
-    overrides_by_physician,
-    rules_by_physician,
-    windows_of,
-)
+from scheduling.selectors.office_hours import KnownDays, windows_of
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_candidates import Treats, candidates
 from scheduling.selectors.slot_runs import (
@@ -177,11 +172,8 @@ def _physician_runs(
     bisect as plain ints: aware datetimes would ask their zone at every comparison). The
     work grows with windows and appointments, not with slots."""
     length = appointment_minutes(kind)
-    physicians, treats = candidates(state, range_start, range_end, physician)
+    physicians, treats, rules, overrides = candidates(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
-    first_day, last_day = practice_date(range_start), practice_date(range_end)
-    rules = rules_by_physician(ids)
-    overrides = overrides_by_physician(ids, first_day, last_day)
     # A start near the range's end meets appointments up to its end plus the buffer.
     reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
     busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
