@@ -117,10 +117,10 @@ def candidates(
         found = _ONE.all(physician_pk=physician.pk, **values)
     treats, rules, overrides = {}, {}, {}
     for doctor in found:
-        credentials = cast(Any, doctor)
+        facts = cast(Any, doctor).facts
         licenses = [
             _License(row["state"], row["status"], date.fromisoformat(row["expires_on"]))
-            for row in credentials.state_licenses
+            for row in facts["licenses"]
         ]
         deas = [
             _Dea(
@@ -129,15 +129,15 @@ def candidates(
                 date.fromisoformat(row["expires_on"]),
                 row["schedules"],
             )
-            for row in credentials.state_deas
+            for row in facts["deas"]
         ]
         cdss = [
             _License(row["state"], row["status"], date.fromisoformat(row["expires_on"]))
-            for row in credentials.state_cdss
+            for row in facts["cdss"]
         ]
         treats[doctor.pk] = Treats(_Credentialed(doctor.user, licenses, deas, cdss), state)
-        rules[doctor.pk] = rules_from(credentials.weekly_rules)
-        overrides[doctor.pk] = overrides_from(credentials.day_overrides)
+        rules[doctor.pk] = rules_from(facts["rules"])
+        overrides[doctor.pk] = overrides_from(facts["overrides"])
     return Candidates(found, treats, rules, overrides)
 
 
@@ -146,7 +146,7 @@ def candidates_queryset(
 ) -> QuerySet[PhysicianProfile, Any]:
     """Physicians with an active license in `state` expiring on or after `first_day` and an
     active account, by pk, each with their credentials in `state`, weekly rules and the
-    overrides from `override_from` to `override_to` (arrays of JSON rows)."""
+    overrides from `override_from` to `override_to`, as arrays of JSON rows in `facts`."""
     licensed = StateLicense.objects.filter(
         state=state, status=LicenseStatus.ACTIVE, expires_on__gte=first_day
     )
@@ -162,29 +162,34 @@ def candidates_queryset(
         .select_related("user", "schedule")
         .only(*_SHOWN)
         .annotate(
-            state_licenses=rows(
-                StateLicense.objects.filter(state=state), "state", "status", "expires_on"
-            ),
-            state_deas=rows(
-                DeaRegistration.objects.filter(state=state),
-                "state",
-                "verification",
-                "expires_on",
-                "schedules",
-            ),
-            state_cdss=rows(
-                CdsRegistration.objects.filter(state=state), "state", "status", "expires_on"
-            ),
-            weekly_rules=rows(
-                WeeklyAvailability.objects.all(), "weekday", start="start_time", end="end_time"
-            ),
-            day_overrides=rows(
-                AvailabilityOverride.objects.filter(date__gte=override_from, date__lte=override_to),
-                "date",
-                "kind",
-                start="start_time",
-                end="end_time",
-            ),
+            # One JSON object per physician (one decoding, not one per row).
+            facts=JSONObject(
+                licenses=rows(
+                    StateLicense.objects.filter(state=state), "state", "status", "expires_on"
+                ),
+                deas=rows(
+                    DeaRegistration.objects.filter(state=state),
+                    "state",
+                    "verification",
+                    "expires_on",
+                    "schedules",
+                ),
+                cdss=rows(
+                    CdsRegistration.objects.filter(state=state), "state", "status", "expires_on"
+                ),
+                rules=rows(
+                    WeeklyAvailability.objects.all(), "weekday", start="start_time", end="end_time"
+                ),
+                overrides=rows(
+                    AvailabilityOverride.objects.filter(
+                        date__gte=override_from, date__lte=override_to
+                    ),
+                    "date",
+                    "kind",
+                    start="start_time",
+                    end="end_time",
+                ),
+            )
         )
         .order_by("pk")
     )
