@@ -105,7 +105,7 @@ def test_candidates_carry_the_weekly_rules_and_the_overrides_around_the_range():
         0: [(time(8, 30), time(12, 15, 30))],
         2: [(time(8, 30), time(12, 15, 30)), (time(13), time(17, 45))],
     }
-    expected_overrides = {
+    expected_overrides: dict[date, list[tuple[str, time | None, time | None]]] = {
         first - timedelta(days=1): [(OverrideKind.TIME_OFF, None, None)],
         first + timedelta(days=2): [
             (OverrideKind.TIME_OFF, time(9), time(10, 0, 0, 500)),
