@@ -84,6 +84,14 @@ class WeeklyAvailability(models.Model):
 
     class Meta:
         ordering = ("weekday", "start_time")
+        indexes = [
+            # The slot search reads each candidate's rules from the index alone.
+            models.Index(
+                fields=["physician"],
+                include=["weekday", "start_time", "end_time"],
+                name="weekly_hours_by_physician",
+            ),
+        ]
         constraints = [
             models.CheckConstraint(condition=Q(weekday__lte=6), name="weekday_0_to_6"),
             models.CheckConstraint(
