@@ -102,8 +102,9 @@ def iso_utc(value: datetime | None) -> str | None:
     "Z". For answers built as plain JSON values on hot paths."""
     if value is None:
         return None
-    text = value.astimezone(UTC).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
+    if value.tzinfo is not UTC:  # psycopg's loader already gives UTC on this connection
+        value = value.astimezone(UTC)
+    return value.isoformat()[:-6] + "Z"  # in UTC it always ends "+00:00"
 
 
 class StrictBooleanField(serializers.BooleanField):
