@@ -128,15 +128,20 @@ def _prescriptions(
                        min_hours_between_sessions=72)
         for p in patients
     )  # fmt: skip
-    # One visit per patient, an hour apart in the past: the physician's visits never overlap.
-    first = now - dt.timedelta(days=3, hours=len(patients) + 1)
+    # One visit per patient, back to back (30 minutes: visit plus buffer) in the past: the
+    # physician's visits never overlap, and a make-bench feed (12,001 patients) reaches
+    # back 250 days, inside the 365-day cadence the refill patients get.
+    spacing = dt.timedelta(minutes=30)
+    first = now - dt.timedelta(days=3) - spacing * (len(patients) + 1)
+    if now - first > dt.timedelta(days=360):
+        raise SystemExit(f"{len(patients)} refill patients: their check-ins would be overdue")
     visits = Appointment.objects.bulk_create(
         Appointment(patient=p, physician=doctor, kind=AppointmentKind.CHECK_IN,
-                    status=AppointmentStatus.COMPLETED, starts_at=first + dt.timedelta(hours=n),
-                    ends_at=first + dt.timedelta(hours=n, minutes=20),
-                    blocked_until=first + dt.timedelta(hours=n, minutes=30), booked_by=p.user,
-                    started_at=first + dt.timedelta(hours=n),
-                    completed_at=first + dt.timedelta(hours=n, minutes=20),
+                    status=AppointmentStatus.COMPLETED, starts_at=first + spacing * n,
+                    ends_at=first + spacing * n + dt.timedelta(minutes=20),
+                    blocked_until=first + spacing * (n + 1), booked_by=p.user,
+                    started_at=first + spacing * n,
+                    completed_at=first + spacing * n + dt.timedelta(minutes=20),
                     confirmed_state=p.state, video_visit=True, standard_of_care_attested=True)
         for n, p in enumerate(patients)
     )  # fmt: skip
@@ -282,8 +287,8 @@ def refill_feed(count: int, path: Path) -> None:
             )  # fmt: skip
         issued = timezone.localdate() - dt.timedelta(days=25)
         prescriptions = _prescriptions(patients, doctor, medication, issued=issued)
-        # Their check-ins are an hour apart on one physician's calendar, so the earliest
-        # of a long feed (6,000+ at 250 req/s) is months old: the longest cadence (365
+        # Their check-ins are back to back on one physician's calendar, so the earliest
+        # of a long feed (12,001 at 250 req/s) is months old: the longest cadence (365
         # days) keeps every one of them current.
         CheckInCadence.objects.bulk_create(
             CheckInCadence(patient=p, interval_days=365, set_by=doctor.user) for p in patients
