@@ -226,26 +226,21 @@ class Treats:
     (or on) every such date: each stretch starts at such a date or the day after one.
     (Asked per day, a 30-day search made ~1,100 calls.)"""
 
-    def __init__(self, doctor: PhysicianProfile | _Credentialed, state: str) -> None:
+    def __init__(self, doctor: _Credentialed, state: str) -> None:
         self.doctor = cast(PhysicianProfile, doctor)
         self.state = state
         dates = set(_dates(doctor))
         self.starts = sorted(dates | {day + timedelta(days=1) for day in dates})
         self.answers: dict[int, bool] = {}
-        self.by_day: dict[date, bool] = {}
 
     def on(self, day: date) -> bool:
-        answer = self.by_day.get(day)
-        if answer is None:
-            stretch = bisect.bisect_right(self.starts, day)
-            if stretch not in self.answers:
-                authority = physician_authority(self.doctor, self.state, on=day)
-                self.answers[stretch] = authority.may_treat
-            answer = self.by_day[day] = self.answers[stretch]
-        return answer
+        stretch = bisect.bisect_right(self.starts, day)
+        if stretch not in self.answers:
+            self.answers[stretch] = physician_authority(self.doctor, self.state, on=day).may_treat
+        return self.answers[stretch]
 
 
-def _dates(doctor: PhysicianProfile | _Credentialed) -> Iterable[date]:
+def _dates(doctor: _Credentialed) -> Iterable[date]:
     for credentials in (
         doctor.licenses.all(),
         doctor.dea_registrations.all(),
