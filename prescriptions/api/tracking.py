@@ -118,7 +118,6 @@ class DeliveryRowOut(serializers.Serializer):
     status_changed_at = serializers.DateTimeField()
     state = serializers.CharField()
     county = serializers.CharField()
-    city = serializers.CharField()
     pharmacy = PharmacyBriefOut()
     carrier = CarrierBriefOut(allow_null=True)
     tracking_number = serializers.CharField()
@@ -133,28 +132,29 @@ class DeliveryRowOut(serializers.Serializer):
 
 
 def _row(row: tracking.TrackingRow) -> dict[str, Any]:
-    """DeliveryRowOut as plain JSON values (the serializer documents the shape)."""
+    """DeliveryRowOut's values (the serializer documents the shape). Ids and instants go
+    out as read (UTC): the API's renderer writes them as DRF's fields do (core.renderers),
+    several times faster than formatting 150 of them here."""
     return {
-        "id": str(row.public_id),
+        "id": row.public_id,
         "number": row.number,
         "kind": row.kind,
         "status": row.status,
-        "status_changed_at": iso_utc(row.status_changed_at),
+        "status_changed_at": row.status_changed_at,
         "state": row.state,
         "county": row.county,
-        "city": row.city,
-        "pharmacy": {"id": str(row.pharmacy_id), "name": row.pharmacy_name},
+        "pharmacy": {"id": row.pharmacy_id, "name": row.pharmacy_name},
         "carrier": {"code": row.carrier_code, "name": row.carrier_name}
         if row.carrier_code
         else None,
         "tracking_number": row.tracking_number,
         "tracking_url": row.tracking_url,
-        "created_at": iso_utc(row.created_at),
-        "sent_to_pharmacy_at": iso_utc(row.sent_to_pharmacy_at),
-        "shipped_at": iso_utc(row.shipped_at),
-        "delivered_at": iso_utc(row.delivered_at),
+        "created_at": row.created_at,
+        "sent_to_pharmacy_at": row.sent_to_pharmacy_at,
+        "shipped_at": row.shipped_at,
+        "delivered_at": row.delivered_at,
         "overdue": row.overdue_at is not None,
-        "overdue_at": iso_utc(row.overdue_at),
+        "overdue_at": row.overdue_at,
         "overdue_reason": row.overdue_reason or None,
     }
 
@@ -192,7 +192,7 @@ def detail_body(detail: tracking.TrackingDetail) -> dict[str, Any]:
     order = detail.order
     row = tracking.TrackingRow(
         order.public_id, order.number, order.kind, order.status, order.status_changed_at,
-        order.ship_to_state, order.ship_to_county, order.ship_to_city,
+        order.ship_to_state, order.ship_to_county,
         order.pharmacy.public_id, order.pharmacy.name,
         order.carrier.code if order.carrier else None,
         order.carrier.name if order.carrier else None,
@@ -312,9 +312,9 @@ def csv_cell(value: Any) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _csv_values(row: tracking.TrackingRow) -> list[str]:
+def _csv_values(row: tracking.TrackingRow, city: str) -> list[str]:
     values = (
-        row.number, row.kind, row.status, row.state, row.county, row.city, row.pharmacy_name,
+        row.number, row.kind, row.status, row.state, row.county, city, row.pharmacy_name,
         row.carrier_code or "", row.tracking_number, row.created_at, row.sent_to_pharmacy_at,
         row.shipped_at, row.delivered_at, row.overdue_reason,
     )  # fmt: skip
@@ -326,11 +326,11 @@ class _Echo:
         return value
 
 
-def csv_lines(rows: Iterator[tracking.TrackingRow]) -> Iterator[str]:
+def csv_lines(rows: Iterator[tuple[tracking.TrackingRow, str]]) -> Iterator[str]:
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_COLUMNS)
-    for row in rows:
-        yield writer.writerow(_csv_values(row))
+    for row, city in rows:
+        yield writer.writerow(_csv_values(row, city))
 
 
 @extend_schema(

@@ -17,7 +17,7 @@ they distinguish; change both together. Names come from the models' `_meta`.
 from __future__ import annotations
 
 import functools
-from typing import Any, LiteralString
+from typing import LiteralString
 
 from django.db import connection
 from psycopg import sql
@@ -33,7 +33,7 @@ from prescriptions.selectors.tracking import ORDER_TYPE, TrackingPage, TrackingR
 # DeliveryOrder's columns the page reads, named after them in the page CTE.
 _ORDER_FIELDS = (
     "id", "public_id", "number", "kind", "status", "status_changed_at", "ship_to_state",
-    "ship_to_county", "ship_to_city", "pharmacy", "carrier", "tracking_number",
+    "ship_to_county", "pharmacy", "carrier", "tracking_number",
     "created_at", "sent_to_pharmacy_at", "shipped_at", "delivered_at", "overdue_at",
     "overdue_reason", "patient",
 )  # fmt: skip
@@ -104,7 +104,7 @@ _PAGE: LiteralString = """
     ),
     audited AS ({audit})
     SELECT shown.public_id, shown.number, shown.kind, shown.status, shown.status_changed_at,
-           shown.ship_to_state, shown.ship_to_county, shown.ship_to_city,
+           shown.ship_to_state, shown.ship_to_county,
            shown.pharmacy_public_id, shown.pharmacy_name, shown.carrier_code,
            shown.carrier_name, shown.tracking_url_template, shown.tracking_number,
            shown.created_at, shown.sent_to_pharmacy_at, shown.shipped_at,
@@ -170,8 +170,6 @@ def _page_sql(
 
 _STATUSES = frozenset(OrderStatus.values)
 _STATES = frozenset([*State.values, None])
-_CITY = DeliveryOrder._meta.get_field("ship_to_city")
-_CITY_AT = TrackingRow._fields.index("city")
 _TOTAL_AT = len(TrackingRow._fields)
 
 
@@ -209,10 +207,5 @@ def tracking_page_fast_audited(
         records = cursor.fetchall()
     if not records:
         return TrackingPage([], 0 if offset == 0 else None)
-    return TrackingPage([_tracking_row(record) for record in records], records[0][_TOTAL_AT])
-
-
-def _tracking_row(record: tuple[Any, ...]) -> TrackingRow:
-    values = list(record[:_TOTAL_AT])
-    values[_CITY_AT] = _CITY.from_db_value(values[_CITY_AT], None, connection)
-    return TrackingRow(*values)
+    rows = [TrackingRow(*record[:_TOTAL_AT]) for record in records]
+    return TrackingPage(rows, records[0][_TOTAL_AT])
