@@ -66,6 +66,10 @@ def beat_schedule(
         "prescriptions-flag-overdue-orders": every(
             "prescriptions.tasks.flag_overdue_orders", "DELIVERY_OVERDUE_INTERVAL_SECONDS", 900.0
         ),
+        # The rows the orders' triggers append to the delivery tally, folded together.
+        "prescriptions-fold-delivery-tally": every(
+            "prescriptions.tasks.fold_delivery_tally", "DELIVERY_TALLY_FOLD_INTERVAL_SECONDS", 60.0
+        ),
         # The pharmacy hand-off outbox (also sent on commit; this retries and reclaims).
         "prescriptions-pharmacy-submissions": every(
             "prescriptions.tasks.dispatch_pharmacy_submissions",

@@ -9,6 +9,7 @@ from prescriptions.pharmacy.base import is_local_backend
 from prescriptions.pharmacy.local_play import play_due
 from prescriptions.services.overdue import overdue_orders_flag
 from prescriptions.services.submission import submission_send, submissions_dispatch
+from prescriptions.services.tally import delivery_tally_fold
 
 # --- the pharmacy hand-off --------------------------------------------------------------
 
@@ -42,3 +43,9 @@ def flag_overdue_orders() -> int:
     """Beat runs this every DELIVERY_OVERDUE_INTERVAL_SECONDS: orders not shipped or not
     delivered in time are flagged once, and each ops admin alerted once per order."""
     return overdue_orders_flag()
+
+
+@shared_task(ignore_result=True)
+def fold_delivery_tally() -> int:
+    """Beat: the delivery tally's rows folded into one per (state, status)."""
+    return delivery_tally_fold()

@@ -31,3 +31,4 @@ from prescriptions.models.prescriptions import PrescriptionStatus as Prescriptio
 from prescriptions.models.protocols import DoseChange as DoseChange
 from prescriptions.models.protocols import DosingProtocol as DosingProtocol
 from prescriptions.models.protocols import ProtocolKind as ProtocolKind
+from prescriptions.models.tally import DeliveryTally as DeliveryTally

@@ -9,7 +9,8 @@ it, in one round trip. benchmarks/README.md records what it buys ("deliveries").
 
 The statement restates three things: that an ops admin sees every order
 (scoping.orders_visible_to), the status and state filters (api.tracking.DeliveryFilter:
-any of the statuses, the ship-to state) and the list's order (tracking.ORDERING).
+any of the statuses, the ship-to state; over the orders, and over the tally that gives
+their total) and the list's order (tracking.ORDERING).
 tests/prescriptions/test_tracking_page.py holds each to its definition over every case
 they distinguish; change both together. Names come from the models' `_meta`.
 """
@@ -27,7 +28,7 @@ from accounts.models import Role, State, User
 from audit.services import audit_reads_params, audit_reads_sql
 from patients.models import Patient
 from patients.selectors.sqlnames import column, table
-from prescriptions.models import Carrier, DeliveryOrder, OrderStatus, Pharmacy
+from prescriptions.models import Carrier, DeliveryOrder, DeliveryTally, OrderStatus, Pharmacy
 from prescriptions.selectors.tracking import ORDER_TYPE, TrackingPage, TrackingRow
 
 # DeliveryOrder's columns the page reads, named after them in the page CTE.
@@ -47,14 +48,15 @@ def _names() -> dict[str, sql.Composable]:
         "pharmacy": table(Pharmacy),
         "carrier": table(Carrier),
         "patient": table(Patient),
+        "tally": table(DeliveryTally),
         "page_columns": sql.SQL(", ").join(
             sql.SQL("{} AS {}").format(column(DeliveryOrder, name, "o"), sql.Identifier(name))
             for name in _ORDER_FIELDS
         ),
     }
-    for name in ("status", "ship_to_state", "created_at", "id"):
-        names[f"o_{name}"] = column(DeliveryOrder, name, "o")
     for alias, model, fields in (
+        ("o", DeliveryOrder, ("status", "ship_to_state", "created_at", "id")),
+        ("t", DeliveryTally, ("status", "ship_to_state", "orders")),
         ("ph", Pharmacy, ("id", "public_id", "name")),
         ("c", Carrier, ("id", "code", "name", "tracking_url_template")),
         ("p", Patient, ("id", "public_id")),
@@ -66,8 +68,13 @@ def _names() -> dict[str, sql.Composable]:
 
 # Every order (an ops admin's scope), filtered as DeliveryFilter filters by status and state.
 _MATCHING: LiteralString = "FROM {order} o WHERE TRUE {by_status} {by_state}"
-_BY_STATUS: LiteralString = "AND {o_status} IN ({statuses})"
-_BY_STATE: LiteralString = "AND {o_ship_to_state} = {state}"
+_BY_STATUS: LiteralString = "AND {status} IN ({statuses})"
+_BY_STATE: LiteralString = "AND {ship_to_state} = {state}"
+# How many they are: the tally's rows (prescriptions.models.tally) for the same statuses
+# and state, summed (a COUNT read every matching order: 100,000 unfiltered).
+_TOTAL: LiteralString = """
+    SELECT coalesce(sum({t_orders}), 0) FROM {tally} t WHERE TRUE {by_status} {by_state}
+"""
 
 # The page of the matching orders, newest first (tracking.ORDERING; the id breaks ties).
 _PAGE_ROWS: LiteralString = """
@@ -110,7 +117,7 @@ _PAGE: LiteralString = """
            shown.created_at, shown.sent_to_pharmacy_at, shown.shipped_at,
            shown.delivered_at, shown.overdue_at, shown.overdue_reason,
            shown.patient_public_id,
-           (SELECT count(*) {matching}) AS total
+           ({total}) AS total
     FROM shown
     ORDER BY shown.created_at DESC, shown.id DESC
 """
@@ -136,13 +143,25 @@ def _page_sql(
     def fragment(text: LiteralString, **more: sql.Composable) -> sql.Composed:
         return sql.SQL(text).format(**names, **more)
 
-    by_status: sql.Composable = sql.SQL("")
-    if statuses is not None:
-        by_status = fragment(
-            _BY_STATUS, statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses)
-        )
-    by_state = sql.SQL("") if state is None else fragment(_BY_STATE, state=sql.Literal(state))
-    matching = fragment(_MATCHING, by_status=by_status, by_state=by_state)
+    def filters(alias: str) -> dict[str, sql.Composable]:
+        """{by_status} and {by_state} over the columns of `alias`."""
+        by_status: sql.Composable = sql.SQL("")
+        if statuses is not None:
+            by_status = fragment(
+                _BY_STATUS,
+                status=names[f"{alias}_status"],
+                statuses=sql.SQL(", ").join(sql.Literal(s) for s in statuses),
+            )
+        by_state: sql.Composable = sql.SQL("")
+        if state is not None:
+            by_state = fragment(
+                _BY_STATE, ship_to_state=names[f"{alias}_ship_to_state"], state=sql.Literal(state)
+            )
+        return {"by_status": by_status, "by_state": by_state}
+
+    by_state = filters("o")["by_state"]
+    matching = fragment(_MATCHING, **filters("o"))
+    total = fragment(_TOTAL, **filters("t"))
     page_at = {"limit": sql.Literal(limit), "offset": sql.Literal(offset)}
     if statuses is None:
         page_rows = fragment(_PAGE_ROWS, matching=matching, **page_at)
@@ -164,7 +183,7 @@ def _page_sql(
     shown_patient = sql.Identifier("shown", "patient_public_id").as_string()
     # audit's own constant text; its values are bound parameters.
     audit = audit_reads_sql("shown", shown_id, shown_patient, commit_async=commit_async)
-    statement = fragment(_PAGE, page_rows=page_rows, matching=matching, audit=sql.SQL(audit))
+    statement = fragment(_PAGE, page_rows=page_rows, total=total, audit=sql.SQL(audit))
     return statement.as_string()
 
 
