@@ -109,7 +109,10 @@ def order_transition(
     if tracking_number:
         order.tracking_number = tracking_number
         changed.append("tracking_number")
-    if to == S.SHIPPED and order.shipped_at is None:
+    # Out for delivery or delivered straight from an exception, with no "shipped" ever
+    # reported: it was on its way by then at the latest, and the not-delivered overdue
+    # rule counts from shipped_at (null, it would never flag the order).
+    if to in (S.SHIPPED, S.OUT_FOR_DELIVERY, S.DELIVERED) and order.shipped_at is None:
         order.shipped_at = at
         changed.append("shipped_at")
     if to == S.DELIVERED:

@@ -3,7 +3,10 @@ event row each writes, and where an order may be made at all."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from core.errors import Conflict
 from prescriptions.models import (
@@ -70,6 +73,21 @@ def test_final_statuses_go_nowhere():
         S.RETURNED,
         S.CANCELED,
     }
+
+
+@pytest.mark.parametrize("to", [S.OUT_FOR_DELIVERY, S.DELIVERED])
+@pytest.mark.parametrize("shipped_days_ago", [None, 7])
+def test_on_its_way_from_an_exception_it_was_shipped_then_at_the_latest(
+    to, shipped_days_ago, patient, physician
+):
+    order = order_at(S.EXCEPTION, patient, physician)
+    now = timezone.now()
+    shipped = None if shipped_days_ago is None else now - timedelta(days=shipped_days_ago)
+    DeliveryOrder.objects.filter(pk=order.pk).update(shipped_at=shipped)
+    order.refresh_from_db()
+    at = now - timedelta(days=6)
+    moved = order_transition(order=order, to=to, source=EventSource.CARRIER, at=at)
+    assert moved.shipped_at == (shipped or at)  # a real one stays
 
 
 def test_shipping_needs_tracking(patient, physician):
