@@ -11,10 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.clock import practice_date
+from scheduling.selectors.slot_busy import Y2K, busy_by_physician
 from scheduling.selectors.slot_runs import instant_of as _instant
 from scheduling.selectors.slot_runs import microseconds_of as _microseconds
-from scheduling.selectors.slots import _busy_by_physician, _PracticeCalendar
-from tests.factories import PatientFactory, PhysicianFactory
+from scheduling.selectors.slots import _PracticeCalendar
+from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
 from tests.scheduling.support import appointment_for
 
 
@@ -41,9 +42,28 @@ def test_instants_round_trip_through_microseconds_exactly():
     assert _microseconds(instant) == int(instant.timestamp()) * 1_000_000 + 123456
 
 
+@pytest.mark.parametrize(
+    "start",
+    [datetime(2026, 3, 6, tzinfo=UTC), datetime(2026, 10, 30, tzinfo=UTC)],
+    ids=["spring", "fall"],
+)
+def test_practice_dates_on_the_2000_epoch_match_practice_date(start):
+    calendar = _PracticeCalendar(start, start + timedelta(days=5), epoch=Y2K)
+    instant = start - timedelta(days=1)
+    while instant < start + timedelta(days=6):  # every 7 minutes, past the range too
+        on, day_from, day_to = calendar.day_of(_microseconds(instant) - Y2K)
+        assert on == practice_date(instant), instant
+        assert day_from <= _microseconds(instant) - Y2K < day_to
+        instant += timedelta(minutes=7)
+    far = start + timedelta(days=40)  # outside the precomputed days
+    assert calendar.day_of(_microseconds(far) - Y2K)[0] == practice_date(far)
+
+
 @pytest.mark.django_db
-def test_busy_ranges_come_out_of_sql_as_exact_microseconds():
+@pytest.mark.parametrize("one", [True, False], ids=["one physician", "the candidates"])
+def test_busy_ranges_come_out_of_sql_as_exact_microseconds(one):
     doctor = PhysicianFactory()
+    LicenseFactory(physician=doctor, state="FL")
     base = datetime(2026, 11, 1, 4, 59, 59, 999_999, tzinfo=UTC)
     starts = [
         base - timedelta(minutes=10, microseconds=1),  # before the base, busy past it
@@ -54,8 +74,16 @@ def test_busy_ranges_come_out_of_sql_as_exact_microseconds():
     ]
     for n, starts_at in enumerate(starts):
         appointment_for(PatientFactory().user, doctor, starts_at, buffer_minutes=n)
-    busy = _busy_by_physician([doctor.pk], base, datetime(2030, 1, 1, tzinfo=UTC))[doctor.pk]
-    assert busy.starts == [_microseconds(at) for at in starts]
+    found = busy_by_physician(
+        state="FL",
+        first_day=practice_date(base),
+        physician_pk=doctor.pk if one else None,
+        range_start=base,
+        range_end=datetime(2030, 1, 1, tzinfo=UTC),
+    )
+    busy = found[doctor.pk]
+    # Microseconds since 2000-01-01 UTC, PostgreSQL's own epoch.
+    assert busy.starts == [_microseconds(at) - Y2K for at in starts]
     assert busy.ends == [
-        _microseconds(at + timedelta(minutes=20 + n)) for n, at in enumerate(starts)
+        _microseconds(at + timedelta(minutes=20 + n)) - Y2K for n, at in enumerate(starts)
     ]
