@@ -10,25 +10,25 @@ C int8 loader: ~20,000 instants cost neither a datetime each nor arithmetic on t
 or in Python. The search works in that epoch (`Y2K`: where it starts on the 1970 one).
 
 The statement is the ORM's own, the same for every search but for its values (the
-physicians by the candidates' own subquery, not a list of ids): compiled once per process
-(core.compiled), its ORM build cost as much as its run.
+physicians' ids as one array): compiled once per process (core.compiled), its ORM build
+cost as much as its run.
 """
 
 from __future__ import annotations
 
 import itertools
 import operator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BigIntegerField, BooleanField, F, Func, QuerySet, Value
 from psycopg import postgres, pq
 
 from core.compiled import CompiledOnce
 from scheduling.models import ACTIVE_STATUSES, Appointment
-from scheduling.selectors.slot_candidates import candidates_licensed
 from scheduling.selectors.slot_runs import microseconds_of
 
 # PostgreSQL's binary timestamps count from 2000-01-01 00:00 UTC.
@@ -51,23 +51,15 @@ class Busy:
 
 
 def busy_by_physician(
-    *,
-    state: str,
-    first_day: date,
-    physician_pk: int | None,
-    range_start: datetime,
-    range_end: datetime,
+    physician_pks: list[int], range_start: datetime, range_end: datetime
 ) -> dict[int, Busy]:
-    """The busy ranges meeting [range_start, range_end) of the search's candidates (those
-    of slot_candidates.candidates for `state` from `first_day`), or of `physician_pk`."""
-    values: dict[str, Any] = {"range_start": range_start, "range_end": range_end}
-    if physician_pk is None:
-        compiled, values = _ALL, {**values, "state": state, "first_day": first_day}
-    else:
-        compiled, values = _ONE, {**values, "physician_pk": physician_pk}
+    """The busy ranges of each physician meeting [range_start, range_end)."""
+    if not physician_pks:
+        return {}  # (the ORM would not run a statement that can match nothing)
     # CompiledOnce reads text rows through the ORM's converters; these are read in binary
     # (no converter applies to arrays), so only its statement is taken.
-    statement = compiled._statement
+    statement = _BUSY._statement
+    values = {"physician_pks": physician_pks, "range_start": range_start, "range_end": range_end}
     params = list(statement.params)
     for position, name in statement.slots:
         params[position] = values[name]
@@ -80,13 +72,14 @@ def busy_by_physician(
 
 
 def busy_queryset(
-    *, physicians: Q, range_start: datetime, range_end: datetime
+    *, physician_pks: list[int], range_start: datetime, range_end: datetime
 ) -> QuerySet[Appointment, Any]:
-    """(physician id, starts, ends) of the active appointments of the `physicians` (a
-    condition on the appointment) meeting [range_start, range_end), by physician."""
+    """(physician id, starts, ends) of the active appointments of the physicians meeting
+    [range_start, range_end), by physician."""
+    pks = Value(physician_pks, output_field=ArrayField(BigIntegerField()))
     return (
         Appointment.objects.filter(
-            physicians,
+            _AnyOf(F("physician_id"), pks),
             status__in=ACTIVE_STATUSES,
             starts_at__lt=range_end,
             blocked_until__gt=range_start,
@@ -101,44 +94,33 @@ def busy_queryset(
     )
 
 
-def candidates_busy_queryset(
-    *, state: str, first_day: date, range_start: datetime, range_end: datetime
-) -> QuerySet[Appointment, Any]:
-    """busy_queryset for the candidates of slot_candidates.candidates."""
-    licensed = candidates_licensed(state=state, first_day=first_day).values("pk")
-    return busy_queryset(
-        physicians=Q(physician_id__in=licensed), range_start=range_start, range_end=range_end
-    )
+class _AnyOf(Func):
+    """`column = ANY(array)`: the ids as one array parameter, so the statement is the same
+    whatever their number (`__in` makes one parameter each). The same plan as `IN`: the
+    index `appointment_busy_ranges` searched for each id, in its order."""
+
+    output_field = BooleanField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:  # type: ignore[override]
+        column, array = self.get_source_expressions()
+        column_sql, column_params = compiler.compile(column)
+        array_sql, array_params = compiler.compile(array)
+        return f"{column_sql} = ANY({array_sql})", (*column_params, *array_params)
 
 
-def one_busy_queryset(
-    *, physician_pk: int, range_start: datetime, range_end: datetime
-) -> QuerySet[Appointment, Any]:
-    """busy_queryset for one physician."""
-    return busy_queryset(
-        physicians=Q(physician_id=physician_pk), range_start=range_start, range_end=range_end
-    )
-
-
-def _moments(n: int) -> dict[str, datetime]:
-    return {
-        "range_start": datetime(1900 + n, n, n, tzinfo=UTC),
-        "range_end": datetime(1910 + n, n, n, tzinfo=UTC),
-    }
-
-
-_ALL: Final = CompiledOnce(
-    candidates_busy_queryset,
+_BUSY: Final = CompiledOnce(
+    busy_queryset,
     (
-        {"state": "Z1", "first_day": date(1921, 1, 1), **_moments(1)},
-        {"state": "Z2", "first_day": date(1922, 2, 2), **_moments(2)},
-    ),
-)
-_ONE: Final = CompiledOnce(
-    one_busy_queryset,
-    (
-        {"physician_pk": -1_000_001, **_moments(1)},
-        {"physician_pk": -1_000_002, **_moments(2)},
+        {
+            "physician_pks": [-1_000_001],
+            "range_start": datetime(1901, 1, 1, tzinfo=UTC),
+            "range_end": datetime(1911, 1, 1, tzinfo=UTC),
+        },
+        {
+            "physician_pks": [-1_000_002],
+            "range_start": datetime(1902, 2, 2, tzinfo=UTC),
+            "range_end": datetime(1912, 2, 2, tzinfo=UTC),
+        },
     ),
 )
 

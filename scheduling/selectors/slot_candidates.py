@@ -147,13 +147,18 @@ def candidates_queryset(
     """Physicians with an active license in `state` expiring on or after `first_day` and an
     active account, by pk, each with their credentials in `state`, weekly rules and the
     overrides from `override_from` to `override_to`, as arrays of JSON rows in `facts`."""
+    licensed = StateLicense.objects.filter(
+        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=first_day
+    )
 
     def rows(queryset: QuerySet[Any, Any], *columns: str, **named: str) -> ArraySubquery:
         mine = queryset.filter(physician=OuterRef("pk")).order_by()
         return ArraySubquery(mine.values(row=JSONObject(**{c: c for c in columns}, **named)))
 
     return (
-        candidates_licensed(state=state, first_day=first_day)
+        PhysicianProfile.objects.filter(
+            pk__in=licensed.values("physician_id"), user__is_active=True
+        )
         .select_related("user", "schedule")
         .only(*_SHOWN)
         .annotate(
@@ -187,17 +192,6 @@ def candidates_queryset(
             )
         )
         .order_by("pk")
-    )
-
-
-def candidates_licensed(*, state: str, first_day: date) -> QuerySet[PhysicianProfile, Any]:
-    """The candidates: physicians with an active license in `state` expiring on or after
-    `first_day` and an active account (the busy ranges select theirs by this too)."""
-    licensed = StateLicense.objects.filter(
-        state=state, status=LicenseStatus.ACTIVE, expires_on__gte=first_day
-    )
-    return PhysicianProfile.objects.filter(
-        pk__in=licensed.values("physician_id"), user__is_active=True
     )
 
 

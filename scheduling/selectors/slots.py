@@ -16,6 +16,7 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
+import operator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
@@ -94,8 +95,11 @@ def open_slots(
     def compute() -> tuple[list[Run], dict[int, Shown]]:
         found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
         physicians.update((doctor.pk, doctor) for doctor in found)
-        # Sorted once here rather than by every search that reuses a kept side.
-        runs.sort()
+        # Sorted once here rather than by every search that reuses a kept side. By first
+        # start only: the runs were made physician by physician in pk order (candidates
+        # come by pk) and the sort is stable, so ties stay by physician (ints compare
+        # faster than tuples: ~5,800 runs in a 30-day search).
+        runs.sort(key=_FIRST)
         return runs, {doctor.pk: physician_shown(doctor) for doctor in found}
 
     if kept:
@@ -205,18 +209,10 @@ def _physician_runs(
     slots."""
     length = appointment_minutes(kind)
     physicians, treats, rules, overrides = candidates(state, range_start, range_end, physician)
-    busy: dict[int, Busy] = {}
-    if physicians:  # (none: no statement, as the ORM runs none that can match nothing)
-        # A start near the range's end meets appointments up to its end plus the buffer.
-        reach = length + max(buffer_of(doctor) for doctor in physicians)
-        busy = busy_by_physician(
-            state=state,
-            # The candidates' own first day (slot_candidates.candidates).
-            first_day=practice_date(range_start),
-            physician_pk=physician.pk if physician is not None else None,
-            range_start=range_start - timedelta(days=1),
-            range_end=range_end + reach,
-        )
+    ids = [doctor.pk for doctor in physicians]
+    # A start near the range's end meets appointments up to its end plus the buffer.
+    reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
+    busy = busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
     search = _Search(
         length=length // _MICROSECOND,
         step=_step(),
@@ -295,13 +291,16 @@ class _Search:
         plus buffer; on a day physician_authority lets them treat in the patient's state.
 
         A start s meets an appointment [b, e) (with its buffer) when b - blocked < s < e:
-        an open interval of starts. This loop runs once per appointment of the range
-        (~10,000 in a 30-day search): it stays on local ints."""
+        an open interval of starts. Within a window the free starts lie between the
+        running maximum of the ends so far (`max_ends`, or the window's first start) and
+        the next appointment's first blocked start (or the window's last start): one gap
+        per appointment, most of them empty once laid on the grid. This runs once per
+        appointment of the range (~10,000 in a 30-day search): one comprehension on ints."""
         blocked = self.length + buffer_of(doctor) // _MICROSECOND
         pk, step, y2k = doctor.pk, self.step, Y2K
-        starts, ends, max_ends = doctor_busy.starts, doctor_busy.ends, doctor_busy.max_ends
+        max_ends = doctor_busy.max_ends
         # Each appointment's first start it blocks is b - blocked (exclusive).
-        lows = [start - blocked for start in starts]
+        lows = [start - blocked for start in doctor_busy.starts]
         treats_on = treats.on
         runs: list[Run] = []
         for window_start, earliest, latest, on, one_day in self.plan(windows):
@@ -309,29 +308,26 @@ class _Search:
             # decided once, and its pieces need no cutting at midnight.
             if one_day and not treats_on(on):
                 continue
-            found: list[Run] = runs if one_day else []
-            free_from = earliest
             # The appointments that can meet a start in [earliest, latest], in start
-            # order; one that ends by free_from meets none of the starts left.
+            # order: those ending after earliest (by their running maximum) and blocking
+            # from before latest.
             index = bisect.bisect_right(max_ends, earliest)
             beyond = bisect.bisect_left(lows, latest)
-            for taken_from, taken_to in zip(lows[index:beyond], ends[index:beyond], strict=True):
-                if taken_to <= free_from:
-                    continue
-                if taken_from >= free_from:
-                    # The grid starts (from the window's start) in [free_from, taken_from].
-                    first = window_start + -(-(free_from - window_start) // step) * step
-                    last = window_start + (taken_from - window_start) // step * step
-                    if first <= last:
-                        found.append((first + y2k, pk, last + y2k))
-                free_from = taken_to
-                if free_from > latest:
-                    break
-            first = window_start + -(-(free_from - window_start) // step) * step
-            last = window_start + (latest - window_start) // step * step
-            if first <= last:
-                found.append((first + y2k, pk, last + y2k))
-            if not one_day:
+            frees = max_ends[index:beyond]
+            frees.insert(0, earliest)
+            takens = lows[index:beyond]
+            takens.append(latest)
+            # The grid starts (from the window's start) in [free, taken]: the first at or
+            # after free, the last at or before taken.
+            found = [
+                (first + y2k, pk, last + y2k)
+                for free, taken in zip(frees, takens, strict=True)
+                if (first := free + (window_start - free) % step)
+                <= (last := taken - (taken - window_start) % step)
+            ]
+            if one_day:
+                runs += found
+            else:
                 for first, _, last in found:
                     self._by_day(runs, pk, treats, first - y2k, last - y2k)
         return runs
@@ -349,6 +345,7 @@ class _Search:
 
 
 _MICROSECOND = timedelta(microseconds=1)
+_FIRST = operator.itemgetter(0)
 
 
 class _EpochMicroseconds(Func):

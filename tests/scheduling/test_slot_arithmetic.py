@@ -15,7 +15,7 @@ from scheduling.selectors.slot_busy import Y2K, busy_by_physician
 from scheduling.selectors.slot_runs import instant_of as _instant
 from scheduling.selectors.slot_runs import microseconds_of as _microseconds
 from scheduling.selectors.slots import _PracticeCalendar
-from tests.factories import LicenseFactory, PatientFactory, PhysicianFactory
+from tests.factories import PatientFactory, PhysicianFactory
 from tests.scheduling.support import appointment_for
 
 
@@ -60,10 +60,8 @@ def test_practice_dates_on_the_2000_epoch_match_practice_date(start):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("one", [True, False], ids=["one physician", "the candidates"])
-def test_busy_ranges_come_out_of_sql_as_exact_microseconds(one):
-    doctor = PhysicianFactory()
-    LicenseFactory(physician=doctor, state="FL")
+def test_busy_ranges_come_out_of_sql_as_exact_microseconds():
+    doctor, other = PhysicianFactory(), PhysicianFactory()
     base = datetime(2026, 11, 1, 4, 59, 59, 999_999, tzinfo=UTC)
     starts = [
         base - timedelta(minutes=10, microseconds=1),  # before the base, busy past it
@@ -74,16 +72,16 @@ def test_busy_ranges_come_out_of_sql_as_exact_microseconds(one):
     ]
     for n, starts_at in enumerate(starts):
         appointment_for(PatientFactory().user, doctor, starts_at, buffer_minutes=n)
-    found = busy_by_physician(
-        state="FL",
-        first_day=practice_date(base),
-        physician_pk=doctor.pk if one else None,
-        range_start=base,
-        range_end=datetime(2030, 1, 1, tzinfo=UTC),
-    )
+    appointment_for(PatientFactory().user, other, starts[2], buffer_minutes=0)
+    end = datetime(2030, 1, 1, tzinfo=UTC)
+    found = busy_by_physician([doctor.pk], base, end)
+    assert list(found) == [doctor.pk]
     busy = found[doctor.pk]
     # Microseconds since 2000-01-01 UTC, PostgreSQL's own epoch.
     assert busy.starts == [_microseconds(at) - Y2K for at in starts]
     assert busy.ends == [
         _microseconds(at + timedelta(minutes=20 + n)) - Y2K for n, at in enumerate(starts)
     ]
+    both = busy_by_physician([other.pk, doctor.pk], base, end)
+    assert both[doctor.pk].starts == busy.starts
+    assert both[other.pk].starts == [_microseconds(starts[2]) - Y2K]
