@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import itertools
 import operator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -54,8 +56,20 @@ def busy_by_physician(
     physician_pks: list[int], range_start: datetime, range_end: datetime
 ) -> dict[int, Busy]:
     """The busy ranges of each physician meeting [range_start, range_end)."""
+    with busy_ranges(physician_pks, range_start, range_end) as read:
+        return read()
+
+
+@contextmanager
+def busy_ranges(
+    physician_pks: list[int], range_start: datetime, range_end: datetime
+) -> Iterator[Callable[[], dict[int, Busy]]]:
+    """busy_by_physician, its statement sent on entering (pipeline mode): what the block
+    does in the meantime runs while the server reads the ranges, and the callable given
+    waits for them and reads them."""
     if not physician_pks:
-        return {}  # (the ORM would not run a statement that can match nothing)
+        yield dict  # (the ORM would not run a statement that can match nothing)
+        return
     # CompiledOnce reads text rows through the ORM's converters; these are read in binary
     # (no converter applies to arrays), so only its statement is taken.
     statement = _BUSY._statement
@@ -63,12 +77,12 @@ def busy_by_physician(
     params = list(statement.params)
     for position, name in statement.slots:
         params[position] = values[name]
-    with connection.cursor() as cursor:
+    connection.ensure_connection()
+    with connection.connection.pipeline(), connection.cursor() as cursor:
         cursor.cursor.format = pq.Format.BINARY
         cursor.cursor.adapters.register_loader(_TIMESTAMPTZ, _INT8_LOADER)
         cursor.execute(statement.sql, params)
-        fetched = cursor.fetchall()
-    return {physician_id: Busy(starts, ends) for physician_id, starts, ends in fetched}
+        yield lambda: {pk: Busy(starts, ends) for pk, starts, ends in cursor.fetchall()}
 
 
 def busy_queryset(

@@ -38,7 +38,7 @@ from scheduling.models import (
 )
 from scheduling.selectors.availability import physician_shown, schedule_or_blank
 from scheduling.selectors.office_hours import KnownDays, windows_of
-from scheduling.selectors.slot_busy import Y2K, Busy, busy_by_physician
+from scheduling.selectors.slot_busy import Y2K, Busy, busy_ranges
 from scheduling.selectors.slot_cache import physician_runs_kept
 from scheduling.selectors.slot_candidates import Treats, candidates
 from scheduling.selectors.slot_runs import (
@@ -212,27 +212,35 @@ def _physician_runs(
     ids = [doctor.pk for doctor in physicians]
     # A start near the range's end meets appointments up to its end plus the buffer.
     reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
-    busy = busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
-    search = _Search(
-        length=length // _MICROSECOND,
-        step=_step(),
-        low=microseconds_of(range_start) - Y2K,
-        high=microseconds_of(range_end) - Y2K,
-        calendar=_PracticeCalendar(range_start, range_end, epoch=Y2K),
-    )
+    known: KnownDays = {}
+    with busy_ranges(ids, range_start - timedelta(days=1), range_end + reach) as read_busy:
+        # Worked out while the server reads the busy ranges: the calendar, the windows.
+        search = _Search(
+            length=length // _MICROSECOND,
+            step=_step(),
+            low=microseconds_of(range_start) - Y2K,
+            high=microseconds_of(range_end) - Y2K,
+            calendar=_PracticeCalendar(range_start, range_end, epoch=Y2K),
+        )
+        windows = [
+            windows_of(
+                doctor,
+                rules.get(doctor.pk, {}),
+                overrides.get(doctor.pk, {}),
+                range_start,
+                range_end,
+                known,
+            )
+            for doctor in physicians
+        ]
+        for doctor_windows in windows:
+            search.plan(doctor_windows)
+        busy = read_busy()
     no_one = Busy([], [])
     runs: list[Run] = []
-    known: KnownDays = {}
-    for doctor in physicians:
-        windows = windows_of(
-            doctor,
-            rules.get(doctor.pk, {}),
-            overrides.get(doctor.pk, {}),
-            range_start,
-            range_end,
-            known,
-        )
-        runs += search.runs_of(doctor, treats[doctor.pk], windows, busy.get(doctor.pk, no_one))
+    for doctor, doctor_windows in zip(physicians, windows, strict=True):
+        doctor_busy = busy.get(doctor.pk, no_one)
+        runs += search.runs_of(doctor, treats[doctor.pk], doctor_windows, doctor_busy)
     return physicians, runs
 
 
