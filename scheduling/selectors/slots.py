@@ -40,7 +40,7 @@ from scheduling.selectors.availability import physician_shown, schedule_or_blank
 from scheduling.selectors.office_hours import KnownDays, windows_of
 from scheduling.selectors.slot_busy import Y2K, Busy, busy_ranges
 from scheduling.selectors.slot_cache import physician_runs_kept
-from scheduling.selectors.slot_candidates import Treats, candidates
+from scheduling.selectors.slot_candidates import Treats, candidate_facts, candidates_found
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
@@ -208,13 +208,15 @@ def _physician_runs(
     1970 epoch as every run is. The work grows with windows and appointments, not with
     slots."""
     length = appointment_minutes(kind)
-    physicians, treats, rules, overrides = candidates(state, range_start, range_end, physician)
+    physicians = candidates_found(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     # A start near the range's end meets appointments up to its end plus the buffer.
     reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
     known: KnownDays = {}
     with busy_ranges(ids, range_start - timedelta(days=1), range_end + reach) as read_busy:
-        # Worked out while the server reads the busy ranges: the calendar, the windows.
+        # Worked out while the server reads the busy ranges: what the candidates' rows
+        # say (physician_authority's answers, hours, overrides), the calendar, the windows.
+        _, treats, rules, overrides = candidate_facts(physicians, state)
         search = _Search(
             length=length // _MICROSECOND,
             step=_step(),
