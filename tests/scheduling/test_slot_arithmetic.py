@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.clock import practice_date
-from scheduling.selectors.slot_busy import Y2K, busy_by_physician
+from scheduling.models import AppointmentStatus
+from scheduling.selectors.slot_busy import Y2K, busy_by_physician, busy_queryset
 from scheduling.selectors.slot_runs import instant_of as _instant
 from scheduling.selectors.slot_runs import microseconds_of as _microseconds
 from scheduling.selectors.slots import _PracticeCalendar
@@ -85,3 +86,32 @@ def test_busy_ranges_come_out_of_sql_as_exact_microseconds():
     both = busy_by_physician([other.pk, doctor.pk], base, end)
     assert both[doctor.pk].starts == busy.starts
     assert both[other.pk].starts == [_microseconds(starts[2]) - Y2K]
+
+
+@pytest.mark.django_db
+def test_busy_ranges_are_what_the_orm_reads_of_busy_queryset():
+    """The compiled statement read in binary, held to the queryset it compiles: the active
+    appointments only, those meeting the range, by physician in start order."""
+    doctors = [PhysicianFactory() for _ in range(3)]
+    base = datetime(2026, 12, 1, 14, tzinfo=UTC)
+    statuses = [
+        AppointmentStatus.BOOKED,
+        AppointmentStatus.IN_PROGRESS,
+        AppointmentStatus.CANCELED,
+        AppointmentStatus.COMPLETED,
+    ]
+    for n, doctor in enumerate(doctors[:2]):
+        for hour in (12, 0, 6, 30 * 24, -30 * 24):  # not in start order; two outside
+            for status in statuses:
+                starts_at = base + timedelta(hours=hour, minutes=60 * statuses.index(status) + n)
+                appointment_for(PatientFactory().user, doctor, starts_at, status=status)
+    pks = [doctor.pk for doctor in doctors]
+    low, high = base - timedelta(days=1), base + timedelta(days=2)
+    expected = {
+        pk: ([_microseconds(at) - Y2K for at in starts], [_microseconds(at) - Y2K for at in ends])
+        for pk, starts, ends in busy_queryset(physician_pks=pks, range_start=low, range_end=high)
+    }
+    found = busy_by_physician(pks, low, high)
+    assert {pk: (busy.starts, busy.ends) for pk, busy in found.items()} == expected
+    assert set(found) == set(pks[:2])
+    assert all(len(busy.starts) == 3 * 2 for busy in found.values())  # 3 in range x 2 active
