@@ -104,6 +104,15 @@ def candidates(
     with what the search reads of them and of their account and schedule, their weekly
     hours and their overrides on the practice dates around the range; and for each,
     physician_authority's answer by day over their credentials in `state`."""
+    return candidate_facts(candidates_found(state, range_start, range_end, physician), state)
+
+
+def candidates_found(
+    state: str, range_start: datetime, range_end: datetime, physician: PhysicianProfile | None
+) -> list[PhysicianProfile]:
+    """candidates' physicians, their credentials, rules and overrides as read (the JSON
+    rows in `facts`): its statement alone, for a caller with work to do before the facts
+    are parsed (candidate_facts)."""
     first_day, last_day = practice_date(range_start), practice_date(range_end)
     values = {
         "state": state,
@@ -112,9 +121,12 @@ def candidates(
         "override_to": last_day + timedelta(days=1),
     }
     if physician is None:
-        found = _ALL.all(**values)
-    else:
-        found = _ONE.all(physician_pk=physician.pk, **values)
+        return _ALL.all(**values)
+    return _ONE.all(physician_pk=physician.pk, **values)
+
+
+def candidate_facts(found: list[PhysicianProfile], state: str) -> Candidates:
+    """candidates from what candidates_found read."""
     treats, rules, overrides = {}, {}, {}
     for doctor in found:
         facts = cast(Any, doctor).facts

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from accounts.models import PhysicianProfile
 
 Run = tuple[int, int, int]  # first, physician pk, last (so runs sort as slots are ordered)
+_FIRST, _LAST = operator.itemgetter(0), operator.itemgetter(2)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=ZoneInfo("UTC"))
 
@@ -55,9 +56,10 @@ class Slot:
 
 def runs_within(runs: list[Run], low: int, high: int, step: int) -> list[Run]:
     """The starts in [low, high) of each run."""
-    inside = [run for run in runs if run[0] >= low and run[2] < high]
-    if len(inside) == len(runs):  # the common case: a range that starts past the notice
-        return inside
+    # The common case (a range that starts past the notice): every run inside, seen from
+    # the least first start and the greatest last one (no tuple made or compared).
+    if not runs or (min(map(_FIRST, runs)) >= low and max(map(_LAST, runs)) < high):
+        return runs
     kept = []
     for first, pk, last in runs:
         if first < low:

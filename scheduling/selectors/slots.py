@@ -16,21 +16,16 @@ for one physician and one start, so search and booking cannot disagree.
 from __future__ import annotations
 
 import bisect
-import itertools
 import operator
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.postgres.aggregates import ArrayAgg
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db import connection
-from django.db.models import BigIntegerField, Func, OuterRef, Q, QuerySet
+from django.db.models import BigIntegerField, Func, OuterRef, QuerySet
 from django.utils import timezone
-from psycopg import postgres, pq
 
 from accounts.models import PhysicianProfile
 from core.clock import practice_date
@@ -43,8 +38,9 @@ from scheduling.models import (
 )
 from scheduling.selectors.availability import physician_shown, schedule_or_blank
 from scheduling.selectors.office_hours import KnownDays, windows_of
+from scheduling.selectors.slot_busy import Y2K, Busy, busy_ranges
 from scheduling.selectors.slot_cache import physician_runs_kept
-from scheduling.selectors.slot_candidates import Treats, candidates
+from scheduling.selectors.slot_candidates import Treats, candidate_facts, candidates_found
 from scheduling.selectors.slot_runs import (
     OpenSlots,
     Run,
@@ -99,8 +95,11 @@ def open_slots(
     def compute() -> tuple[list[Run], dict[int, Shown]]:
         found, runs = _physician_runs(patient.state, kind, days_start, days_end, physician)
         physicians.update((doctor.pk, doctor) for doctor in found)
-        # Sorted once here rather than by every search that reuses a kept side.
-        runs.sort()
+        # Sorted once here rather than by every search that reuses a kept side. By first
+        # start only: the runs were made physician by physician in pk order (candidates
+        # come by pk) and the sort is stable, so ties stay by physician (ints compare
+        # faster than tuples: ~5,800 runs in a 30-day search).
+        runs.sort(key=_FIRST)
         return runs, {doctor.pk: physician_shown(doctor) for doctor in found}
 
     if kept:
@@ -203,126 +202,160 @@ def _physician_runs(
 ) -> tuple[list[PhysicianProfile], list[Run]]:
     """The candidates, and their open starts in [range_start, range_end) as runs.
 
-    The arithmetic runs on integer microseconds since the epoch (instants compare and
-    bisect as plain ints: aware datetimes would ask their zone at every comparison). The
-    work grows with windows and appointments, not with slots."""
+    The arithmetic runs on integer microseconds (instants compare and bisect as plain
+    ints: aware datetimes would ask their zone at every comparison), since 2000-01-01 UTC
+    as the busy ranges come (scheduling.selectors.slot_busy); the runs made are on the
+    1970 epoch as every run is. The work grows with windows and appointments, not with
+    slots."""
     length = appointment_minutes(kind)
-    physicians, treats, rules, overrides = candidates(state, range_start, range_end, physician)
+    physicians = candidates_found(state, range_start, range_end, physician)
     ids = [doctor.pk for doctor in physicians]
     # A start near the range's end meets appointments up to its end plus the buffer.
     reach = length + max((buffer_of(doctor) for doctor in physicians), default=timedelta(0))
-    busy = _busy_by_physician(ids, range_start - timedelta(days=1), range_end + reach)
-    search = _Search(
-        length=length // _MICROSECOND,
-        step=_step(),
-        low=microseconds_of(range_start),
-        high=microseconds_of(range_end),
-        calendar=_PracticeCalendar(range_start, range_end),
-    )
-    no_one = _Busy([], [])
-    runs: list[Run] = []
     known: KnownDays = {}
-    for doctor in physicians:
-        windows = windows_of(
-            doctor,
-            rules.get(doctor.pk, {}),
-            overrides.get(doctor.pk, {}),
-            range_start,
-            range_end,
-            known,
+    with busy_ranges(ids, range_start - timedelta(days=1), range_end + reach) as read_busy:
+        # Worked out while the server reads the busy ranges: what the candidates' rows
+        # say (physician_authority's answers, hours, overrides), the calendar, the windows.
+        _, treats, rules, overrides = candidate_facts(physicians, state)
+        search = _Search(
+            length=length // _MICROSECOND,
+            step=_step(),
+            low=microseconds_of(range_start) - Y2K,
+            high=microseconds_of(range_end) - Y2K,
+            calendar=_PracticeCalendar(range_start, range_end, epoch=Y2K),
         )
-        runs += search.runs_of(doctor, treats[doctor.pk], windows, busy.get(doctor.pk, no_one))
+        windows = [
+            windows_of(
+                doctor,
+                rules.get(doctor.pk, {}),
+                overrides.get(doctor.pk, {}),
+                range_start,
+                range_end,
+                known,
+            )
+            for doctor in physicians
+        ]
+        for doctor_windows in windows:
+            search.plan(doctor_windows)
+        busy = read_busy()
+    no_one = Busy([], [])
+    runs: list[Run] = []
+    for doctor, doctor_windows in zip(physicians, windows, strict=True):
+        doctor_busy = busy.get(doctor.pk, no_one)
+        runs += search.runs_of(doctor, treats[doctor.pk], doctor_windows, doctor_busy)
     return physicians, runs
+
+
+# A window as the search walks it (microseconds since 2000-01-01 UTC): its start, the
+# first and last start it can offer in the range, the practice date of the first, and
+# whether every start of it falls on that date.
+_Plan = tuple[int, int, int, date, bool]
 
 
 @dataclass
 class _Search:
     """What one search shares across its physicians (instants and lengths in
-    microseconds)."""
+    microseconds since 2000-01-01 UTC)."""
 
     length: int
     step: int
     low: int
     high: int
     calendar: _PracticeCalendar
+    # Windows planned, by the identity of their list (windows_of shares one list across
+    # physicians of the same zone and hours): (the list, its plan).
+    plans: dict[int, tuple[list[tuple[int, int]], list[_Plan]]] = field(default_factory=dict)
 
-    def runs_of(
-        self,
-        doctor: PhysicianProfile,
-        treats: Treats,
-        windows: Iterable[tuple[int, int]],
-        doctor_busy: _Busy,
-    ) -> list[Run]:
-        """The doctor's open starts in [low, high) as runs: inside a window, on the step
-        grid from the window's start, ending inside it; meeting none of their appointments
-        plus buffer; on a day physician_authority lets them treat in the patient's state.
-
-        A start s meets an appointment [b, e) (with its buffer) when b - blocked < s < e:
-        an open interval of starts. This loop runs once per appointment of the range
-        (~10,000 in a 30-day search): it stays on local ints."""
-        blocked = self.length + buffer_of(doctor) // _MICROSECOND
-        pk, step, length, low, high = doctor.pk, self.step, self.length, self.low, self.high
-        starts, ends, max_ends = doctor_busy.starts, doctor_busy.ends, doctor_busy.max_ends
-        # Each appointment's first start it blocks is b - blocked (exclusive).
-        lows = [start - blocked for start in starts]
-        day_of, treats_on = self.calendar.day_of, treats.on
+    def plan(self, windows: list[tuple[int, int]]) -> list[_Plan]:
+        """The windows that can offer a start in [low, high), as runs_of walks them."""
+        found = self.plans.get(id(windows))
+        if found is not None and found[0] is windows:
+            return found[1]
+        low, high, length, day_of = self.low, self.high, self.length, self.calendar.day_of
+        plan: list[_Plan] = []
         day_from = day_to = 0
         on = date.min
-        runs: list[Run] = []
         for window_start, window_end in windows:
+            window_start -= Y2K
             earliest = window_start if window_start > low else low
-            latest = window_end - length
+            latest = window_end - Y2K - length
             if latest >= high:
                 latest = high - 1
             if earliest > latest:
                 continue
             if not day_from <= earliest < day_to:  # windows come in order: days repeat
                 on, day_from, day_to = day_of(earliest)
+            plan.append((window_start, earliest, latest, on, latest < day_to))
+        self.plans[id(windows)] = (windows, plan)
+        return plan
+
+    def runs_of(
+        self,
+        doctor: PhysicianProfile,
+        treats: Treats,
+        windows: list[tuple[int, int]],
+        doctor_busy: Busy,
+    ) -> list[Run]:
+        """The doctor's open starts in [low, high) as runs: inside a window, on the step
+        grid from the window's start, ending inside it; meeting none of their appointments
+        plus buffer; on a day physician_authority lets them treat in the patient's state.
+
+        A start s meets an appointment [b, e) (with its buffer) when b - blocked < s < e:
+        an open interval of starts. Within a window the free starts lie between the
+        running maximum of the ends so far (`max_ends`, or the window's first start) and
+        the next appointment's first blocked start (or the window's last start): one gap
+        per appointment, most of them empty once laid on the grid. This runs once per
+        appointment of the range (~10,000 in a 30-day search): one comprehension on ints."""
+        blocked = self.length + buffer_of(doctor) // _MICROSECOND
+        pk, step, y2k = doctor.pk, self.step, Y2K
+        max_ends = doctor_busy.max_ends
+        # Each appointment's first start it blocks is b - blocked (exclusive).
+        lows = [start - blocked for start in doctor_busy.starts]
+        treats_on = treats.on
+        runs: list[Run] = []
+        for window_start, earliest, latest, on, one_day in self.plan(windows):
             # A window whose starts all fall on one practice day (nearly all do) is
             # decided once, and its pieces need no cutting at midnight.
-            one_day = latest < day_to
             if one_day and not treats_on(on):
                 continue
-            found: list[Run] = runs if one_day else []
-            free_from = earliest
             # The appointments that can meet a start in [earliest, latest], in start
-            # order; one that ends by free_from meets none of the starts left.
+            # order: those ending after earliest (by their running maximum) and blocking
+            # from before latest.
             index = bisect.bisect_right(max_ends, earliest)
             beyond = bisect.bisect_left(lows, latest)
-            for taken_from, taken_to in zip(lows[index:beyond], ends[index:beyond], strict=True):
-                if taken_to <= free_from:
-                    continue
-                if taken_from >= free_from:
-                    # The grid starts (from the window's start) in [free_from, taken_from].
-                    first = window_start + -(-(free_from - window_start) // step) * step
-                    last = window_start + (taken_from - window_start) // step * step
-                    if first <= last:
-                        found.append((first, pk, last))
-                free_from = taken_to
-                if free_from > latest:
-                    break
-            first = window_start + -(-(free_from - window_start) // step) * step
-            last = window_start + (latest - window_start) // step * step
-            if first <= last:
-                found.append((first, pk, last))
-            if not one_day:
+            frees = max_ends[index:beyond]
+            frees.insert(0, earliest)
+            takens = lows[index:beyond]
+            takens.append(latest)
+            # The grid starts (from the window's start) in [free, taken]: the first at or
+            # after free, the last at or before taken.
+            found = [
+                (first + y2k, pk, last + y2k)
+                for free, taken in zip(frees, takens, strict=True)
+                if (first := free + (window_start - free) % step)
+                <= (last := taken - (taken - window_start) % step)
+            ]
+            if one_day:
+                runs += found
+            else:
                 for first, _, last in found:
-                    self._by_day(runs, pk, treats, first, last)
+                    self._by_day(runs, pk, treats, first - y2k, last - y2k)
         return runs
 
     def _by_day(self, runs: list[Run], pk: int, treats: Treats, first: int, last: int) -> None:
         """The starts first, first + step, ..., last cut at the practice calendar's
-        midnights, on the days the doctor may treat."""
+        midnights, on the days the doctor may treat (runs made on the 1970 epoch)."""
         step = self.step
         while first <= last:
             on, _, day_to = self.calendar.day_of(first)
             day_last = min(last, first + (day_to - 1 - first) // step * step)
             if treats.on(on):
-                runs.append((first, pk, day_last))
+                runs.append((first + Y2K, pk, day_last + Y2K))
             first = day_last + step
 
 
 _MICROSECOND = timedelta(microseconds=1)
+_FIRST = operator.itemgetter(0)
 
 
 class _EpochMicroseconds(Func):
@@ -338,15 +371,18 @@ class _PracticeCalendar:
     around the range (each the first instant of its date, as `practice_date` sees it),
     looked up by bisection."""
 
-    def __init__(self, range_start: datetime, range_end: datetime) -> None:
+    def __init__(self, range_start: datetime, range_end: datetime, epoch: int = 0) -> None:
+        """`epoch`: where the instants count from, in microseconds since 1970 (UTC)."""
         zone = ZoneInfo(settings.PRACTICE_TIME_ZONE)
+        self.epoch = epoch
         day = practice_date(range_start) - timedelta(days=2)
         last = practice_date(range_end) + timedelta(days=2)
         self.days: list[date] = []
         self.midnights: list[int] = []
         while day <= last:
             self.days.append(day)
-            self.midnights.append(microseconds_of(datetime.combine(day, time.min, tzinfo=zone)))
+            midnight = datetime.combine(day, time.min, tzinfo=zone)
+            self.midnights.append(microseconds_of(midnight) - epoch)
             day += timedelta(days=1)
 
     def day_of(self, microseconds: int) -> tuple[date, int, int]:
@@ -355,66 +391,5 @@ class _PracticeCalendar:
         if 0 <= index < len(self.days) - 1:
             return self.days[index], self.midnights[index], self.midnights[index + 1]
         # Outside the precomputed days (never, for a search's own range): no span cached.
-        return practice_date(instant_of(microseconds)), microseconds, microseconds + 1
-
-
-class _Busy:
-    """Busy intervals [start, end) in microseconds, sorted by start, with the running
-    maximum of their ends (non-decreasing, so it bisects)."""
-
-    def __init__(self, starts: list[int], ends: list[int]) -> None:
-        """`starts` sorted, `ends` in the same order."""
-        self.starts = starts
-        self.ends = ends
-        # The exclusion constraint keeps one physician's active ranges apart, so their ends
-        # come in start order already and are their own running maximum; checked, not
-        # assumed (one comparison per pair instead of a max() call per end).
-        in_order = all(map(operator.le, ends, itertools.islice(ends, 1, None)))
-        self.max_ends = ends if in_order else list(itertools.accumulate(ends, max))
-
-
-def _busy_by_physician(
-    physician_ids: list[int], range_start: datetime, range_end: datetime
-) -> dict[int, _Busy]:
-    """Each physician's active appointments as [starts_at, blocked_until): the range the
-    exclusion constraint keeps apart (so no two share a start). One row per physician, the
-    instants as arrays of integers in start order (thousands of rows of datetimes cost
-    more to read than the search itself), read from the index `appointment_busy_ranges`
-    alone, in its order."""
-    if not physician_ids:
-        return {}  # (the ORM would not run a statement that can match nothing)
-    rows = (
-        Appointment.objects.filter(
-            Q(physician_id__in=physician_ids),
-            status__in=ACTIVE_STATUSES,
-            starts_at__lt=range_end,
-            blocked_until__gt=range_start,
-        )
-        .order_by()
-        .values("physician_id")
-        .annotate(
-            starts=ArrayAgg("starts_at", order_by="starts_at"),
-            ends=ArrayAgg("blocked_until", order_by="starts_at"),
-        )
-        .values_list("physician_id", "starts", "ends")
-    )
-    # The ORM's own statement, its rows in binary, where a timestamptz is its integer
-    # microseconds since 2000-01-01 UTC: read by psycopg's own (C) int8 loader, ~20,000
-    # instants cost neither a datetime each nor the server's arithmetic (two date_part
-    # per appointment were a third of the statement). No converter applies to arrays.
-    sql, params = rows.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.cursor.format = pq.Format.BINARY
-        cursor.cursor.adapters.register_loader(_TIMESTAMPTZ, _INT8_LOADER)
-        cursor.execute(sql, params)
-        fetched = cursor.fetchall()
-    return {
-        physician_id: _Busy([_Y2K + at for at in starts], [_Y2K + at for at in ends])
-        for physician_id, starts, ends in fetched
-    }
-
-
-_TIMESTAMPTZ = postgres.types["timestamptz"].oid
-_INT8_LOADER = postgres.adapters.get_loader(postgres.types["int8"].oid, pq.Format.BINARY)
-# PostgreSQL's binary timestamps count from 2000-01-01 00:00 UTC.
-_Y2K = microseconds_of(datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")))
+        on = practice_date(instant_of(microseconds + self.epoch))
+        return on, microseconds, microseconds + 1
