@@ -107,13 +107,19 @@ class CompiledOnce(Generic[M]):
     def forget(self) -> None:
         self.__dict__.pop("_statement", None)
 
-    def _rows(self, values: Mapping[str, Any], *, first: bool) -> list[tuple[Any, ...]]:
+    def statement(self, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL of build(**values) and its parameters, for a caller that runs it itself
+        (in binary, say): the ORM's converters are then the caller's to apply or not."""
         statement = self._statement
         params = list(statement.params)
         for position, name in statement.slots:
             params[position] = values[name]
+        return statement.sql, params
+
+    def _rows(self, values: Mapping[str, Any], *, first: bool) -> list[tuple[Any, ...]]:
+        statement = self._statement
         with connection.cursor() as cursor:
-            cursor.execute(statement.sql, params)
+            cursor.execute(*self.statement(**values))
             fetched = [cursor.fetchone()] if first else cursor.fetchall()
         rows = []
         for found in fetched:

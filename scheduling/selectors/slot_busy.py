@@ -72,16 +72,14 @@ def busy_ranges(
         return
     # CompiledOnce reads text rows through the ORM's converters; these are read in binary
     # (no converter applies to arrays), so only its statement is taken.
-    statement = _BUSY._statement
-    values = {"physician_pks": physician_pks, "range_start": range_start, "range_end": range_end}
-    params = list(statement.params)
-    for position, name in statement.slots:
-        params[position] = values[name]
+    sql, params = _BUSY.statement(
+        physician_pks=physician_pks, range_start=range_start, range_end=range_end
+    )
     connection.ensure_connection()
     with connection.connection.pipeline(), connection.cursor() as cursor:
         cursor.cursor.format = pq.Format.BINARY
         cursor.cursor.adapters.register_loader(_TIMESTAMPTZ, _INT8_LOADER)
-        cursor.execute(statement.sql, params)
+        cursor.execute(sql, params)
         yield lambda: {pk: Busy(starts, ends) for pk, starts, ends in cursor.fetchall()}
 
 
