@@ -22,6 +22,7 @@ Run inside the bench environment by benchmarks.run once wrk is done:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import statistics
@@ -103,7 +104,10 @@ def slot_search_timing(searches: int, *, kept: bool) -> tuple[list[float], list[
         slots[:PAGE_SIZE]
         return found
 
-    for patient in patients[:3]:  # warm up: connection, prepared statements, zone cache
+    # Warm up, one untimed search per patient: the connection, prepared statements and
+    # plans, caches, and the allocator's arenas (the first round after the load ran ~20%
+    # slower at p50 and twice as slow at its tail in one process, the later rounds alike).
+    for patient in patients:
         search(patient)
     times, queries, found = [], [], []
     for n in range(searches):
@@ -123,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
-    from django.db import connection
-    from psycopg import sql
+    from django.db import ProgrammingError, connection
 
     from notifications.models import Message
     from scheduling.models import Appointment
@@ -141,14 +144,15 @@ def main(argv: list[str] | None = None) -> int:
     for side, rows in overlaps.items():
         verdict = "PASS" if not rows else f"FAIL: {sum(rows.values())} overlapping pairs"
         print(f"  double bookings per {side}: {len(rows)} {side}s with overlaps  {verdict}")
-    # The load just added thousands of appointments: vacuumed and analyzed now, as
-    # autovacuum would soon do, the searches are timed against the table they meet in
-    # steady use (visibility map set for the busy-range index-only scan, fresh
-    # statistics), not racing a vacuum for the two cores.
+    # The load just wrote thousands of rows (appointments, reminders, audit events,
+    # orders): vacuumed and analyzed now, as autovacuum would soon do, and the dirty
+    # pages written out (CHECKPOINT), the searches are timed against the tables they
+    # meet in steady use (visibility map set for the busy-range index-only scan, fresh
+    # statistics), not racing autovacuum or the checkpointer for the two cores.
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(Appointment._meta.db_table))
-        )
+        cursor.execute("VACUUM (ANALYZE)")
+        with contextlib.suppress(ProgrammingError):  # a role without pg_checkpoint
+            cursor.execute("CHECKPOINT")
     for kept, label in ((False, "computed every time"), (True, "as the API searches")):
         times, queries, found = slot_search_timing(args.searches, kept=kept)
         p95 = statistics.quantiles(times, n=20, method="inclusive")[18]
