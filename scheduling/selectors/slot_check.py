@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
 from django.db.models.functions import JSONObject
 from django.utils import timezone
 
@@ -95,11 +95,14 @@ def slot_check_queryset(
 ) -> QuerySet[PhysicianProfile, Any]:
     """The physician's row: may treat in `state` on `day`, whether an active appointment
     meets the visit, the weekly rules and the overrides from `first_day` to `last_day`."""
-    meets = Appointment.objects.filter(
-        Q(physician=physician_pk, starts_at__lt=blocked_end, blocked_until__gt=starts_at)
-        | Q(patient=patient_pk, starts_at__lt=ends_at, ends_at__gt=starts_at),
-        status__in=ACTIVE_STATUSES,
+    # Two tests, not one with OR: each side then reads its own index (the physician's
+    # busy ranges, the patient's appointments); with OR, PostgreSQL read every one of the
+    # physician's appointment rows from the heap (~400 in the bench data, 0.9 ms).
+    active = Appointment.objects.filter(status__in=ACTIVE_STATUSES)
+    physician_meets = active.filter(
+        physician=physician_pk, starts_at__lt=blocked_end, blocked_until__gt=starts_at
     )
+    patient_meets = active.filter(patient=patient_pk, starts_at__lt=ends_at, ends_at__gt=starts_at)
     may_treat = physicians_licensed_in(state, on=day).filter(pk=OuterRef("pk"))
     overrides = AvailabilityOverride.objects.filter(
         physician=OuterRef("pk"), date__gte=first_day, date__lte=last_day
@@ -108,7 +111,10 @@ def slot_check_queryset(
         PhysicianProfile.objects.filter(pk=physician_pk)
         .annotate(
             may_treat=Exists(may_treat),
-            meets=Exists(meets),
+            meets=ExpressionWrapper(
+                Q(Exists(physician_meets)) | Q(Exists(patient_meets)),
+                output_field=BooleanField(),
+            ),
             rules=ArraySubquery(
                 WeeklyAvailability.objects.filter(physician=OuterRef("pk")).values(
                     row=JSONObject(weekday="weekday", start="start_time", end="end_time")
