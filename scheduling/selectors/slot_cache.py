@@ -21,6 +21,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+from core.throttling import redis_client
 from scheduling.selectors.slot_runs import Run, Shown
 
 GENERATION_KEY = "scheduling:slots:generation"
@@ -36,10 +37,11 @@ def slots_changed() -> None:
 
 
 def _bump() -> None:
-    try:
-        cache.incr(GENERATION_KEY)
-    except ValueError:  # never bumped, or evicted: any new value retires what was kept
-        cache.set(GENERATION_KEY, 1, timeout=None)
+    # One INCR on the cache's own key (a count is stored as a plain integer, which the
+    # cache reads back as one): Django's cache.incr asks EXISTS first, a second round trip
+    # on every booking. Never bumped, or evicted, INCR starts again from 1: any new value
+    # retires what was kept.
+    redis_client().incr(cache.make_key(GENERATION_KEY))
 
 
 def physician_runs_kept(shape: str, compute: Callable[[], _Side]) -> _Side:

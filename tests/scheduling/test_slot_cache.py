@@ -8,10 +8,12 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from scheduling.models import Appointment, AvailabilityOverride, OverrideKind
+from scheduling.selectors.slot_cache import GENERATION_KEY, slots_changed
 from scheduling.selectors.slots import open_slots
 from scheduling.services.availability import OverrideRequest, availability_override_add
 from scheduling.services.booking import appointment_cancel
@@ -128,3 +130,13 @@ def test_without_a_cache_every_search_reads_the_database(settings, patient, phys
     office(physician)
     starts(patient)
     assert physician_side_queries(patient) == 1
+
+
+def test_the_generation_counts_through_the_cache_and_after_an_eviction():
+    cache.delete(GENERATION_KEY)
+    slots_changed()  # outside a transaction: at once
+    slots_changed()
+    assert cache.get(GENERATION_KEY) == 2  # the cache reads the counter it kept
+    cache.delete(GENERATION_KEY)  # evicted: counting starts again, retiring what was kept
+    slots_changed()
+    assert cache.get(GENERATION_KEY) == 1
