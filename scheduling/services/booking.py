@@ -36,7 +36,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
 from accounts.models import PhysicianProfile, Role, User
@@ -63,6 +63,7 @@ from scheduling.services.visits import transition_refuse
 BOOKING_REFUSED: Final = "booking_refused"
 NO_ASSESSMENT_OR_INTAKE: Final = "no_submitted_assessment_or_intake"
 SLOT_UNAVAILABLE: Final = "slot_unavailable"
+DEADLOCK_DETECTED: Final = "40P01"  # PostgreSQL's SQLSTATE
 TOO_LATE_TO_RESCHEDULE: Final = "too_late_to_reschedule"
 
 # Constraint violated by the INSERT -> (code, message) of the 409.
@@ -226,10 +227,7 @@ def _insert(
             fields={"patient": reasons},
         )
     if not slot_bookable(patient=patient, physician=physician, kind=kind, starts_at=starts_at):
-        raise Conflict(
-            "This time is not open for booking. Please pick another time.",
-            code=SLOT_UNAVAILABLE,
-        )
+        raise _slot_unavailable()
     ends_at = starts_at + appointment_minutes(kind)
     appointment = Appointment(
         patient=patient,
@@ -251,8 +249,21 @@ def _insert(
         if conflict is None:
             raise
         raise conflict from None
+    except OperationalError as exc:
+        # Two bookings inserting clashing rows at once each wait, in the exclusion
+        # constraints' check, for the other to end; PostgreSQL breaks the cycle by failing
+        # one of them (deadlock_detected), which lost the time to the other.
+        if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+            raise
+        raise _slot_unavailable() from None
     slots_changed()
     return appointment
+
+
+def _slot_unavailable() -> Conflict:
+    return Conflict(
+        "This time is not open for booking. Please pick another time.", code=SLOT_UNAVAILABLE
+    )
 
 
 def _constraint_conflict(exc: IntegrityError) -> Conflict | None:
