@@ -159,8 +159,9 @@ def _page_sql(
             )
         return {"by_status": by_status, "by_state": by_state}
 
-    by_state = filters("o")["by_state"]
-    matching = fragment(_MATCHING, **filters("o"))
+    on_orders = filters("o")
+    by_state = on_orders["by_state"]
+    matching = fragment(_MATCHING, **on_orders)
     total = fragment(_TOTAL, **filters("t"))
     page_at = {"limit": sql.Literal(limit), "offset": sql.Literal(offset)}
     if statuses is None:

@@ -38,6 +38,7 @@ from typing import Final
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
+from psycopg import errors
 
 from accounts.models import PhysicianProfile, Role, User
 from audit.models import AuditAction
@@ -63,7 +64,6 @@ from scheduling.services.visits import transition_refuse
 BOOKING_REFUSED: Final = "booking_refused"
 NO_ASSESSMENT_OR_INTAKE: Final = "no_submitted_assessment_or_intake"
 SLOT_UNAVAILABLE: Final = "slot_unavailable"
-DEADLOCK_DETECTED: Final = "40P01"  # PostgreSQL's SQLSTATE
 TOO_LATE_TO_RESCHEDULE: Final = "too_late_to_reschedule"
 
 # Constraint violated by the INSERT -> (code, message) of the 409.
@@ -253,7 +253,7 @@ def _insert(
         # Two bookings inserting clashing rows at once each wait, in the exclusion
         # constraints' check, for the other to end; PostgreSQL breaks the cycle by failing
         # one of them (deadlock_detected), which lost the time to the other.
-        if getattr(exc.__cause__, "sqlstate", None) != DEADLOCK_DETECTED:
+        if not isinstance(exc.__cause__, errors.DeadlockDetected):
             raise
         raise _slot_unavailable() from None
     slots_changed()
